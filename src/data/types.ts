@@ -1,0 +1,54 @@
+/** The typed values the data stage hands to the rest of the pipeline. */
+
+export const CLASS_NAMES = [
+  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
+  'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+] as const;
+export const NUM_CLASSES = CLASS_NAMES.length;
+export const IMAGE_SIZE = 28;
+export const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
+
+/** Raw images as stored in the IDX files: uint8, row-major, `count` x rows x cols. */
+export interface ImageSet {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  rows: number;
+  cols: number;
+}
+
+export type DataFileKey = 'trainImages' | 'trainLabels' | 'testImages' | 'testLabels';
+
+export interface DataFileInfo {
+  path: string;
+  /** MD5 of the uncompressed content. */
+  md5: string;
+  verified: boolean;
+}
+
+export interface DataSource {
+  /** Which step of the lookup order found the files. */
+  kind: 'flag' | 'env' | 'local' | 'system' | 'download';
+  dir: string;
+  files: Record<DataFileKey, DataFileInfo>;
+}
+
+export interface FashionMnist {
+  train: ImageSet;
+  test: ImageSet;
+  source: DataSource;
+}
+
+/** Model-ready examples: pixels as float32 in [0,1] (N x 28 x 28 x 1, NHWC) and integer labels. */
+export interface Examples {
+  x: Float32Array;
+  y: Uint8Array;
+  count: number;
+  /** Index of each example in the set it came from (e.g. the 60k training file). */
+  indices: Uint32Array;
+}
+
+export interface TrainValSplit {
+  train: Examples;
+  val: Examples;
+}

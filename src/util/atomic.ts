@@ -1,0 +1,79 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** Writes a file so that readers see either the old content or the new one, never a half. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fh = await fs.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.rename(tmp, file);
+}
+
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * Appends one line. A crash mid-append can leave a partial last line; readers of such files use
+ * readJsonLines, which drops a final line without its newline, so a record is all or nothing.
+ */
+export async function appendLine(file: string, line: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const fh = await fs.open(file, 'a');
+  try {
+    await fh.writeFile(line.endsWith('\n') ? line : line + '\n');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function readJsonLines<T>(file: string): Promise<T[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
+  return complete
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
+}
+
+/**
+ * Replaces a whole directory atomically: the new content is written into a sibling temp dir,
+ * then swapped in with renames, so a crash leaves either the old or the new directory whole.
+ */
+export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
+  const parent = path.dirname(dir);
+  await fs.mkdir(parent, { recursive: true });
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = path.join(parent, `.${path.basename(dir)}.new-${tag}`);
+  const old = path.join(parent, `.${path.basename(dir)}.old-${tag}`);
+  await fs.mkdir(tmp, { recursive: true });
+  try {
+    await fill(tmp);
+  } catch (e) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  let hadOld = false;
+  try {
+    await fs.rename(dir, old);
+    hadOld = true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  await fs.rename(tmp, dir);
+  if (hadOld) await fs.rm(old, { recursive: true, force: true });
+}
