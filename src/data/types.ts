@@ -24,6 +24,8 @@ export interface DataFileInfo {
   /** MD5 of the uncompressed content. */
   md5: string;
   verified: boolean;
+  /** The MD5 it was (or, with verification off, would have been) checked against. */
+  expectedMd5?: string;
 }
 
 export interface DataSource {
@@ -31,6 +33,8 @@ export interface DataSource {
   kind: 'flag' | 'env' | 'local' | 'system' | 'download';
   dir: string;
   files: Record<DataFileKey, DataFileInfo>;
+  /** kind 'download': true when this load fetched files, false when they were already in the cache. */
+  downloaded?: boolean;
 }
 
 export interface FashionMnist {

@@ -42,7 +42,7 @@ export interface ParamCounts {
 }
 
 export function countParams(model: tf.LayersModel): ParamCounts {
-  const size = (ws: tf.LayerVariable[]) => ws.reduce((s, w) => s + w.shape.reduce((a, b) => a * (b ?? 1), 1), 0);
+  const size = (ws: tf.LayerVariable[]) => ws.reduce((s, w) => s + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
   const trainable = size(model.trainableWeights);
   const nonTrainable = size(model.nonTrainableWeights);
   return { total: trainable + nonTrainable, trainable, nonTrainable };

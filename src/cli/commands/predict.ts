@@ -1,11 +1,67 @@
 import type { Command } from 'commander';
+import { initBackend } from '../../backend/index.js';
+import { IMAGE_SIZE, NUM_CLASSES } from '../../data/types.js';
+import { classifyImages, loadRunModel, savePreprocessed, uniqueStems, type ImagePrediction } from '../../predict/index.js';
 import { UserError } from '../../util/errors.js';
+import { positiveInt } from '../options.js';
+import { addBackendOption, printJson, type CommonFlags } from '../common.js';
+
+interface PredictFlags extends Pick<CommonFlags, 'backend'> {
+  top: number;
+  json?: boolean;
+  savePreprocessed?: string;
+}
+
+/** The --json document: one entry per image, in argument order. */
+function jsonResult(p: ImagePrediction, saved: string[] | undefined) {
+  if (!p.ok) return { file: p.file, ok: false, error: p.error };
+  const { box, background, inverted, objectFound } = p.info;
+  return {
+    file: p.file,
+    ok: true,
+    top: p.top,
+    preprocess: { box, background: { rgb: background.rgb.map(Math.round), light: background.light }, inverted, objectFound, ...(saved ? { saved } : {}) },
+  };
+}
+
+function textLine(p: ImagePrediction): string {
+  if (!p.ok) return `${p.file}: error: ${p.error}`;
+  const classes = p.top.map((c) => `${c.name} ${(c.prob * 100).toFixed(1)}%`).join(', ');
+  return `${p.file}: ${classes}${p.info.objectFound ? '' : ' (no object stood out from the background)'}`;
+}
 
 export function registerPredict(program: Command): void {
-  program
+  const cmd = program
     .command('predict')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new UserError('predict is not implemented yet');
-    });
+    .description('classify your own clothing photos (JPEG, PNG, WebP, GIF, ...) with a trained run')
+    .argument('<run-dir>', 'a run directory with a trained model (model/ or checkpoint/model/)')
+    .argument('<images...>', 'image files')
+    .option('--top <k>', `how many classes to show per image (1-${NUM_CLASSES})`, positiveInt, 3)
+    .option('--json', 'print one JSON document on stdout')
+    .option('--save-preprocessed <dir>', `write each ${IMAGE_SIZE}x${IMAGE_SIZE} image the model saw (and an 8x enlargement) as PNG into DIR`);
+  addBackendOption(cmd).action(async (runDir: string, images: string[], f: PredictFlags) => {
+    if (f.top > NUM_CLASSES) throw new UserError(`--top must be at most ${NUM_CLASSES}, got ${f.top}`);
+    await initBackend(f.backend);
+    const { model } = await loadRunModel(runDir);
+    const results = await classifyImages(model, images, { top: f.top });
+    model.dispose();
+
+    const saved: (string[] | undefined)[] = [];
+    if (f.savePreprocessed) {
+      const stems = uniqueStems(images);
+      for (const [i, p] of results.entries()) {
+        saved[i] = p.ok ? await savePreprocessed(f.savePreprocessed, stems[i], p.pixels, IMAGE_SIZE) : undefined;
+      }
+    }
+
+    const failed = results.filter((p) => !p.ok).length;
+    if (f.json) {
+      printJson(results.map((p, i) => jsonResult(p, saved[i])));
+    } else {
+      for (const p of results) (p.ok ? process.stdout : process.stderr).write(`${textLine(p)}\n`);
+      if (failed > 0) process.stderr.write(`fashion-cnn: ${failed} of ${results.length} images could not be classified\n`);
+    }
+    // Per-image failures do not stop the others; the exit status still says some failed.
+    if (failed > 0) process.exitCode = 1;
+  });
 }

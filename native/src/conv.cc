@@ -1,0 +1,232 @@
+// 2-D convolution forward (with bias and activation fused), and both backward passes, on oneDNN.
+//
+// Tensors are TF.js layouts: activations NHWC, filters HWIO [kh, kw, in, out]. oneDNN reads and
+// writes the activations in place (NHWC); it may keep the (small) weights in a blocked layout of
+// its choosing, reordered on every call, which costs little next to the convolution itself.
+//
+// Parameter block (CONV_* in src/backend/native/params.ts):
+//   0 a (x, or dy for backprop-input)   1 b (filter, or dy for backprop-filter)   2 bias or -1
+//   3 out   4..20 geometry: N H W C KH KW OC OH OW SH SW DH DW padT padL padB padR
+//   21 activation   22 activation alpha
+#include "common.h"
+#include "dnnl_util.h"
+
+namespace fcnn {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+dnnl::engine& dnnl_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+dnnl::stream& dnnl_stream() {
+  static dnnl::stream s(dnnl_engine());
+  return s;
+}
+
+namespace {
+
+struct Geometry {
+  int64_t N, H, W, C, KH, KW, OC, OH, OW, SH, SW, DH, DW, padT, padL, padB, padR;
+  static Geometry read() {
+    Geometry g;
+    int64_t* f = &g.N;
+    for (int i = 0; i < 17; i++) f[i] = PI(4 + i);
+    return g;
+  }
+  std::vector<int64_t> key(int64_t extra1 = 0, int64_t extra2 = 0, int64_t extra3 = 0) const {
+    std::vector<int64_t> k(&N, &N + 17);
+    k.push_back(extra1);
+    k.push_back(extra2);
+    k.push_back(extra3);
+    return k;
+  }
+  memory::dims src_dims() const { return {N, C, H, W}; }
+  memory::dims dst_dims() const { return {N, OC, OH, OW}; }
+  memory::dims wei_dims() const { return {OC, C, KH, KW}; }
+  memory::dims strides() const { return {SH, SW}; }
+  memory::dims dilates() const { return {DH - 1, DW - 1}; }
+  memory::dims pad_l() const { return {padT, padL}; }
+  memory::dims pad_r() const { return {padB, padR}; }
+  int64_t src_size() const { return N * H * W * C; }
+  int64_t dst_size() const { return N * OH * OW * OC; }
+  int64_t wei_size() const { return KH * KW * C * OC; }
+};
+
+memory::desc md(const memory::dims& d, tag t) { return memory::desc(d, dt::f32, t); }
+
+dnnl::convolution_forward::primitive_desc forward_pd(const Geometry& g, dnnl::prop_kind prop, bool bias,
+                                                     const dnnl::primitive_attr& attr) {
+  auto wei_any = md(g.wei_dims(), tag::any);
+  auto src = md(g.src_dims(), tag::nhwc);
+  auto dst = md(g.dst_dims(), tag::nhwc);
+  if (bias) {
+    dnnl::convolution_forward::desc d(prop, dnnl::algorithm::convolution_direct, src, wei_any,
+                                      md({g.OC}, tag::x), dst, g.strides(), g.dilates(), g.pad_l(), g.pad_r());
+    return dnnl::convolution_forward::primitive_desc(d, attr, dnnl_engine());
+  }
+  dnnl::convolution_forward::desc d(prop, dnnl::algorithm::convolution_direct, src, wei_any, dst, g.strides(),
+                                    g.dilates(), g.pad_l(), g.pad_r());
+  return dnnl::convolution_forward::primitive_desc(d, attr, dnnl_engine());
+}
+
+// Weights in TF.js HWIO order, and (when oneDNN prefers another layout) their reordered copy.
+struct Weights {
+  memory user;
+  memory internal;
+  dnnl::reorder to_internal;    // user -> internal (forward, backprop-input)
+  dnnl::reorder to_user;        // internal -> user (backprop-filter)
+  bool reorder_needed = false;
+
+  void init(const Geometry& g, const memory::desc& wanted, bool from_user) {
+    auto& eng = dnnl_engine();
+    user = memory(md(g.wei_dims(), tag::hwio), eng, nullptr);
+    reorder_needed = wanted != user.get_desc();
+    if (reorder_needed) {
+      internal = memory(wanted, eng);
+      if (from_user) to_internal = dnnl::reorder(user, internal);
+      else to_user = dnnl::reorder(internal, user);
+    } else {
+      internal = user;
+    }
+  }
+};
+
+struct ConvFwd {
+  dnnl::convolution_forward prim;
+  memory src, dst, bias;
+  Weights wei;
+  bool has_bias;
+};
+
+struct ConvBwdData {
+  dnnl::convolution_backward_data prim;
+  memory diff_dst, diff_src;
+  Weights wei;
+};
+
+struct ConvBwdWeights {
+  dnnl::convolution_backward_weights prim;
+  memory src, diff_dst;
+  Weights wei;
+};
+
+PrimitiveCache<ConvFwd> fwd_cache;
+PrimitiveCache<ConvBwdData> bwd_data_cache;
+PrimitiveCache<ConvBwdWeights> bwd_weights_cache;
+
+void conv2d_forward() {
+  const Geometry g = Geometry::read();
+  const bool has_bias = P(2) >= 0;
+  const int act = static_cast<int>(PI(21));
+  const float alpha = static_cast<float>(P(22));
+  float* x = heap_f32(P(0), g.src_size());
+  float* w = heap_f32(P(1), g.wei_size());
+  float* b = heap_f32_opt(P(2), g.OC);
+  float* y = heap_f32(P(3), g.dst_size());
+
+  const auto key = g.key(has_bias, act, float_bits(alpha));
+  ConvFwd* e = fwd_cache.find(key);
+  if (!e) {
+    auto u = std::make_unique<ConvFwd>();
+    auto pd = forward_pd(g, dnnl::prop_kind::forward_inference, has_bias, activation_attr(act, alpha));
+    u->prim = dnnl::convolution_forward(pd);
+    u->src = memory(pd.src_desc(), dnnl_engine(), nullptr);
+    u->dst = memory(pd.dst_desc(), dnnl_engine(), nullptr);
+    if (has_bias) u->bias = memory(pd.bias_desc(), dnnl_engine(), nullptr);
+    u->has_bias = has_bias;
+    u->wei.init(g, pd.weights_desc(), true);
+    e = fwd_cache.insert(key, std::move(u));
+  }
+  auto& s = dnnl_stream();
+  e->src.set_data_handle(x);
+  e->dst.set_data_handle(y);
+  e->wei.user.set_data_handle(w);
+  if (e->wei.reorder_needed) e->wei.to_internal.execute(s, e->wei.user, e->wei.internal);
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, e->wei.internal}, {DNNL_ARG_DST, e->dst}};
+  if (e->has_bias) {
+    e->bias.set_data_handle(b);
+    args[DNNL_ARG_BIAS] = e->bias;
+  }
+  e->prim.execute(s, args);
+  s.wait();
+}
+
+// dx = conv2d_transpose(dy, w). Parameter a = dy, b = filter, out = dx.
+void conv2d_backprop_input() {
+  const Geometry g = Geometry::read();
+  float* dy = heap_f32(P(0), g.dst_size());
+  float* w = heap_f32(P(1), g.wei_size());
+  float* dx = heap_f32(P(3), g.src_size());
+
+  const auto key = g.key();
+  ConvBwdData* e = bwd_data_cache.find(key);
+  if (!e) {
+    auto u = std::make_unique<ConvBwdData>();
+    auto hint = forward_pd(g, dnnl::prop_kind::forward_training, false, dnnl::primitive_attr());
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, md(g.src_dims(), tag::nhwc),
+                                            md(g.wei_dims(), tag::any), md(g.dst_dims(), tag::nhwc), g.strides(),
+                                            g.dilates(), g.pad_l(), g.pad_r());
+    dnnl::convolution_backward_data::primitive_desc pd(d, dnnl_engine(), hint);
+    u->prim = dnnl::convolution_backward_data(pd);
+    u->diff_dst = memory(pd.diff_dst_desc(), dnnl_engine(), nullptr);
+    u->diff_src = memory(pd.diff_src_desc(), dnnl_engine(), nullptr);
+    u->wei.init(g, pd.weights_desc(), true);
+    e = bwd_data_cache.insert(key, std::move(u));
+  }
+  auto& s = dnnl_stream();
+  e->diff_dst.set_data_handle(dy);
+  e->diff_src.set_data_handle(dx);
+  e->wei.user.set_data_handle(w);
+  if (e->wei.reorder_needed) e->wei.to_internal.execute(s, e->wei.user, e->wei.internal);
+  e->prim.execute(s, {{DNNL_ARG_DIFF_DST, e->diff_dst},
+                      {DNNL_ARG_WEIGHTS, e->wei.internal},
+                      {DNNL_ARG_DIFF_SRC, e->diff_src}});
+  s.wait();
+}
+
+// dw = correlation of x with dy. Parameter a = x, b = dy, out = dw (HWIO).
+void conv2d_backprop_filter() {
+  const Geometry g = Geometry::read();
+  float* x = heap_f32(P(0), g.src_size());
+  float* dy = heap_f32(P(1), g.dst_size());
+  float* dw = heap_f32(P(3), g.wei_size());
+
+  const auto key = g.key();
+  ConvBwdWeights* e = bwd_weights_cache.find(key);
+  if (!e) {
+    auto u = std::make_unique<ConvBwdWeights>();
+    auto hint = forward_pd(g, dnnl::prop_kind::forward_training, false, dnnl::primitive_attr());
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, md(g.src_dims(), tag::nhwc),
+                                               md(g.wei_dims(), tag::any), md(g.dst_dims(), tag::nhwc),
+                                               g.strides(), g.dilates(), g.pad_l(), g.pad_r());
+    dnnl::convolution_backward_weights::primitive_desc pd(d, dnnl_engine(), hint);
+    u->prim = dnnl::convolution_backward_weights(pd);
+    u->src = memory(pd.src_desc(), dnnl_engine(), nullptr);
+    u->diff_dst = memory(pd.diff_dst_desc(), dnnl_engine(), nullptr);
+    u->wei.init(g, pd.diff_weights_desc(), false);
+    e = bwd_weights_cache.insert(key, std::move(u));
+  }
+  auto& s = dnnl_stream();
+  e->src.set_data_handle(x);
+  e->diff_dst.set_data_handle(dy);
+  e->wei.user.set_data_handle(dw);
+  e->prim.execute(s, {{DNNL_ARG_SRC, e->src},
+                      {DNNL_ARG_DIFF_DST, e->diff_dst},
+                      {DNNL_ARG_DIFF_WEIGHTS, e->wei.internal}});
+  if (e->wei.reorder_needed) e->wei.to_user.execute(s, e->wei.internal, e->wei.user);
+  s.wait();
+}
+
+}  // namespace
+
+void init_conv(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2d", Napi::Function::New(env, kernel<conv2d_forward>));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, kernel<conv2d_backprop_input>));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, kernel<conv2d_backprop_filter>));
+}
+
+}  // namespace fcnn

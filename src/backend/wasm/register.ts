@@ -1,0 +1,30 @@
+/**
+ * The kernels fashion-cnn adds to (or replaces in) TF.js's wasm backend so that it can train the
+ * project's CNNs, and fast: see each module for why.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { batchMatMulConfig } from './batch_mat_mul.js';
+import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
+import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
+import { originalKernel, WASM } from './heap.js';
+
+export const TRAINING_KERNELS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, conv2DBackpropInputConfig, batchMatMulConfig];
+
+/** Stock kernels the added ones call; captured before any of them is replaced. */
+const BUILDING_BLOCKS = ['BatchMatMul', 'Conv2D', 'Transpose'];
+
+let registered = false;
+
+/** Registers the kernels once per process; safe to call again. */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  for (const name of BUILDING_BLOCKS) originalKernel(name);
+  for (const config of TRAINING_KERNELS) {
+    const stock = tf.getKernel(config.kernelName, WASM);
+    if (stock) tf.unregisterKernel(config.kernelName, WASM);
+    // The stock kernel (which ours may call) binds its wasm function in its setup, which the
+    // engine runs only for kernels registered when the backend starts: keep it in ours.
+    tf.registerKernel({ ...config, setupFunc: stock?.setupFunc });
+  }
+  registered = true;
+}

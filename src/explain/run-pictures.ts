@@ -1,0 +1,52 @@
+/** All the pictures of one training run, written into its run directory (names from RUN_FILES). */
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { CLASS_NAMES, PIXELS, type Examples } from '../data/types.js';
+import type { EvalResult } from '../evaluate/types.js';
+import { runPath, type HistoryRow } from '../train/record.js';
+import { Rng } from '../util/rng.js';
+import { renderActivations } from './activations.js';
+import { renderConfusion } from './confusion.js';
+import { renderCurves } from './curves.js';
+import { pickGridItems, renderGrid, type Prediction } from './grid.js';
+
+export interface RunPicturesInput {
+  runDir: string;
+  model: tfl.LayersModel;
+  history: readonly HistoryRow[];
+  evalResult: EvalResult;
+  /** The test set the predictions were made on; predictions[i] belongs to test example i. */
+  test: Examples;
+  predictions: readonly Prediction[];
+  seed: number | string;
+}
+
+export type RunPictureFile = 'curvesSvg' | 'curvesPng' | 'confusionSvg' | 'confusionPng' | 'correctPng' | 'incorrectPng' | 'activationsPng';
+
+/** Writes every picture (each file atomically) and returns the paths written. */
+export async function writeRunPictures(input: RunPicturesInput): Promise<Record<RunPictureFile, string>> {
+  const { runDir, model, history, evalResult, test, predictions, seed } = input;
+  const files: Record<RunPictureFile, string> = {
+    curvesSvg: runPath(runDir, 'curvesSvg'),
+    curvesPng: runPath(runDir, 'curvesPng'),
+    confusionSvg: runPath(runDir, 'confusionSvg'),
+    confusionPng: runPath(runDir, 'confusionPng'),
+    correctPng: runPath(runDir, 'correctPng'),
+    incorrectPng: runPath(runDir, 'incorrectPng'),
+    activationsPng: runPath(runDir, 'activationsPng'),
+  };
+  await renderCurves(history, { svg: files.curvesSvg, png: files.curvesPng }, { title: `Training history — ${model.name}` });
+  await renderConfusion(evalResult, { svg: files.confusionSvg, png: files.confusionPng });
+
+  // Separate named streams: the picks of one picture do not shift when another changes.
+  const correct = pickGridItems(test, predictions, true, Rng.derive(seed, 'explain/correct'));
+  await renderGrid(correct, files.correctPng, { title: `Correctly classified test images — ${model.name}`, emptyText: 'no correctly classified test images' });
+  const incorrect = pickGridItems(test, predictions, false, Rng.derive(seed, 'explain/incorrect'));
+  await renderGrid(incorrect, files.incorrectPng, { title: `Incorrectly classified test images — ${model.name}`, emptyText: 'no incorrectly classified test images' });
+
+  const i = Rng.derive(seed, 'explain/activations').int(test.count);
+  const pred = predictions[i];
+  await renderActivations(model, test.x.slice(i * PIXELS, (i + 1) * PIXELS), files.activationsPng, {
+    caption: `test image #${i}, true: ${CLASS_NAMES[test.y[i]]}, predicted: ${CLASS_NAMES[pred.label]} (${pred.prob.toFixed(2)})`,
+  });
+  return files;
+}

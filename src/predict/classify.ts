@@ -1,0 +1,115 @@
+/**
+ * Classifying photos with a trained model: preprocess each input on its own (a bad one gets its
+ * own error and does not stop the others), then run all good ones through the model in one batch.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
+import { UserError, errorMessage } from '../util/errors.js';
+import { type PreprocessOverride } from './config.js';
+import { preprocessImage, type PreprocessedImage, type PreprocessInfo } from './preprocess.js';
+
+export interface ClassScore {
+  /** Class index 0-9. */
+  class: number;
+  name: string;
+  prob: number;
+}
+
+/** An image to classify: a file path, raw bytes (an upload), or bytes with a name to report. */
+export type ImageInput = string | Buffer | { name: string; data: Buffer | string };
+
+export type ImagePrediction =
+  | { file: string; ok: true; top: ClassScore[]; probs: number[]; info: PreprocessInfo; pixels: Float32Array }
+  | { file: string; ok: false; error: string };
+
+export interface ClassifyOptions {
+  /** How many classes to report, best first (default 3). */
+  top?: number;
+  preprocess?: PreprocessOverride;
+  /** Images preprocessed at the same time (sharp works off the main thread; more just costs memory). */
+  concurrency?: number;
+}
+
+export function inputName(input: ImageInput, index: number): string {
+  if (typeof input === 'string') return input;
+  if (Buffer.isBuffer(input)) return `image ${index + 1}`;
+  return input.name;
+}
+
+function inputData(input: ImageInput): Buffer | string {
+  return typeof input === 'string' || Buffer.isBuffer(input) ? input : input.data;
+}
+
+/** The k most probable classes, best first (ties keep class order). */
+export function topK(probs: ArrayLike<number>, k: number): ClassScore[] {
+  return Array.from(probs, (prob, c) => ({ class: c, name: CLASS_NAMES[c] ?? `class ${c}`, prob }))
+    .sort((a, b) => b.prob - a.prob || a.class - b.class)
+    .slice(0, Math.max(0, k));
+}
+
+/** Refuses a model that does not take 28x28x1 images and give 10 probabilities. */
+export function checkModelShape(model: tfl.LayersModel): void {
+  const input = model.inputs[0]?.shape ?? [];
+  const output = model.outputs[0]?.shape ?? [];
+  const inputOk = input.length === 4 && input[1] === IMAGE_SIZE && input[2] === IMAGE_SIZE && input[3] === 1;
+  if (!inputOk) throw new UserError(`the model takes input of shape [${input.join(', ')}], not [batch, ${IMAGE_SIZE}, ${IMAGE_SIZE}, 1]`);
+  if (output[output.length - 1] !== NUM_CLASSES) throw new UserError(`the model gives ${output[output.length - 1]} outputs, not ${NUM_CLASSES} class probabilities`);
+}
+
+/** Class probabilities for each 28x28 frame, in one predict call. */
+export function predictFrames(model: tfl.LayersModel, frames: readonly Float32Array[]): number[][] {
+  if (frames.length === 0) return [];
+  const pixels = IMAGE_SIZE * IMAGE_SIZE;
+  const batch = new Float32Array(frames.length * pixels);
+  frames.forEach((f, i) => batch.set(f, i * pixels));
+  const probs = tf.tidy(() => {
+    const x = tf.tensor4d(batch, [frames.length, IMAGE_SIZE, IMAGE_SIZE, 1]);
+    return (model.predict(x, { batchSize: 256 }) as tf.Tensor).dataSync();
+  });
+  return frames.map((_, i) => Array.from(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES)));
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
+
+type Prepared = { file: string; ok: true; image: PreprocessedImage } | { file: string; ok: false; error: string };
+
+/** Preprocesses every input; failures become one-line errors instead of exceptions. */
+export async function preprocessAll(inputs: readonly ImageInput[], options: ClassifyOptions = {}): Promise<Prepared[]> {
+  return mapLimit(inputs, options.concurrency ?? 2, async (input, i): Promise<Prepared> => {
+    const file = inputName(input, i);
+    try {
+      return { file, ok: true, image: await preprocessImage(inputData(input), options.preprocess) };
+    } catch (e) {
+      return { file, ok: false, error: e instanceof UserError ? e.message : `internal error: ${errorMessage(e)}` };
+    }
+  });
+}
+
+/**
+ * Classifies images, in input order. The model must already be loaded on an initialised backend
+ * (see src/backend). Never throws for a bad image: that image's result has `ok: false`.
+ */
+export async function classifyImages(model: tfl.LayersModel, inputs: readonly ImageInput[], options: ClassifyOptions = {}): Promise<ImagePrediction[]> {
+  checkModelShape(model);
+  const prepared = await preprocessAll(inputs, options);
+  const good = prepared.filter((p) => p.ok);
+  const probs = predictFrames(model, good.map((p) => p.image.pixels));
+  let j = 0;
+  return prepared.map((p): ImagePrediction => {
+    if (!p.ok) return p;
+    const row = probs[j++];
+    return { file: p.file, ok: true, top: topK(row, options.top ?? 3), probs: row, info: p.image.info, pixels: p.image.pixels };
+  });
+}

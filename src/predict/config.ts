@@ -1,0 +1,110 @@
+/**
+ * Settings of the photo -> Fashion-MNIST pipeline, in one typed place so that the CLI, the HTTP
+ * server and the tests use the same defaults and can override single fields.
+ */
+import { IMAGE_SIZE } from '../data/types.js';
+
+/** Limits that keep a hostile or accidental input from exhausting memory. */
+export interface DecodeLimits {
+  /** Largest file (or upload) accepted, in bytes. */
+  maxFileBytes: number;
+  /** Largest width x height accepted; checked by sharp from the header, before decoding. */
+  maxPixels: number;
+  /**
+   * How strict decoding is about damaged data (sharp's `failOn`): 'warning' refuses corrupt and
+   * truncated files instead of classifying a half-grey picture.
+   */
+  failOn: 'none' | 'truncated' | 'error' | 'warning';
+}
+
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
+  maxFileBytes: 50 * 1024 * 1024,
+  maxPixels: 50_000_000,
+  failOn: 'warning',
+};
+
+export interface PreprocessConfig {
+  limits: DecodeLimits;
+  /** The photo is first shrunk so its long side is at most this (speed, and it averages JPEG noise). */
+  workingSize: number;
+  /** Width of the border ring whose median colour is taken as the background, as a fraction of the short side. */
+  borderFraction: number;
+  /** Border noise (colour distance) from which the background counts as textured and gets a palette of colours. */
+  texturedNoise: number;
+  /** Most colours in a textured background's palette (k of k-means). */
+  paletteSize: number;
+  /** Palette colours covering less of the border than this share are dropped (likely the object touching the edge). */
+  paletteMinShare: number;
+  /** Background grey level (0-255) at or above which the background counts as light (and the photo is inverted). */
+  lightBackgroundMin: number;
+  /** Radius (fraction of the working long side) of the box blur applied to the distance-from-background map. */
+  blurFraction: number;
+  /**
+   * Object mask by hysteresis: pixels whose colour distance from the background exceeds the
+   * strong threshold seed the object; pixels above the weak threshold join it when connected to
+   * a seed. The strong threshold is `strongOtsuFraction` of Otsu's threshold on the distance map.
+   */
+  strongOtsuFraction: number;
+  /** Weak threshold: the larger of this many times the background's noise (MAD of the border ring) ... */
+  weakNoiseFactor: number;
+  /** ... and this absolute colour distance (0-441). */
+  weakMin: number;
+  /** Strong threshold never goes below this colour distance. */
+  strongMin: number;
+  /** Radius of the morphological opening that removes thin lines and specks, as a fraction of the working long side. */
+  openFraction: number;
+  /** Radius of the morphological closing that joins parts of one object, as a fraction of the working long side. */
+  closeFraction: number;
+  /** Besides the largest component, components at least this fraction of its area ... */
+  minComponentFraction: number;
+  /** ... with at least this share of their box inside its box are part of the object. */
+  insideShare: number;
+  /** Extra margin around the object's box before fitting, as a fraction of its long side (Fashion-MNIST uses none). */
+  cropMargin: number;
+  /** Output frame side (Fashion-MNIST: 28). */
+  size: number;
+  /** sharp resampling kernel for the shrink to `size`. */
+  kernel: 'lanczos3' | 'mitchell' | 'cubic' | 'linear';
+  /** Sigma of sharp's unsharp mask after the shrink (Fashion-MNIST's own pipeline sharpened); 0 = off. */
+  sharpenSigma: number;
+  /** The object's brightest `stretchPercentile` of pixels map to 255 ... */
+  stretchPercentile: number;
+  /** ... but never amplify by more than this (a blank photo stays dark instead of showing its noise). */
+  maxStretchGain: number;
+}
+
+export const DEFAULT_PREPROCESS_CONFIG: PreprocessConfig = {
+  limits: DEFAULT_DECODE_LIMITS,
+  workingSize: 256,
+  borderFraction: 0.03,
+  texturedNoise: 12,
+  paletteSize: 4,
+  paletteMinShare: 0.15,
+  lightBackgroundMin: 128,
+  blurFraction: 0.006,
+  strongOtsuFraction: 0.6,
+  weakNoiseFactor: 4,
+  weakMin: 18,
+  strongMin: 30,
+  openFraction: 0.004,
+  closeFraction: 0.015,
+  minComponentFraction: 0.05,
+  insideShare: 0.5,
+  cropMargin: 0,
+  size: IMAGE_SIZE,
+  kernel: 'lanczos3',
+  sharpenSigma: 0,
+  stretchPercentile: 0.99,
+  maxStretchGain: 6,
+};
+
+/** Merges a partial override (limits included) onto the defaults. */
+export function resolvePreprocessConfig(override: Partial<Omit<PreprocessConfig, 'limits'>> & { limits?: Partial<DecodeLimits> } = {}): PreprocessConfig {
+  return {
+    ...DEFAULT_PREPROCESS_CONFIG,
+    ...override,
+    limits: { ...DEFAULT_PREPROCESS_CONFIG.limits, ...override.limits },
+  };
+}
+
+export type PreprocessOverride = Parameters<typeof resolvePreprocessConfig>[0];

@@ -1,0 +1,295 @@
+/**
+ * Brings a photo to Fashion-MNIST's form: a light object on a black background, centred, its long
+ * side filling the 28x28 frame, grey levels.
+ *
+ * Fashion-MNIST was made from catalogue photos on white by trimming the background, fitting the long
+ * side to 28, centring and negating. A photo therefore becomes "how much each pixel differs from
+ * the background": on a white page that is exactly the negated grey level; on a dark background it
+ * is the grey level itself. The steps below estimate the background, find the object as the pixels
+ * that differ from it, and keep only that object.
+ */
+import sharp from 'sharp';
+import { resolvePreprocessConfig, type PreprocessConfig, type PreprocessOverride } from './config.js';
+import { loadImage, type RgbImage } from './decode.js';
+import { boxArea, boxBlur, boxIntersection, boxUnion, close, connectedComponents, fillHoles, hysteresis, open, otsuThreshold, type Box } from './mask.js';
+
+export interface BackgroundEstimate {
+  /** The dominant background colour (median of the border ring). */
+  rgb: [number, number, number];
+  grey: number;
+  /**
+   * Colours the background is made of: just `rgb` for a plain backdrop; the main tones of the
+   * border (k-means) for a textured one (wood grain, carpet, patterned sheets).
+   */
+  palette: [number, number, number][];
+  /** Typical colour distance of border pixels from the nearest palette colour (texture, JPEG noise). */
+  noise: number;
+  /** Light backgrounds are inverted so the object ends up light on black. */
+  light: boolean;
+}
+
+export interface PreprocessInfo {
+  source: { format: string; width: number; height: number; bytes: number };
+  /** Size the analysis ran at (the photo shrunk to `workingSize`). */
+  working: { width: number; height: number };
+  background: BackgroundEstimate;
+  inverted: boolean;
+  thresholds: { otsu: number; weak: number; strong: number };
+  /** False when nothing stood out from the background; the frame is then (nearly) black. */
+  objectFound: boolean;
+  /** The object's box, in the source photo's pixels. */
+  box: Box;
+  /** Share of the photo covered by the object mask. */
+  objectFraction: number;
+  /** Contrast gain applied at the end. */
+  gain: number;
+}
+
+export interface PreprocessedImage {
+  /** size x size values in [0,1], row-major: what the model sees. */
+  pixels: Float32Array;
+  info: PreprocessInfo;
+}
+
+const MAX_COLOUR_DISTANCE = Math.ceil(Math.sqrt(3) * 255);
+
+/** ITU-R BT.601 luma, the same weights libvips uses for sRGB -> grey. */
+export function greyLevels(img: RgbImage): Float32Array {
+  const n = img.width * img.height;
+  const grey = new Float32Array(n);
+  for (let i = 0; i < n; i++) grey[i] = 0.299 * img.data[i * 3] + 0.587 * img.data[i * 3 + 1] + 0.114 * img.data[i * 3 + 2];
+  return grey;
+}
+
+function median(values: ArrayLike<number>): number {
+  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
+  return sorted.length === 0 ? 0 : sorted[sorted.length >> 1];
+}
+
+/** Indices of the pixels in the border ring `ring` pixels wide. */
+function borderRing(width: number, height: number, ring: number): number[] {
+  const out: number[] = [];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (x < ring || y < ring || x >= width - ring || y >= height - ring) out.push(y * width + x);
+    }
+  }
+  return out;
+}
+
+/**
+ * The background is what the border shows most: per-channel median of a border ring (robust to an
+ * object that touches the edge on one side). When the border is textured, its main tones are found
+ * by k-means so that each of them counts as background.
+ */
+export function estimateBackground(img: RgbImage, config: Pick<PreprocessConfig, 'borderFraction' | 'lightBackgroundMin' | 'texturedNoise' | 'paletteSize' | 'paletteMinShare'>): BackgroundEstimate {
+  const ring = Math.max(1, Math.round(config.borderFraction * Math.min(img.width, img.height)));
+  const idx = borderRing(img.width, img.height, ring);
+  const channel = (c: number) => median(idx.map((i) => img.data[i * 3 + c]));
+  const rgb: [number, number, number] = [channel(0), channel(1), channel(2)];
+  const grey = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
+  let palette: [number, number, number][] = [rgb];
+  let noise = median(idx.map((i) => nearestDistance(img.data, i, palette)));
+  if (noise >= config.texturedNoise && config.paletteSize > 1) {
+    palette = [rgb, ...borderPalette(img.data, idx, config.paletteSize, config.paletteMinShare)];
+    noise = median(idx.map((i) => nearestDistance(img.data, i, palette)));
+  }
+  return { rgb, grey, palette, noise, light: grey >= config.lightBackgroundMin };
+}
+
+/**
+ * k-means on the border's colours, started from grey-level quantiles so it is deterministic.
+ * Clusters holding less than `minShare` of the border are dropped: they are more likely the object
+ * touching the edge than background.
+ */
+function borderPalette(data: Uint8Array, idx: number[], k: number, minShare: number): [number, number, number][] {
+  const step = Math.max(1, Math.floor(idx.length / 4000));
+  const sample = idx.filter((_, j) => j % step === 0);
+  const greyOf = (i: number) => 0.299 * data[i * 3] + 0.587 * data[i * 3 + 1] + 0.114 * data[i * 3 + 2];
+  const byGrey = [...sample].sort((a, b) => greyOf(a) - greyOf(b));
+  let centres = Array.from({ length: k }, (_, c) => {
+    const i = byGrey[Math.floor(((c + 0.5) / k) * byGrey.length)];
+    return [data[i * 3], data[i * 3 + 1], data[i * 3 + 2]] as [number, number, number];
+  });
+  let counts = new Array<number>(k).fill(0);
+  for (let iter = 0; iter < 10; iter++) {
+    const sums = centres.map(() => [0, 0, 0]);
+    counts = new Array<number>(k).fill(0);
+    for (const i of sample) {
+      const c = nearestIndex(data, i, centres);
+      counts[c]++;
+      for (let ch = 0; ch < 3; ch++) sums[c][ch] += data[i * 3 + ch];
+    }
+    centres = centres.map((old, c) => (counts[c] > 0 ? (sums[c].map((s) => s / counts[c]) as [number, number, number]) : old));
+  }
+  return centres.filter((_, c) => counts[c] >= minShare * sample.length);
+}
+
+function nearestIndex(data: Uint8Array, i: number, palette: readonly (readonly number[])[]): number {
+  let best = 0;
+  let bestDist = Infinity;
+  palette.forEach((p, c) => {
+    const d = colourDistance(data, i, p);
+    if (d < bestDist) {
+      bestDist = d;
+      best = c;
+    }
+  });
+  return best;
+}
+
+function nearestDistance(data: Uint8Array, i: number, palette: readonly (readonly number[])[]): number {
+  let best = Infinity;
+  for (const p of palette) best = Math.min(best, colourDistance(data, i, p));
+  return best;
+}
+
+function colourDistance(data: Uint8Array, i: number, rgb: readonly number[]): number {
+  const dr = data[i * 3] - rgb[0];
+  const dg = data[i * 3 + 1] - rgb[1];
+  const db = data[i * 3 + 2] - rgb[2];
+  return Math.sqrt(dr * dr + dg * dg + db * db);
+}
+
+/**
+ * Colour (not just grey) distance from the nearest background colour, slightly blurred: a grey jumper on a red
+ * sheet has the sheet's grey level but not its colour, and the blur averages out JPEG noise.
+ */
+export function distanceFromBackground(img: RgbImage, bg: BackgroundEstimate, blurRadius: number): Float32Array {
+  const n = img.width * img.height;
+  const dist = new Float32Array(n);
+  for (let i = 0; i < n; i++) dist[i] = nearestDistance(img.data, i, bg.palette);
+  return boxBlur(dist, img.width, img.height, blurRadius);
+}
+
+export interface ObjectMask {
+  mask: Uint8Array;
+  thresholds: { otsu: number; weak: number; strong: number };
+}
+
+/** Pixels that stand out from the background, by hysteresis between a noise-based and an Otsu-based threshold. */
+export function objectMask(dist: Float32Array, width: number, height: number, bg: BackgroundEstimate, config: PreprocessConfig): ObjectMask {
+  const otsu = otsuThreshold(dist, MAX_COLOUR_DISTANCE);
+  const strong = Math.max(config.strongMin, config.strongOtsuFraction * otsu);
+  const weak = Math.min(strong, Math.max(config.weakMin, config.weakNoiseFactor * bg.noise));
+  return { mask: hysteresis(dist, width, height, weak, strong), thresholds: { otsu, weak, strong } };
+}
+
+/**
+ * The object. An opening first removes thin lines and specks (a door frame, a photo's dark edge),
+ * a closing joins the object's parts; then the largest connected component is the object, with any
+ * sizeable component lying mostly inside its box (a strap, a collar). Other large components are
+ * left out on purpose: Fashion-MNIST shows one item, so of a pair of shoes one is kept. Holes filled.
+ */
+export function selectObject(mask: Uint8Array, width: number, height: number, config: PreprocessConfig): { mask: Uint8Array; box: Box } | null {
+  const long = Math.max(width, height);
+  const openRadius = Math.round(config.openFraction * long);
+  const closeRadius = Math.max(1, Math.round(config.closeFraction * long));
+  const cleaned = close(open(mask, width, height, openRadius), width, height, closeRadius);
+  const { labels, components } = connectedComponents(cleaned, width, height);
+  if (components.length === 0) return null;
+  const largest = components.reduce((a, b) => (b.area > a.area ? b : a));
+  const keep = new Set<number>();
+  let box = largest.box;
+  for (const c of components) {
+    const inside = boxArea(boxIntersection(largest.box, c.box)) >= config.insideShare * boxArea(c.box);
+    if (c === largest || (c.area >= config.minComponentFraction * largest.area && inside)) {
+      keep.add(c.label);
+      box = boxUnion(box, c.box);
+    }
+  }
+  const selected = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) selected[i] = keep.has(labels[i]) ? 1 : 0;
+  return { mask: fillHoles(selected, width, height), box };
+}
+
+/**
+ * Grey-level difference from the background, scaled so that the darkest possible pixel on a light
+ * background (or the lightest on a dark one) is 255; zero outside the object.
+ */
+export function objectIntensity(grey: Float32Array, bg: BackgroundEstimate, mask: Uint8Array): Uint8Array {
+  const range = Math.max(1, bg.light ? bg.grey : 255 - bg.grey);
+  const out = new Uint8Array(grey.length);
+  for (let i = 0; i < grey.length; i++) {
+    if (mask[i]) out[i] = Math.min(255, Math.round((Math.abs(grey[i] - bg.grey) * 255) / range));
+  }
+  return out;
+}
+
+/** Crops `box`, shrinks it so its long side is `size` (aspect kept) with sharp, and centres it on a black size x size frame. */
+export async function fitToFrame(intensity: Uint8Array, width: number, height: number, box: Box, config: PreprocessConfig): Promise<Uint8Array> {
+  const margin = Math.round(config.cropMargin * Math.max(box.width, box.height));
+  const x0 = Math.max(0, box.x - margin);
+  const y0 = Math.max(0, box.y - margin);
+  const x1 = Math.min(width, box.x + box.width + margin);
+  const y1 = Math.min(height, box.y + box.height + margin);
+  const cw = x1 - x0;
+  const ch = y1 - y0;
+  const crop = new Uint8Array(cw * ch);
+  for (let y = 0; y < ch; y++) crop.set(intensity.subarray((y0 + y) * width + x0, (y0 + y) * width + x1), y * cw);
+
+  const size = config.size;
+  const scale = size / Math.max(cw, ch);
+  const tw = Math.max(1, Math.min(size, Math.round(cw * scale)));
+  const th = Math.max(1, Math.min(size, Math.round(ch * scale)));
+  let pipeline = sharp(crop, { raw: { width: cw, height: ch, channels: 1 } }).resize(tw, th, { fit: 'fill', kernel: config.kernel });
+  if (config.sharpenSigma > 0) pipeline = pipeline.sharpen({ sigma: config.sharpenSigma });
+  const small = await pipeline.extractChannel(0).raw({ depth: 'uchar' }).toBuffer();
+
+  const frame = new Uint8Array(size * size);
+  const ox = Math.floor((size - tw) / 2);
+  const oy = Math.floor((size - th) / 2);
+  for (let y = 0; y < th; y++) frame.set(small.subarray(y * tw, (y + 1) * tw), (oy + y) * size + ox);
+  return frame;
+}
+
+/** Maps the object's brightest `stretchPercentile` to 255 (gain capped), then to floats in [0,1]. */
+export function stretchContrast(frame: Uint8Array, config: Pick<PreprocessConfig, 'stretchPercentile' | 'maxStretchGain'>): { pixels: Float32Array; gain: number } {
+  const lit = Array.from(frame).filter((v) => v > 0).sort((a, b) => a - b);
+  const level = lit.length === 0 ? 0 : lit[Math.min(lit.length - 1, Math.floor(config.stretchPercentile * lit.length))];
+  const gain = level > 0 ? Math.min(config.maxStretchGain, 255 / level) : 1;
+  const pixels = new Float32Array(frame.length);
+  for (let i = 0; i < frame.length; i++) pixels[i] = Math.min(255, frame[i] * gain) / 255;
+  return { pixels, gain };
+}
+
+function scaleBox(box: Box, sx: number, sy: number): Box {
+  const x = Math.floor(box.x * sx);
+  const y = Math.floor(box.y * sy);
+  return { x, y, width: Math.ceil((box.x + box.width) * sx) - x, height: Math.ceil((box.y + box.height) * sy) - y };
+}
+
+/** Runs every step on decoded RGB pixels. */
+export async function preprocessRgb(img: RgbImage, config: PreprocessConfig): Promise<{ pixels: Float32Array; info: Omit<PreprocessInfo, 'source'> }> {
+  const { width, height } = img;
+  const bg = estimateBackground(img, config);
+  const blurRadius = Math.round(config.blurFraction * Math.max(width, height));
+  const dist = distanceFromBackground(img, bg, blurRadius);
+  const { mask, thresholds } = objectMask(dist, width, height, bg, config);
+  const object = selectObject(mask, width, height, config);
+  const fullBox = { x: 0, y: 0, width, height };
+  const objectMaskPixels = object?.mask ?? new Uint8Array(width * height);
+  const intensity = objectIntensity(greyLevels(img), bg, objectMaskPixels);
+  const box = object?.box ?? fullBox;
+  const frame = await fitToFrame(intensity, width, height, box, config);
+  const { pixels, gain } = stretchContrast(frame, config);
+  let area = 0;
+  for (const v of objectMaskPixels) area += v;
+  return {
+    pixels,
+    info: { working: { width, height }, background: bg, inverted: bg.light, thresholds, objectFound: object !== null, box, objectFraction: area / (width * height), gain },
+  };
+}
+
+/**
+ * Decodes an image (path or bytes) and brings it to Fashion-MNIST's form. Throws `UserError` with
+ * one line when the input is not a usable image.
+ */
+export async function preprocessImage(input: Buffer | string, override?: PreprocessOverride): Promise<PreprocessedImage> {
+  const config = resolvePreprocessConfig(override);
+  const decoded = await loadImage(input, config.limits, config.workingSize);
+  const { pixels, info } = await preprocessRgb(decoded.rgb, config);
+  const sx = decoded.source.width / decoded.rgb.width;
+  const sy = decoded.source.height / decoded.rgb.height;
+  return { pixels, info: { ...info, source: decoded.source, box: scaleBox(info.box, sx, sy) } };
+}

@@ -1,0 +1,79 @@
+import { UserError } from '../util/errors.js';
+import type { TrainCallback, TrainControl, EpochInfo } from './callbacks.js';
+import type { HistoryRow, LrScheduleSpec } from './record.js';
+
+export const LR_SCHEDULE_HELP =
+  'constant | step:EVERY:FACTOR (multiply by FACTOR every EVERY epochs) | cosine[:MIN_LR] (cosine decay over all epochs) | plateau:PATIENCE:FACTOR (multiply by FACTOR when val_loss stalls)';
+
+export function parseLrSchedule(text: string): LrScheduleSpec {
+  const [kind, ...args] = text.split(':');
+  const nums = args.map(Number);
+  const bad = () => new UserError(`--lr-schedule: cannot read "${text}" (expected ${LR_SCHEDULE_HELP})`);
+  if (nums.some((n) => !Number.isFinite(n) || n <= 0)) throw bad();
+  switch (kind) {
+    case 'constant':
+      if (args.length) throw bad();
+      return { kind: 'constant' };
+    case 'step':
+      if (args.length !== 2 || !Number.isInteger(nums[0]) || nums[1] >= 1) throw bad();
+      return { kind: 'step', every: nums[0], factor: nums[1] };
+    case 'cosine':
+      if (args.length > 1) throw bad();
+      return { kind: 'cosine', minLr: nums[0] ?? 0 };
+    case 'plateau':
+      if (args.length !== 2 || !Number.isInteger(nums[0]) || nums[1] >= 1) throw bad();
+      return { kind: 'plateau', patience: nums[0], factor: nums[1] };
+    default:
+      throw bad();
+  }
+}
+
+/** Sets the learning rate at the start of each epoch from the schedule; the base rate is `lr`. */
+export class LrScheduler implements TrainCallback {
+  readonly stateKey = 'lrScheduler';
+  private plateau = { best: Infinity, wait: 0, lr: 0 };
+
+  constructor(private readonly spec: LrScheduleSpec, private readonly baseLr: number, private readonly totalEpochs: number) {
+    this.plateau.lr = baseLr;
+  }
+
+  onEpochBegin(ctl: TrainControl, info: EpochInfo): void {
+    ctl.setLearningRate(this.rateFor(info.epoch));
+  }
+
+  onEpochEnd(_ctl: TrainControl, row: HistoryRow): void {
+    if (this.spec.kind !== 'plateau') return;
+    if (row.val_loss < this.plateau.best) {
+      this.plateau.best = row.val_loss;
+      this.plateau.wait = 0;
+    } else if (++this.plateau.wait >= this.spec.patience) {
+      this.plateau.lr *= this.spec.factor;
+      this.plateau.wait = 0;
+    }
+  }
+
+  rateFor(epoch: number): number {
+    const s = this.spec;
+    switch (s.kind) {
+      case 'constant':
+        return this.baseLr;
+      case 'step':
+        return this.baseLr * Math.pow(s.factor, Math.floor((epoch - 1) / s.every));
+      case 'cosine': {
+        const t = this.totalEpochs > 1 ? (epoch - 1) / (this.totalEpochs - 1) : 0;
+        return s.minLr + 0.5 * (this.baseLr - s.minLr) * (1 + Math.cos(Math.PI * t));
+      }
+      case 'plateau':
+        return this.plateau.lr;
+    }
+  }
+
+  getState() {
+    return { ...this.plateau, best: Number.isFinite(this.plateau.best) ? this.plateau.best : null };
+  }
+
+  setState(s: unknown): void {
+    const st = s as { best: number | null; wait: number; lr: number };
+    this.plateau = { best: st.best ?? Infinity, wait: st.wait, lr: st.lr };
+  }
+}

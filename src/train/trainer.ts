@@ -1,0 +1,167 @@
+/**
+ * The training loop: two phases over the same model (clean, then augmented batches), validation
+ * after every epoch, callbacks around every step, and a checkpoint after every epoch from which a
+ * resumed run continues exactly as an uninterrupted one would.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type Examples, type TrainValSplit } from '../data/types.js';
+import { Rng, withSeededMathRandom } from '../util/rng.js';
+import { lossAndAccuracy } from '../evaluate/metrics.js';
+import { predictProbs } from '../evaluate/predict.js';
+import { augmentBatch, type AugmentConfig } from './augment.js';
+import type { EpochInfo, TrainCallback, TrainControl } from './callbacks.js';
+import type { TrainState } from './checkpoint.js';
+import type { HistoryRow, Phase, TrainHyperParams } from './record.js';
+
+export const PHASES: readonly Phase[] = ['base', 'augment'];
+
+export interface TrainerOptions {
+  model: tfl.LayersModel;
+  optimizer: tf.Optimizer;
+  data: TrainValSplit;
+  hyper: TrainHyperParams;
+  augmentation: AugmentConfig;
+  callbacks: TrainCallback[];
+  state: TrainState;
+  /** Called after every epoch and every phase end with the state to persist. */
+  saveCheckpoint(state: TrainState): Promise<void>;
+  /** Called when a phase ends (evaluation); runs before the phase is marked done. */
+  onPhaseDone?(phase: Phase, state: TrainState): Promise<void>;
+}
+
+export function freshTrainState(seed: number, lr: number): TrainState {
+  return {
+    epochsDone: { base: 0, augment: 0 },
+    phasesDone: [],
+    phaseStopped: false,
+    rng: {
+      shuffle: Rng.derive(seed, 'shuffle').getState(),
+      augment: Rng.derive(seed, 'augment').getState(),
+      dropout: Rng.derive(seed, 'dropout').getState(),
+    },
+    callbacks: {},
+    history: [],
+    learningRate: lr,
+  };
+}
+
+/** Per the article: phase 2 runs floor(N / batch) steps (Keras flow + steps_per_epoch); phase 1 every example. */
+export function stepsPerEpoch(phase: Phase, count: number, batchSize: number): number {
+  return phase === 'base' ? Math.ceil(count / batchSize) : Math.max(1, Math.floor(count / batchSize));
+}
+
+function gatherBatch(src: Examples, order: Uint32Array, start: number, n: number): { x: Float32Array; y: Float32Array; labels: Uint8Array } {
+  const x = new Float32Array(n * PIXELS);
+  const y = new Float32Array(n * NUM_CLASSES);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = order[start + i];
+    x.set(src.x.subarray(k * PIXELS, (k + 1) * PIXELS), i * PIXELS);
+    labels[i] = src.y[k];
+    y[i * NUM_CLASSES + src.y[k]] = 1;
+  }
+  return { x, y, labels };
+}
+
+export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
+  const { model, optimizer, data, hyper, callbacks } = opts;
+  const state = opts.state;
+  const shuffleRng = new Rng(state.rng.shuffle);
+  const augmentRng = new Rng(state.rng.augment);
+  const dropoutRng = new Rng(state.rng.dropout);
+  for (const cb of callbacks) if (cb.stateKey && state.callbacks[cb.stateKey] !== undefined) cb.setState?.(state.callbacks[cb.stateKey]);
+
+  const adam = optimizer as unknown as { learningRate: number };
+  adam.learningRate = state.learningRate;
+  const ctl: TrainControl = {
+    model,
+    stopPhase: state.phaseStopped,
+    getLearningRate: () => adam.learningRate,
+    setLearningRate: (lr) => {
+      adam.learningRate = lr;
+    },
+  };
+
+  const snapshot = () => {
+    state.rng = { shuffle: shuffleRng.getState(), augment: augmentRng.getState(), dropout: dropoutRng.getState() };
+    state.learningRate = adam.learningRate;
+    state.phaseStopped = ctl.stopPhase;
+    for (const cb of callbacks) if (cb.stateKey && cb.getState) state.callbacks[cb.stateKey] = cb.getState();
+  };
+  const emit = async <K extends keyof TrainCallback>(name: K, ...args: unknown[]) => {
+    for (const cb of callbacks) {
+      const fn = cb[name] as ((...a: unknown[]) => unknown) | undefined;
+      if (typeof fn === 'function') await fn.apply(cb, [ctl, ...args]);
+    }
+  };
+
+  // Dropout masks and any other TF.js randomness draw from Math.random; route it through our stream.
+  await withSeededMathRandom(dropoutRng, async () => {
+    for (const phase of PHASES) {
+      if (state.phasesDone.includes(phase)) continue;
+      const planned = phase === 'base' ? hyper.epochs : hyper.augEpochs;
+      if (state.epochsDone[phase] === 0 && !ctl.stopPhase) await emit('onPhaseBegin', phase);
+      while (state.epochsDone[phase] < planned && !ctl.stopPhase) {
+        const row = await runEpoch(phase);
+        state.history.push(row);
+        snapshot();
+        await opts.saveCheckpoint(state);
+      }
+      await emit('onPhaseEnd', phase);
+      await opts.onPhaseDone?.(phase, state);
+      ctl.stopPhase = false;
+      state.phasesDone.push(phase);
+      snapshot();
+      await opts.saveCheckpoint(state);
+    }
+  });
+  return state;
+
+  async function runEpoch(phase: Phase): Promise<HistoryRow> {
+    const t0 = performance.now();
+    const train = data.train;
+    const steps = stepsPerEpoch(phase, train.count, hyper.batchSize);
+    const info: EpochInfo = {
+      phase,
+      epoch: state.epochsDone.base + state.epochsDone.augment + 1,
+      epochInPhase: state.epochsDone[phase] + 1,
+      phaseEpochs: phase === 'base' ? hyper.epochs : hyper.augEpochs,
+      steps,
+    };
+    await emit('onEpochBegin', info);
+    const order = shuffleRng.permutation(train.count);
+    let lossSum = 0, accSum = 0, seen = 0;
+    for (let step = 0; step < steps; step++) {
+      const start = step * hyper.batchSize;
+      const n = Math.min(hyper.batchSize, train.count - start);
+      const batch = gatherBatch(train, order, start, n);
+      const x = phase === 'augment' ? augmentBatch(batch.x, n, IMAGE_SIZE, IMAGE_SIZE, opts.augmentation, augmentRng) : batch.x;
+      const xs = tf.tensor4d(x, [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+      const ys = tf.tensor2d(batch.y, [n, NUM_CLASSES]);
+      const out = await model.trainOnBatch(xs, ys);
+      xs.dispose();
+      ys.dispose();
+      const [loss, acc] = out as number[];
+      if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at ${phase} epoch ${info.epochInPhase}, step ${step + 1}`);
+      lossSum += loss * n;
+      accSum += acc * n;
+      seen += n;
+      await emit('onBatchEnd', { step: step + 1, steps, loss: lossSum / seen, acc: accSum / seen });
+    }
+    const val = lossAndAccuracy(predictProbs(model, data.val), data.val.y);
+    state.epochsDone[phase]++;
+    const row: HistoryRow = {
+      phase,
+      epoch: info.epoch,
+      loss: lossSum / seen,
+      acc: accSum / seen,
+      val_loss: val.loss,
+      val_acc: val.acc,
+      seconds: (performance.now() - t0) / 1000,
+      lr: adam.learningRate,
+    };
+    await emit('onEpochEnd', row, info);
+    return row;
+  }
+}

@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli } from './helpers/cli.js';
+
+const badInvocations: [string, string[], RegExp][] = [
+  ['unknown model', ['train', '--model', 'resnet'], /unknown model "resnet"/],
+  ['negative epochs', ['train', '--model', 'cnn1', '--epochs', '-3'], /epochs/],
+  ['non-numeric batch size', ['train', '--model', 'cnn1', '--batch-size', 'big'], /positive integer/],
+  ['validation split out of range', ['train', '--model', 'cnn1', '--val-split', '1.5'], /between 0 and 1/],
+  ['missing model', ['train'], /needs --model/],
+  ['bad lr schedule', ['train', '--model', 'cnn1', '--lr-schedule', 'wobble'], /lr-schedule/],
+  ['unknown backend', ['train', '--model', 'cnn1', '--backend', 'gpu'], /backend/],
+  ['missing run dir', ['evaluate', '/nonexistent/run'], /does not exist/],
+  ['resume without run dir', ['train', '--model', 'cnn1', '--resume'], /--run-dir/],
+  ['vgg19 not yet available', ['compare', '--models', 'cnn1,vgg19'], /vgg19.*not available yet/],
+  ['unknown command', ['fly'], /unknown command/],
+];
+
+for (const [name, args, pattern] of badInvocations) {
+  test(`bad input exits non-zero with one clear line: ${name}`, async () => {
+    const r = await runCli(args);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, pattern);
+    assert.doesNotMatch(r.stderr, /\n\s+at .+\(.+:\d+:\d+\)/, 'no stack trace');
+    assert.equal(r.stdout, '');
+  });
+}
+
+test('models --json lists the three CNNs with the article\'s parameter counts', async () => {
+  const r = await runCli(['models', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const { models } = JSON.parse(r.stdout);
+  const byName = Object.fromEntries(models.map((m: { name: string; params: unknown }) => [m.name, m.params]));
+  assert.deepEqual(byName.cnn1, { total: 693_962, trainable: 693_962, nonTrainable: 0 });
+  assert.deepEqual(byName.cnn3, { total: 241_546, trainable: 241_546, nonTrainable: 0 });
+  assert.deepEqual(byName.cnn4, { total: 1_221_546, trainable: 1_219_754, nonTrainable: 1_792 });
+});
+
+test('--help explains every command', async () => {
+  const r = await runCli(['--help']);
+  assert.equal(r.code, 0);
+  for (const c of ['data', 'models', 'train', 'evaluate', 'predict', 'compare', 'embed', 'bench']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+  const t = await runCli(['train', '--help']);
+  assert.match(t.stdout, /--aug-epochs/);
+  assert.match(t.stdout, /--resume/);
+});
