@@ -63,7 +63,7 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
   return out;
 }
 
-static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setHeap", Napi::Function::New(env, SetHeap));
   exports.Set("paramBlock", Napi::Function::New(env, ParamBlock));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
@@ -81,4 +81,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace fcnn
 
-NODE_API_MODULE(fashion_cnn_native, fcnn::Init)
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return fcnn::Init(env, exports); }
+
+NODE_API_MODULE(fashion_cnn_native, InitAddon)

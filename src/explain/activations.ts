@@ -9,7 +9,7 @@ import * as vega from 'vega';
 import { IMAGE_SIZE, PIXELS } from '../data/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import { escapeXml, FONT } from './render.js';
+import { escapeXml, estimateTextWidth, FONT } from './render.js';
 import { digitPng } from './grid.js';
 
 /** Layer classes whose outputs are spatial feature maps worth showing. */
@@ -65,11 +65,11 @@ function tilesSize(b: Pick<ActivationBlock, 'shape' | 'scale' | 'cols' | 'rows'>
 }
 
 /** Where everything goes; a pure function of the layer shapes, so tests can check the picture against it. */
-export function activationsLayout(layers: readonly { name: string; shape: MapShape }[]): ActivationsLayout {
+export function activationsLayout(layers: readonly { name: string; shape: MapShape }[], titleWidth = 0): ActivationsLayout {
   const A = ACTIVATIONS;
   const headerHeight = A.headerFontSize + 10 + IMAGE_SIZE * A.inputScale + A.labelFontSize + 8 + A.blockGap;
   let top = A.margin + headerHeight;
-  let width = A.margin * 2 + IMAGE_SIZE * A.inputScale + 360;
+  let width = A.margin * 2 + Math.max(IMAGE_SIZE * A.inputScale + 360, titleWidth);
   const blocks: ActivationBlock[] = [];
   for (const { name, shape } of layers) {
     const cols = Math.min(shape[2], A.maxCols);
@@ -176,12 +176,13 @@ export async function activationsPng(
   opts: { caption?: string } = {},
 ): Promise<{ png: Buffer; layout: ActivationsLayout }> {
   const maps = await convActivations(model, pixels);
-  const layout = activationsLayout(maps);
+  const title = `Activations of ${model.name}${opts.caption ? ` — ${opts.caption}` : ''}`;
+  const layout = activationsLayout(maps, estimateTextWidth(title, ACTIVATIONS.headerFontSize, true));
   const A = ACTIVATIONS;
   const texts: string[] = [];
   const text = (x: number, y: number, size: number, s: string, extra = 'fill="#111"') =>
     texts.push(`<text x="${x}" y="${y}" font-size="${size}" ${extra}>${escapeXml(s)}</text>`);
-  text(A.margin, A.margin + A.headerFontSize, A.headerFontSize, `Activations of ${model.name}${opts.caption ? ` — ${opts.caption}` : ''}`, 'fill="#111" font-weight="bold"');
+  text(A.margin, A.margin + A.headerFontSize, A.headerFontSize, title, 'fill="#111" font-weight="bold"');
   const inputTop = A.margin + A.headerFontSize + 10;
   const inputSize = IMAGE_SIZE * A.inputScale;
   text(A.margin, inputTop + inputSize + A.labelFontSize + 4, A.labelFontSize, `input ${IMAGE_SIZE}×${IMAGE_SIZE}`);

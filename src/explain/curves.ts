@@ -61,6 +61,8 @@ export function curvesSpec(history: readonly HistoryRow[], opts: { title?: strin
     scale: { domain: [SPLIT_LABELS.train, SPLIT_LABELS.val], range: ['#1f77b4', '#ff7f0e'] },
     legend: { orient: 'top' as const, direction: 'horizontal' as const, symbolType: 'stroke', symbolStrokeWidth: 3, symbolSize: 300 },
   };
+  const boundaryAtRight = boundary !== null && boundary - xDomain[0] > 0.6 * (xDomain[1] - xDomain[0]);
+  const labelSide = boundaryAtRight ? { align: 'right' as const, dx: -4 } : { align: 'left' as const, dx: 4 };
   const panel = (p: (typeof PANELS)[number]) => {
     const layers: object[] = [
       {
@@ -83,13 +85,15 @@ export function curvesSpec(history: readonly HistoryRow[], opts: { title?: strin
           encoding: { x },
         },
         {
+          // Above the plot frame, so it never sits on a curve; it extends away from the nearer
+          // edge of the x range, so it stays over the panel.
           data: { values: [{ epoch: boundary, label: PHASE_BOUNDARY_LABEL }] },
-          mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, y: 4, fontSize: 11, color: '#333' },
+          mark: { type: 'text', baseline: 'bottom', y: -4, fontSize: 11, color: '#333', ...labelSide },
           encoding: { x, text: { field: 'label' } },
         },
       );
     }
-    return { ...PANEL_SIZE, title: { text: p.title, anchor: 'middle' as const, fontSize: 13 }, layer: layers };
+    return { ...PANEL_SIZE, title: { text: p.title, anchor: 'middle' as const, fontSize: 13, offset: 22 }, layer: layers };
   };
   const phases = [...new Set(history.map((r) => r.phase))].join(' + ');
   return {

@@ -48,3 +48,11 @@ export async function writeSvgAndPng(svg: string, out: { svg: string; png: strin
 export function escapeXml(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] ?? c);
 }
+
+/**
+ * A generous width estimate for a line of DejaVu Sans, so hand-laid-out pictures leave room for
+ * their text (librsvg draws it; nothing here can measure it first).
+ */
+export function estimateTextWidth(text: string, fontSize: number, bold = false): number {
+  return Math.ceil(text.length * fontSize * (bold ? 0.64 : 0.58));
+}

@@ -69,7 +69,7 @@ function decodeErrorText(e: unknown): string {
   const first = message.split('\n')[0].trim();
   if (/unsupported image format/i.test(message)) return 'not an image (unrecognised or unsupported format)';
   if (/exceeds pixel limit/i.test(message)) return 'image too large (over the pixel limit)';
-  if (/premature end|truncated|unexpected end|end of (file|stream)|not enough data/i.test(message)) return 'truncated image (the file ends early)';
+  if (/premature end|truncated|unexpected end|end of (file|stream)|not enough data/i.test(message)) return 'truncated or corrupt image (its data ends early)';
   // libvips reports damaged pixel data as a warning, which failOn turns into this bare message.
   if (/warning treated as error/i.test(message)) return 'corrupt or truncated image data';
   return `corrupt or unreadable image: ${first}`;
@@ -89,7 +89,9 @@ export async function decodeImage(bytes: Buffer, limits: DecodeLimits, maxSide: 
   checkByteSize(bytes.byteLength, limits);
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, sharpOptions(limits)).metadata();
+    // Reading the header decodes no pixels, so it runs without the pixel limit; that lets the
+    // message below say how large the image claims to be.
+    meta = await sharp(bytes, { ...sharpOptions(limits), limitInputPixels: false }).metadata();
   } catch (e) {
     throw new UserError(decodeErrorText(e));
   }

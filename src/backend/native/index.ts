@@ -1,8 +1,51 @@
+/**
+ * The native backend: oneDNN kernels (a Node addon, native/) working in place on the TF.js wasm
+ * backend's heap, registered with TF.js as backend 'native'. See register.ts for the design.
+ *
+ * Threads: OpenMP's default (OMP_NUM_THREADS, else every core); FASHION_CNN_THREADS overrides it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendInfo } from '../types.js';
+import { initWasmBackend } from '../wasm/index.js';
+import { loadAddon, type NativeAddonInfo } from './addon.js';
+import { NativeContext } from './context.js';
+import { NATIVE_KERNELS } from './kernels/index.js';
+import { NATIVE_BACKEND, registerNativeBackend } from './register.js';
 
 export type NativeInit = { ok: true; info: BackendInfo } | { ok: false; reason: string };
 
-/** Placeholder until the native addon lands: reports that it is not built. */
+export const THREADS_ENV_VAR = 'FASHION_CNN_THREADS';
+
+let context: NativeContext | null = null;
+
+/** The live native context (addon + heap), once initNativeBackend has succeeded. */
+export function nativeContext(): NativeContext | null {
+  return context;
+}
+
+function describe(info: NativeAddonInfo): string {
+  return `native (oneDNN ${info.dnnl}, ${info.isa}, ${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+}
+
+/** Loads the addon, registers backend 'native' and makes it current. Never throws. */
 export async function initNativeBackend(): Promise<NativeInit> {
-  return { ok: false, reason: 'the native addon is not part of this build yet' };
+  const loaded = loadAddon();
+  if (!loaded.ok) return { ok: false, reason: loaded.reason };
+  const { addon } = loaded;
+  try {
+    if (!context) {
+      const threads = Number(process.env[THREADS_ENV_VAR]);
+      if (Number.isInteger(threads) && threads > 0) addon.setThreads(threads);
+      await initWasmBackend();
+      const backend = tf.findBackend('wasm') as BackendWasm | null;
+      if (!backend) return { ok: false, reason: 'the wasm backend, which holds the native backend\'s tensors, did not start' };
+      context = new NativeContext(addon, backend);
+      registerNativeBackend(backend, context, NATIVE_KERNELS);
+    }
+    if (!(await tf.setBackend(NATIVE_BACKEND))) return { ok: false, reason: 'TF.js could not switch to the native backend' };
+    return { ok: true, info: { name: 'native', description: describe(addon.info()) } };
+  } catch (e) {
+    return { ok: false, reason: `the native backend failed to start: ${e instanceof Error ? e.message : String(e)}` };
+  }
 }

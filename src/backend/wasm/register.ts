@@ -7,11 +7,22 @@ import { batchMatMulConfig } from './batch_mat_mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
 import { originalKernel, WASM } from './heap.js';
+import { maxPoolGradConfig } from './max_pool_grad.js';
+import { meanConfig, sumConfig } from './reduce_leading.js';
+import { tileConfig } from './tile.js';
 
-export const TRAINING_KERNELS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, conv2DBackpropInputConfig, batchMatMulConfig];
+export const TRAINING_KERNELS: readonly tf.KernelConfig[] = [
+  conv2DBackpropFilterConfig, // missing in stock wasm
+  conv2DBackpropInputConfig, // the rest replace slow (or, MaxPoolGrad, wrong) stock kernels
+  batchMatMulConfig,
+  maxPoolGradConfig,
+  sumConfig,
+  meanConfig,
+  tileConfig,
+];
 
 /** Stock kernels the added ones call; captured before any of them is replaced. */
-const BUILDING_BLOCKS = ['BatchMatMul', 'Conv2D', 'Transpose'];
+const BUILDING_BLOCKS = ['BatchMatMul', 'Conv2D', 'Transpose', 'Sum', 'Mean', 'Tile'];
 
 let registered = false;
 

@@ -1,11 +1,109 @@
 import type { Command } from 'commander';
-import { UserError } from '../../util/errors.js';
+import { BACKEND_NAMES, initBackend, type BackendName } from '../../backend/index.js';
+import { loadFashionMnist, toExamples } from '../../data/index.js';
+import { requireModelSpec } from '../../models/build.js';
+import { DEFAULT_THROUGHPUT, measureThroughput, type Throughput } from '../../bench/throughput.js';
+import { findTorchScript, measureTorch, torchAvailable, type TorchResult } from '../../bench/torch.js';
+import { UserError, errorMessage } from '../../util/errors.js';
+import { addDataOptions, printJson } from '../common.js';
+import { commaList, positiveInt } from '../options.js';
+
+interface BenchFlags {
+  models: string[];
+  backends: string[];
+  steps: number;
+  torch: boolean;
+  torchScript?: string;
+  dataDir?: string;
+  verify: boolean;
+  json?: boolean;
+}
+
+interface BenchRow extends Partial<Throughput> {
+  model: string;
+  backend: string;
+  description?: string;
+  error?: string;
+}
+
+const fmt = (n?: number) => (n === undefined ? '—' : Math.round(n).toLocaleString('en'));
 
 export function registerBench(program: Command): void {
-  program
+  const cmd = program
     .command('bench')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new UserError('bench is not implemented yet');
+    .description('training (batch 256) and inference (batch 1000) images/s per model and backend, with PyTorch side by side when it is installed')
+    .option('--models <list>', 'models to measure', commaList, ['cnn1', 'cnn3', 'cnn4'])
+    .option('--backends <list>', `backends to measure (of ${BACKEND_NAMES.join(', ')}; cpu is very slow)`, commaList, ['native', 'wasm'])
+    .option('--steps <n>', 'training steps measured after 3 warm-up steps (median reported)', positiveInt, DEFAULT_THROUGHPUT.trainSteps)
+    .option('--no-torch', 'skip the PyTorch reference')
+    .option('--torch-script <file>', 'PyTorch reference script (default ../shared/bench/torch_reference.py)')
+    .option('--json', 'print the results as JSON on stdout');
+  addDataOptions(cmd);
+  cmd.action(async (f: BenchFlags) => {
+    const specs = f.models.map(requireModelSpec);
+    for (const b of f.backends) if (!(BACKEND_NAMES as readonly string[]).includes(b)) throw new UserError(`unknown backend "${b}" (choose from ${BACKEND_NAMES.join(', ')})`);
+    const data = await loadFashionMnist({ dataDir: f.dataDir, verify: f.verify });
+    const train = toExamples(data.train);
+    const say = (l: string) => {
+      if (!f.json) process.stderr.write(l + '\n');
+    };
+    const rows: BenchRow[] = [];
+    for (const b of f.backends as BackendName[]) {
+      let description: string;
+      try {
+        description = (await initBackend(b)).description;
+      } catch (e) {
+        say(`${b}: unavailable (${errorMessage(e)})`);
+        rows.push(...specs.map((s) => ({ model: s.name, backend: b, error: errorMessage(e) })));
+        continue;
+      }
+      say(`backend: ${description}`);
+      for (const spec of specs) {
+        const t = await measureThroughput(spec, train.x, train.y, { ...DEFAULT_THROUGHPUT, trainSteps: f.steps });
+        say(`  ${spec.name}: train ${fmt(t.trainImgPerS)} img/s, inference ${fmt(t.inferImgPerS)} img/s, peak RSS ${Math.round(t.peakRssMb)} MB`);
+        rows.push({ model: spec.name, backend: b, description, ...t });
+      }
+    }
+    const torch: Record<string, TorchResult | { error: string }> = {};
+    const script = findTorchScript(f.torchScript);
+    if (f.torch && script && (await torchAvailable())) {
+      for (const spec of specs) {
+        try {
+          torch[spec.name] = await measureTorch(script, spec.name, data.source.dir);
+          say(`  pytorch ${spec.name}: train ${fmt((torch[spec.name] as TorchResult).train_img_per_s)} img/s`);
+        } catch (e) {
+          torch[spec.name] = { error: errorMessage(e) };
+        }
+      }
+    } else if (f.torch) {
+      say(`PyTorch reference skipped: ${script ? `${'/usr/bin/python3'} cannot import torch (see ../shared/bench/setup-torch.sh)` : 'no reference script found'}`);
+    }
+    const ratio = (ours?: number, ref?: number) => (ours && ref ? ours / ref : undefined);
+    const table = rows.map((r) => {
+      const t = torch[r.model] as TorchResult | undefined;
+      return {
+        ...r,
+        trainVsTorch: ratio(r.trainImgPerS, t?.train_img_per_s),
+        inferVsTorch: ratio(r.inferImgPerS, t?.infer_img_per_s),
+      };
     });
+    if (f.json) {
+      printJson({ rows: table, torch });
+      return;
+    }
+    const lines = ['| model | backend | train img/s | vs PyTorch | inference img/s | vs PyTorch | peak RSS MB |', '|---|---|---|---|---|---|---|'];
+    for (const r of table) {
+      if (r.error) {
+        lines.push(`| ${r.model} | ${r.backend} | unavailable | | | | |`);
+        continue;
+      }
+      const x = (v?: number) => (v === undefined ? '—' : `${v.toFixed(2)}x`);
+      lines.push(`| ${r.model} | ${r.backend} | ${fmt(r.trainImgPerS)} | ${x(r.trainVsTorch)} | ${fmt(r.inferImgPerS)} | ${x(r.inferVsTorch)} | ${fmt(r.peakRssMb)} |`);
+    }
+    for (const [m, t] of Object.entries(torch)) {
+      if ('error' in t) lines.push(`| ${m} | pytorch | error: ${t.error} | | | | |`);
+      else lines.push(`| ${m} | ${t.framework} (${t.threads} threads) | ${fmt(t.train_img_per_s)} | 1.00x | ${fmt(t.infer_img_per_s)} | 1.00x | |`);
+    }
+    console.log(lines.join('\n'));
+  });
 }

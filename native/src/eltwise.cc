@@ -1,0 +1,222 @@
+// Element-wise kernels: unary maps, binary maps with NumPy broadcasting, and AddN.
+// NaN handling follows TF.js's reference (cpu) backend (e.g. Maximum propagates NaN, Step(NaN) is
+// NaN), so that native results equal the reference ones.
+//
+// Parameter blocks (ELT_* in src/backend/native/params.ts):
+//   unary:  0 op  1 x  2 y  3 count  4 alpha  5 beta
+//   binary: 0 op  1 a  2 b  3 out  4 rank (<= 6)  5..10 out shape  11..16 a strides  17..22 b strides
+//           23 a size  24 b size          (a stride of 0 broadcasts that dimension)
+//   addN:   0 out  1 count  2 number of inputs  3.. input offsets
+#include <cmath>
+#include <vector>
+
+#include "common.h"
+
+namespace fcnn {
+namespace {
+
+constexpr int64_t kParallelMin = 1 << 15;  // below this, a parallel region costs more than it saves
+
+enum UnaryOp {
+  U_RELU, U_RELU6, U_STEP, U_SQUARE, U_SQRT, U_RSQRT, U_NEG, U_EXP, U_LOG, U_ABS,
+  U_FLOOR, U_CEIL, U_RECIPROCAL, U_SIGMOID, U_TANH, U_LEAKY, U_ELU, U_CLIP
+};
+
+enum BinaryOp { B_ADD, B_SUB, B_MUL, B_DIV, B_SQDIFF, B_MAX, B_MIN };
+
+template <int OP>
+inline float unary(float x, float alpha, float beta) {
+  if constexpr (OP == U_RELU) return x < 0.f ? 0.f : x;
+  if constexpr (OP == U_RELU6) return x < 0.f ? 0.f : (x > 6.f ? 6.f : x);
+  if constexpr (OP == U_STEP) return x != x ? x : (x > 0.f ? 1.f : alpha);
+  if constexpr (OP == U_SQUARE) return x * x;
+  if constexpr (OP == U_SQRT) return std::sqrt(x);
+  if constexpr (OP == U_RSQRT) return 1.f / std::sqrt(x);
+  if constexpr (OP == U_NEG) return -x;
+  if constexpr (OP == U_EXP) return std::exp(x);
+  if constexpr (OP == U_LOG) return std::log(x);
+  if constexpr (OP == U_ABS) return std::fabs(x);
+  if constexpr (OP == U_FLOOR) return std::floor(x);
+  if constexpr (OP == U_CEIL) return std::ceil(x);
+  if constexpr (OP == U_RECIPROCAL) return 1.f / x;
+  if constexpr (OP == U_SIGMOID) return 1.f / (1.f + std::exp(-x));
+  if constexpr (OP == U_TANH) return std::tanh(x);
+  if constexpr (OP == U_LEAKY) return x < 0.f ? alpha * x : x;
+  if constexpr (OP == U_ELU) return x >= 0.f ? x : std::expm1(x);
+  if constexpr (OP == U_CLIP) return x > beta ? beta : (x < alpha ? alpha : x);
+  return x;
+}
+
+template <int OP>
+void unary_loop(const float* x, float* y, int64_t n, float alpha, float beta) {
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = unary<OP>(x[i], alpha, beta);
+}
+
+void unary_kernel() {
+  const int op = static_cast<int>(PI(0));
+  const int64_t n = PI(3);
+  const float* x = heap_f32(P(1), n);
+  float* y = heap_f32(P(2), n);
+  const float alpha = static_cast<float>(P(4)), beta = static_cast<float>(P(5));
+  switch (op) {
+#define CASE(OP) \
+  case OP: unary_loop<OP>(x, y, n, alpha, beta); break;
+    CASE(U_RELU) CASE(U_RELU6) CASE(U_STEP) CASE(U_SQUARE) CASE(U_SQRT) CASE(U_RSQRT) CASE(U_NEG)
+    CASE(U_EXP) CASE(U_LOG) CASE(U_ABS) CASE(U_FLOOR) CASE(U_CEIL) CASE(U_RECIPROCAL) CASE(U_SIGMOID)
+    CASE(U_TANH) CASE(U_LEAKY) CASE(U_ELU) CASE(U_CLIP)
+#undef CASE
+    default: throw std::runtime_error("unknown unary op");
+  }
+}
+
+template <int OP>
+inline float binary(float a, float b) {
+  if constexpr (OP == B_ADD) return a + b;
+  if constexpr (OP == B_SUB) return a - b;
+  if constexpr (OP == B_MUL) return a * b;
+  if constexpr (OP == B_DIV) return a / b;
+  if constexpr (OP == B_SQDIFF) return (a - b) * (a - b);
+  if constexpr (OP == B_MAX) return (a > b || a != a) ? a : b;
+  if constexpr (OP == B_MIN) return (a < b || a != a) ? a : b;
+  return 0.f;
+}
+
+// One contiguous run of the innermost dimension; a and b either advance with it or stay put.
+template <int OP>
+inline void binary_run(float* o, const float* a, bool a_moves, const float* b, bool b_moves, int64_t n) {
+  if (a_moves && b_moves) {
+    for (int64_t i = 0; i < n; i++) o[i] = binary<OP>(a[i], b[i]);
+  } else if (a_moves) {
+    const float bv = *b;
+    for (int64_t i = 0; i < n; i++) o[i] = binary<OP>(a[i], bv);
+  } else if (b_moves) {
+    const float av = *a;
+    for (int64_t i = 0; i < n; i++) o[i] = binary<OP>(av, b[i]);
+  } else {
+    const float v = binary<OP>(*a, *b);
+    for (int64_t i = 0; i < n; i++) o[i] = v;
+  }
+}
+
+struct Broadcast {
+  int rank = 0;
+  int64_t shape[6], sa[6], sb[6];  // innermost dimension last; its strides are 0 or 1
+};
+
+// Drops size-1 dimensions and merges neighbours that are laid out as one, so that the common
+// cases (same shape, scalar, bias over rows) become one or two loops.
+Broadcast coalesce(int rank, const int64_t* shape, const int64_t* sa, const int64_t* sb) {
+  Broadcast r;
+  for (int i = 0; i < rank; i++) {
+    if (shape[i] == 1) continue;
+    if (r.rank > 0) {
+      const int j = r.rank - 1;
+      if (r.sa[j] == sa[i] * shape[i] && r.sb[j] == sb[i] * shape[i]) {
+        r.shape[j] *= shape[i];
+        r.sa[j] = sa[i];
+        r.sb[j] = sb[i];
+        continue;
+      }
+    }
+    r.shape[r.rank] = shape[i];
+    r.sa[r.rank] = sa[i];
+    r.sb[r.rank] = sb[i];
+    r.rank++;
+  }
+  if (r.rank == 0) {
+    r.rank = 1;
+    r.shape[0] = 1;
+    r.sa[0] = 0;
+    r.sb[0] = 0;
+  }
+  // The innermost loop needs unit or zero strides; otherwise add a trivial innermost dimension.
+  const int j = r.rank - 1;
+  if ((r.sa[j] != 0 && r.sa[j] != 1) || (r.sb[j] != 0 && r.sb[j] != 1)) {
+    r.shape[r.rank] = 1;
+    r.sa[r.rank] = 0;
+    r.sb[r.rank] = 0;
+    r.rank++;
+  }
+  return r;
+}
+
+template <int OP>
+void binary_loop(const Broadcast& bc, const float* a, const float* b, float* o) {
+  const int last = bc.rank - 1;
+  const int64_t inner = bc.shape[last];
+  int64_t rows = 1;
+  for (int i = 0; i < last; i++) rows *= bc.shape[i];
+  const int64_t total = rows * inner;
+  const bool a_moves = bc.sa[last] == 1, b_moves = bc.sb[last] == 1;
+  const int chunks = total > kParallelMin ? num_threads() : 1;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int t = 0; t < chunks; t++) {
+    const int64_t start = total * t / chunks, end = total * (t + 1) / chunks;
+    int64_t pos = start;
+    while (pos < end) {
+      int64_t row = pos / inner;
+      const int64_t col = pos % inner;
+      int64_t offa = 0, offb = 0;
+      for (int i = last - 1; i >= 0; i--) {
+        const int64_t idx = row % bc.shape[i];
+        row /= bc.shape[i];
+        offa += idx * bc.sa[i];
+        offb += idx * bc.sb[i];
+      }
+      const int64_t len = std::min(inner - col, end - pos);
+      binary_run<OP>(o + pos, a + offa + (a_moves ? col : 0), a_moves, b + offb + (b_moves ? col : 0), b_moves, len);
+      pos += len;
+    }
+  }
+}
+
+void binary_kernel() {
+  const int op = static_cast<int>(PI(0));
+  const int rank = static_cast<int>(PI(4));
+  if (rank < 0 || rank > 6) throw std::runtime_error("binary op: rank above 6");
+  int64_t shape[6], sa[6], sb[6], total = 1;
+  for (int i = 0; i < rank; i++) {
+    shape[i] = PI(5 + i);
+    sa[i] = PI(11 + i);
+    sb[i] = PI(17 + i);
+    total *= shape[i];
+  }
+  const float* a = heap_f32(P(1), PI(23));
+  const float* b = heap_f32(P(2), PI(24));
+  float* o = heap_f32(P(3), total);
+  if (total == 0) return;
+  const Broadcast bc = coalesce(rank, shape, sa, sb);
+  switch (op) {
+#define CASE(OP) \
+  case OP: binary_loop<OP>(bc, a, b, o); break;
+    CASE(B_ADD) CASE(B_SUB) CASE(B_MUL) CASE(B_DIV) CASE(B_SQDIFF) CASE(B_MAX) CASE(B_MIN)
+#undef CASE
+    default: throw std::runtime_error("unknown binary op");
+  }
+}
+
+void add_n_kernel() {
+  const int64_t n = PI(1);
+  const int k = static_cast<int>(PI(2));
+  if (k < 1 || k > 200) throw std::runtime_error("addN: bad number of inputs");
+  float* o = heap_f32(P(0), n);
+  std::vector<const float*> in(k);
+  for (int j = 0; j < k; j++) in[j] = heap_f32(P(3 + j), n);
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; i++) {
+    float s = in[0][i];
+    for (int j = 1; j < k; j++) s += in[j][i];
+    o[i] = s;
+  }
+}
+
+}  // namespace
+
+void init_eltwise(Napi::Env env, Napi::Object exports) {
+  exports.Set("unary", Napi::Function::New(env, kernel<unary_kernel>));
+  exports.Set("binary", Napi::Function::New(env, kernel<binary_kernel>));
+  exports.Set("addN", Napi::Function::New(env, kernel<add_n_kernel>));
+}
+
+}  // namespace fcnn

@@ -1,0 +1,63 @@
+/**
+ * Loads the native (oneDNN) addon built by native/build.mjs, and describes what it exports.
+ * Every kernel reads its arguments from one shared parameter block (see native/src/common.h).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeAddonInfo {
+  dnnl: string;
+  threads: number;
+  isa: string;
+}
+
+export interface NativeAddon {
+  setHeap(buffer: ArrayBufferLike): void;
+  paramBlock(): ArrayBuffer;
+  setThreads(n: number): number;
+  info(): NativeAddonInfo;
+  conv2d(): void;
+  conv2dBackpropInput(): void;
+  conv2dBackpropFilter(): void;
+  matmul(): void;
+  maxPool(): void;
+  maxPoolGrad(): void;
+  unary(): void;
+  binary(): void;
+  addN(): void;
+  reduce(): void;
+  batchNorm(): void;
+  randomFill(): void;
+  adamUpdate(): void;
+}
+
+export const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'fashion_cnn_native.node');
+
+/** The addon's path, found from this module up to the package root (works from src/ and dist/src/). */
+export function findAddonPath(): string | null {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, ADDON_RELATIVE_PATH);
+    if (existsSync(candidate)) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return null;
+}
+
+export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
+
+export function loadAddon(): AddonLoad {
+  const file = findAddonPath();
+  if (!file) return { ok: false, reason: 'the native addon is not built (npm install builds it when oneDNN is installed)' };
+  try {
+    const addon = createRequire(import.meta.url)(file) as NativeAddon;
+    return { ok: true, addon, path: file };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return { ok: false, reason: `the native addon does not load: ${msg}` };
+  }
+}

@@ -1,0 +1,93 @@
+/** Conv2D, FusedConv2D and both convolution gradients on oneDNN (native/src/conv.cc). */
+import { backend_util, type Conv2DAttrs, type Conv2DBackpropFilterAttrs, type Conv2DBackpropInputAttrs, type FusedConv2DAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { NativeContext } from '../context.js';
+import { ACTIVATION } from '../params.js';
+import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
+
+/**
+ * Fills the geometry part of the parameter block (indices 4..20). Returns false when oneDNN's
+ * output-size rule disagrees with TF.js's (explicit padding with 'ceil' rounding), which is left
+ * to the wasm kernel.
+ */
+function setGeometry(ctx: NativeContext, c: backend_util.Conv2DInfo): boolean {
+  const { top, left, bottom, right } = c.padInfo;
+  const fits = (size: number, pad: number, eff: number, stride: number, out: number) =>
+    pad >= 0 && Math.floor((size + pad - eff) / stride) + 1 === out;
+  if (!fits(c.inHeight, top + bottom, c.effectiveFilterHeight, c.strideHeight, c.outHeight)) return false;
+  if (!fits(c.inWidth, left + right, c.effectiveFilterWidth, c.strideWidth, c.outWidth)) return false;
+  if (top < 0 || left < 0 || bottom < 0 || right < 0) return false;
+  ctx.set(4, [
+    c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth, c.outChannels,
+    c.outHeight, c.outWidth, c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth,
+    top, left, bottom, right,
+  ]);
+  return true;
+}
+
+function run(ctx: NativeContext, call: () => void, a: TensorInfo, b: TensorInfo, bias: TensorInfo | null, out: TensorInfo, act = 0, alpha = 0): void {
+  ctx.syncHeap();
+  ctx.set(0, [ctx.offset(a), ctx.offset(b), ctx.offsetOr(bias), ctx.offset(out)]);
+  ctx.params[21] = act;
+  ctx.params[22] = alpha;
+  call();
+}
+
+const conv2D: NativeKernel = {
+  kernelName: 'Conv2D',
+  run(ctx, args, fallback) {
+    const { x, filter } = inputsOf(args, 'x', 'filter');
+    const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrsOf<Conv2DAttrs>(args);
+    if (!allFloat32(x, filter) || dataFormat === 'NCHW') return fallback(args);
+    const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+    if (sizeOf(info.outShape) === 0 || sizeOf(x.shape) === 0 || !setGeometry(ctx, info)) return fallback(args);
+    const out = ctx.backend.makeOutput(info.outShape, 'float32');
+    run(ctx, () => ctx.addon.conv2d(), x, filter, null, out);
+    return out;
+  },
+};
+
+const fusedConv2D: NativeKernel = {
+  kernelName: 'FusedConv2D',
+  run(ctx, args, fallback) {
+    const { x, filter, bias, preluActivationWeights } = inputsOf(args, 'x', 'filter', 'bias', 'preluActivationWeights');
+    const { strides, pad, dataFormat, dilations, dimRoundingMode, activation, leakyreluAlpha } = attrsOf<FusedConv2DAttrs>(args);
+    const act = ACTIVATION[activation as keyof typeof ACTIVATION];
+    if (!allFloat32(x, filter, bias) || dataFormat === 'NCHW' || act === undefined || preluActivationWeights) return fallback(args);
+    const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+    const biasFits = !bias || (sizeOf(bias.shape) === info.outChannels && bias.shape[bias.shape.length - 1] === info.outChannels);
+    if (!biasFits || sizeOf(info.outShape) === 0 || sizeOf(x.shape) === 0 || !setGeometry(ctx, info)) return fallback(args);
+    const out = ctx.backend.makeOutput(info.outShape, 'float32');
+    run(ctx, () => ctx.addon.conv2d(), x, filter, bias ?? null, out, act, leakyreluAlpha ?? 0.2);
+    return out;
+  },
+};
+
+const conv2DBackpropInput: NativeKernel = {
+  kernelName: 'Conv2DBackpropInput',
+  run(ctx, args, fallback) {
+    const { dy, filter } = inputsOf(args, 'dy', 'filter');
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrsOf<Conv2DBackpropInputAttrs>(args);
+    if (!allFloat32(dy, filter) || dataFormat === 'NCHW') return fallback(args);
+    const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    if (sizeOf(inputShape) === 0 || sizeOf(dy.shape) === 0 || !setGeometry(ctx, info)) return fallback(args);
+    const out = ctx.backend.makeOutput([...inputShape], 'float32');
+    run(ctx, () => ctx.addon.conv2dBackpropInput(), dy, filter, null, out);
+    return out;
+  },
+};
+
+const conv2DBackpropFilter: NativeKernel = {
+  kernelName: 'Conv2DBackpropFilter',
+  run(ctx, args, fallback) {
+    const { x, dy } = inputsOf(args, 'x', 'dy');
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrsOf<Conv2DBackpropFilterAttrs>(args);
+    if (!allFloat32(x, dy) || dataFormat === 'NCHW') return fallback(args);
+    const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    if (sizeOf(filterShape) === 0 || sizeOf(dy.shape) === 0 || !setGeometry(ctx, info)) return fallback(args);
+    const out = ctx.backend.makeOutput([...filterShape], 'float32');
+    run(ctx, () => ctx.addon.conv2dBackpropFilter(), x, dy, null, out);
+    return out;
+  },
+};
+
+export const convKernels: NativeKernel[] = [conv2D, fusedConv2D, conv2DBackpropInput, conv2DBackpropFilter];

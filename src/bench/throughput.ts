@@ -1,0 +1,79 @@
+/**
+ * Throughput of one model on the current backend, measured the way PyTorch's reference script
+ * measures it: the median of full training steps (forward, backward, Adam, dropout) at batch 256
+ * after warm-up, and the median inference pass over 1,000 images.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
+import { buildModel } from '../models/build.js';
+import type { ModelSpec } from '../models/registry.js';
+import { Rng, withSeededMathRandom } from '../util/rng.js';
+
+export interface ThroughputOptions {
+  batchSize: number;
+  trainSteps: number;
+  warmup: number;
+  inferBatch: number;
+  inferRepeats: number;
+}
+
+export const DEFAULT_THROUGHPUT: ThroughputOptions = { batchSize: 256, trainSteps: 10, warmup: 3, inferBatch: 1000, inferRepeats: 5 };
+
+export interface Throughput {
+  trainImgPerS: number;
+  inferImgPerS: number;
+  stepMs: number;
+  /** Peak resident memory of the process seen during the measurement, MB. */
+  peakRssMb: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function measureThroughput(spec: ModelSpec, images: Float32Array, labels: Uint8Array, o: ThroughputOptions = DEFAULT_THROUGHPUT): Promise<Throughput> {
+  const rng = new Rng('bench');
+  return withSeededMathRandom(rng, async () => {
+    const model = buildModel(spec);
+    const optimizer = tf.train.adam(0.001);
+    model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const size = IMAGE_SIZE * IMAGE_SIZE;
+    const available = labels.length;
+    let peak = process.memoryUsage().rss;
+    const batch = (n: number, offset: number) => {
+      const start = offset % Math.max(1, available - n + 1);
+      const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+      const y = tf.oneHot(tf.tensor1d(Array.from(labels.subarray(start, start + n)), 'int32'), NUM_CLASSES);
+      return { x, y };
+    };
+    const times: number[] = [];
+    for (let i = 0; i < o.warmup + o.trainSteps; i++) {
+      const { x, y } = batch(o.batchSize, i * o.batchSize);
+      const t0 = performance.now();
+      await model.trainOnBatch(x, y);
+      const dt = performance.now() - t0;
+      x.dispose();
+      y.dispose();
+      if (i >= o.warmup) times.push(dt);
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }
+    const inferTimes: number[] = [];
+    const { x, y } = batch(o.inferBatch, 0);
+    y.dispose();
+    for (let r = 0; r < o.inferRepeats + 1; r++) {
+      const t0 = performance.now();
+      const out = model.predict(x) as tf.Tensor;
+      await out.data();
+      out.dispose();
+      if (r > 0) inferTimes.push(performance.now() - t0);
+    }
+    x.dispose();
+    model.dispose();
+    optimizer.dispose();
+    const step = median(times);
+    return {
+      trainImgPerS: (o.batchSize * 1000) / step,
+      inferImgPerS: (o.inferBatch * 1000) / median(inferTimes),
+      stepMs: step,
+      peakRssMb: peak / 2 ** 20,
+    };
+  });
+}
