@@ -11,7 +11,8 @@
         "src/reduce.cc",
         "src/norm.cc",
         "src/random.cc",
-        "src/optim.cc"
+        "src/optim.cc",
+        "src/fused.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -50,10 +50,11 @@ function garble(bytes: Buffer, from: number, to: number): Buffer {
 
 /**
  * Writes, into `dir`: empty.jpg, text.jpg (text with an image name), truncated.jpg (a JPEG cut in
- * half), corrupt.jpg (a tenth of its data overwritten), huge.png (claims 100000x100000 pixels) and folder.jpg (a directory). missing.jpg is not written.
+ * half), corrupt.jpg (a tenth of its data overwritten), huge.png (claims 100000x100000 pixels) and
+ * folder.jpg (a directory). Returns their paths and that of missing.jpg, which is not written.
  */
 export async function writeBadFiles(dir: string): Promise<string[]> {
-  const jpeg = await sharp({ create: { width: 160, height: 120, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
+  const jpeg = await sharp({ create: { width: 160, height: 120, channels: 3, background: '#000000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
   const files: Record<string, Buffer> = {
     'empty.jpg': Buffer.alloc(0),
     'text.jpg': Buffer.from('this is not a picture\n'),

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { preprocessImage } from '../src/predict/index.js';
+import { sideHeights } from '../src/predict/preprocess.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { writeBadFiles } from './predict-fixtures.js';
@@ -19,14 +20,19 @@ const TEST_IMAGES = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 const haveData = existsSync(TEST_IMAGES);
 const skip = haveData ? false : `Fashion-MNIST test images not found at ${TEST_IMAGES} (apt-get install dataset-fashion-mnist)`;
 
-/** Test items whose drawn part spans (almost) the whole frame on its long axis, as the preprocessing will make it. */
-function loadItems(count: number): Uint8Array[] {
+/**
+ * Test items whose drawn part spans (almost) the whole frame on its long axis, as the preprocessing
+ * will make it; of one class when `label` is given.
+ */
+function loadItems(count: number, label?: number, accept: (item: Uint8Array) => boolean = () => true): Uint8Array[] {
   const raw = gunzipSync(readFileSync(TEST_IMAGES));
+  const labels = gunzipSync(readFileSync(TEST_IMAGES.replace('images-idx3', 'labels-idx1')));
   const items: Uint8Array[] = [];
-  for (let k = 0; items.length < count && k < 200; k++) {
+  for (let k = 0; items.length < count && k < 2000; k++) {
+    if (label !== undefined && labels[8 + k] !== label) continue;
     const item = raw.subarray(16 + k * 784, 16 + (k + 1) * 784);
     const b = inkBox(Float32Array.from(item, (v) => v / 255), 28, 0.05);
-    if (b && Math.max(b.width, b.height) >= 27) items.push(Uint8Array.from(item));
+    if (b && Math.max(b.width, b.height) >= 27 && accept(item)) items.push(Uint8Array.from(item));
   }
   return items;
 }
@@ -222,6 +228,34 @@ test('an animated GIF is read from its first frame', { skip }, async () => {
   assert.equal((await sharp(gif).metadata()).pages, 2);
   const { pixels } = await preprocessImage(gif);
   assertLooksLike(pixels, first, 'first GIF frame');
+});
+
+function mirrored(item: Uint8Array): Uint8Array {
+  return Uint8Array.from(item, (_, i) => item[i - (i % 28) + 27 - (i % 28)]);
+}
+
+test('shoes facing right are mirrored to face left like Fashion-MNIST\'s; garments are not', { skip }, async () => {
+  for (const [label, name] of [[7, 'sneaker'], [9, 'ankle boot'], [5, 'sandal']] as const) {
+    // Shoes that clearly face left (a flat one has no direction to find).
+    const facingLeft = (item: Uint8Array) => {
+      const { left, right } = sideHeights(item, 28, 0.12 * 255);
+      return right - left >= 2;
+    };
+    for (const [i, item] of loadItems(2, label, facingLeft).entries()) {
+      const right = await encode(await photoPixels(mirrored(item), { ...LIGHT, seed: 20 + i }), 'jpeg');
+      const left = await encode(await photoPixels(item, { ...LIGHT, seed: 30 + i }), 'jpeg');
+      const fromRight = await preprocessImage(right);
+      const fromLeft = await preprocessImage(left);
+      assert.equal(fromRight.info.mirrored, true, `${name} ${i} facing right`);
+      assert.equal(fromLeft.info.mirrored, false, `${name} ${i} facing left`);
+      assertLooksLike(fromRight.pixels, item, `${name} ${i} facing right`);
+    }
+  }
+  for (const label of [0, 1, 3]) {
+    const [item] = loadItems(1, label);
+    const { info } = await preprocessImage(await encode(await photoPixels(mirrored(item), { ...LIGHT, seed: 40 + label }), 'png'));
+    assert.equal(info.mirrored, false, `class ${label} is tall: never mirrored`);
+  }
 });
 
 test('a blank photo gives a black frame and says no object was found', async () => {

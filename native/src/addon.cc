@@ -76,6 +76,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_norm(env, exports);
   init_random(env, exports);
   init_optim(env, exports);
+  init_fused(env, exports);
   return exports;
 }
 

@@ -51,6 +51,7 @@ void init_reduce(Napi::Env env, Napi::Object exports);
 void init_norm(Napi::Env env, Napi::Object exports);
 void init_random(Napi::Env env, Napi::Object exports);
 void init_optim(Napi::Env env, Napi::Object exports);
+void init_fused(Napi::Env env, Napi::Object exports);
 
 // Wraps a kernel so that C++ exceptions (oneDNN's included) reach JavaScript as Errors.
 template <void (*F)()>

@@ -8,6 +8,7 @@
 // Parameter block (POOL_* in src/backend/native/params.ts):
 //   forward: 0 x  1 y          backward: 0 dy  1 x  2 dx
 //   4..17 geometry: N H W C OH OW KH KW SH SW DH DW padT padL
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -17,6 +18,17 @@
 
 namespace fcnn {
 namespace {
+
+// GCC vector extensions: sixteen floats (one AVX-512 register; split on narrower machines).
+constexpr int kLanes = 16;
+typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(kLanes * sizeof(int32_t))));
+inline vf load(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 
 struct PoolGeometry {
   int64_t N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, padT, padL;
@@ -53,8 +65,90 @@ void max_pool() {
   }
 }
 
+// Windows that do not overlap (stride >= window, no dilation: every pooling layer of the models):
+// each input pixel belongs to at most one window, so dx is written once, without a separate
+// zeroing pass and without scattered additions.
+void max_pool_grad_disjoint(const PoolGeometry& g, const float* dy, const float* x, float* dx) {
+  const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C;
+  auto row_window = [&](int64_t ih, int64_t& oh) {
+    const int64_t p = ih + g.padT;
+    oh = p / g.SH;
+    return p % g.SH < g.KH && oh < g.OH;
+  };
+  auto col_window = [&](int64_t iw, int64_t& ow) {
+    const int64_t p = iw + g.padL;
+    ow = p / g.SW;
+    return p % g.SW < g.KW && ow < g.OW;
+  };
+#pragma omp parallel for schedule(static) if (g.N * image > 16384)
+    for (int64_t n = 0; n < g.N; n++) {
+      const float* xn = x + n * image;
+      float* dxn = dx + n * image;
+      const float* dyn = dy + n * out_image;
+      // Pixels outside every window get no gradient.
+      for (int64_t ih = 0; ih < g.H; ih++) {
+        int64_t oh;
+        if (!row_window(ih, oh)) {
+          std::memset(dxn + ih * g.W * C, 0, g.W * C * sizeof(float));
+          continue;
+        }
+        for (int64_t iw = 0; iw < g.W; iw++) {
+          int64_t ow;
+          if (!col_window(iw, ow)) std::memset(dxn + (ih * g.W + iw) * C, 0, C * sizeof(float));
+        }
+      }
+      for (int64_t oh = 0; oh < g.OH; oh++) {
+        const int64_t h0 = std::max<int64_t>(0, oh * g.SH - g.padT), h1 = std::min<int64_t>(g.H, oh * g.SH - g.padT + g.KH);
+        for (int64_t ow = 0; ow < g.OW; ow++) {
+          const int64_t w0 = std::max<int64_t>(0, ow * g.SW - g.padL), w1 = std::min<int64_t>(g.W, ow * g.SW - g.padL + g.KW);
+          const float* dyp = dyn + (oh * g.OW + ow) * C;
+          int64_t c0 = 0;
+          // Sixteen channels at a time in vector registers, then the remainder.
+          for (; c0 + kLanes <= C; c0 += kLanes) {
+            vf best = vf{} - std::numeric_limits<float>::infinity();
+            vi arg = vi{} - 1;
+            int32_t k = 0;
+            for (int64_t ih = h0; ih < h1; ih++)
+              for (int64_t iw = w0; iw < w1; iw++, k++) {
+                const vf v = load(xn + (ih * g.W + iw) * C + c0);
+                const vi gt = v > best;
+                best = gt ? v : best;
+                arg = gt ? (vi{} + k) : arg;
+              }
+            const vf d = load(dyp + c0);
+            k = 0;
+            for (int64_t ih = h0; ih < h1; ih++)
+              for (int64_t iw = w0; iw < w1; iw++, k++)
+                store(dxn + (ih * g.W + iw) * C + c0, arg == k ? d : vf{});
+          }
+          for (int64_t c = c0; c < C; c++) {
+            float best = -std::numeric_limits<float>::infinity();
+            int32_t arg = -1, k = 0;
+            for (int64_t ih = h0; ih < h1; ih++)
+              for (int64_t iw = w0; iw < w1; iw++, k++) {
+                const float v = xn[(ih * g.W + iw) * C + c];
+                if (v > best) {
+                  best = v;
+                  arg = k;
+                }
+              }
+            k = 0;
+            for (int64_t ih = h0; ih < h1; ih++)
+              for (int64_t iw = w0; iw < w1; iw++, k++) dxn[(ih * g.W + iw) * C + c] = arg == k ? dyp[c] : 0.f;
+          }
+        }
+      }
+    }
+}
+
 void max_pool_grad() {
   const PoolGeometry g = PoolGeometry::read();
+  if (g.SH >= g.KH && g.SW >= g.KW && g.DH == 1 && g.DW == 1) {
+    const int64_t image = g.H * g.W * g.C;
+    max_pool_grad_disjoint(g, heap_f32(P(0), g.N * g.OH * g.OW * g.C), heap_f32(P(1), g.N * image),
+                           heap_f32(P(2), g.N * image));
+    return;
+  }
   const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C;
   const float* dy = heap_f32(P(0), g.N * out_image);
   const float* x = heap_f32(P(1), g.N * image);

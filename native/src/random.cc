@@ -1,4 +1,4 @@
-// Uniform random numbers and dropout multipliers, bit-identical to TF.js's.
+// Uniform random numbers and dropout, bit-identical to TF.js's.
 //
 // TF.js draws dropout masks with seedrandom's Alea generator in JavaScript (about 20-50 ns per
 // value, which at batch 256 costs more than the convolutions). Alea's state is three 32-bit words
@@ -7,8 +7,12 @@
 // src/backend/native/alea.ts) exactly as seedrandom does, so masks are the same on every backend.
 //
 // Parameter block (RND_* in src/backend/native/params.ts):
-//   0 out  1 count  2 mode (0 = uniform min + range * u, 1 = dropout multiplier)
-//   3 carry  4..6 state words s0 s1 s2 (as integers, s * 2^32)  7 min or keep probability  8 range
+//   0 out  1 count  2 mode  3 carry  4..6 state words s0 s1 s2 (as integers, s * 2^32)
+//   7 min (mode 0) or keep probability (modes 1, 2)  8 range (mode 0)  9 x (mode 2)
+//   mode 0: out = min + range * u               (tf.randomUniform)
+//   mode 1: out = floor(u + keep) / keep        (tf.dropout's multiplier)
+//   mode 2: out = x * floor(u + keep) / keep    (tf.dropout itself)
+#include <algorithm>
 #include <cmath>
 
 #include "common.h"
@@ -16,35 +20,48 @@
 namespace fcnn {
 namespace {
 
+struct Alea {
+  uint64_t c, s0, s1, s2;
+  // Fills u[0..n) with the next n numbers (doubles in [0, 1), as Alea returns them).
+  void fill(double* u, int64_t n) {
+    constexpr double kInv32 = 2.3283064365386963e-10;  // 2^-32
+    for (int64_t i = 0; i < n; i++) {
+      const uint64_t t = 2091639ull * s0 + c;
+      s0 = s1;
+      s1 = s2;
+      s2 = t & 0xffffffffull;
+      c = t >> 32;
+      u[i] = static_cast<double>(s2) * kInv32;
+    }
+  }
+};
+
 void random_fill() {
   const int64_t n = PI(1);
   const int mode = static_cast<int>(PI(2));
   float* out = heap_f32(P(0), n);
-  uint64_t c = static_cast<uint64_t>(PI(3));
-  uint64_t s0 = static_cast<uint64_t>(PI(4)), s1 = static_cast<uint64_t>(PI(5)), s2 = static_cast<uint64_t>(PI(6));
-  constexpr double kInv32 = 2.3283064365386963e-10;  // 2^-32
-  if (mode == 0) {
-    const double lo = P(7), range = P(8);
-    for (int64_t i = 0; i < n; i++) {
-      const uint64_t t = 2091639ull * s0 + c;
-      s0 = s1;
-      s1 = s2;
-      s2 = t & 0xffffffffull;
-      c = t >> 32;
-      out[i] = static_cast<float>(lo + range * (static_cast<double>(s2) * kInv32));
-    }
-  } else {
-    // TF.js: floor(u + keep) / keep, each step in float32.
-    const float keep = static_cast<float>(P(7));
-    const float kept = 1.0f / keep;
-    for (int64_t i = 0; i < n; i++) {
-      const uint64_t t = 2091639ull * s0 + c;
-      s0 = s1;
-      s1 = s2;
-      s2 = t & 0xffffffffull;
-      c = t >> 32;
-      const float u = static_cast<float>(static_cast<double>(s2) * kInv32);
-      out[i] = std::floor(u + keep) != 0.0f ? kept : 0.0f;
+  const float* x = mode == 2 ? heap_f32(P(9), n) : nullptr;
+  Alea g{static_cast<uint64_t>(PI(3)), static_cast<uint64_t>(PI(4)), static_cast<uint64_t>(PI(5)),
+         static_cast<uint64_t>(PI(6))};
+  // The generator is sequential; the arithmetic on its numbers runs in a second, vectorised loop
+  // (a data-dependent branch per value would cost more than generating it).
+  constexpr int64_t kBlock = 2048;
+  double u[kBlock];
+  const double lo = P(7), range = P(8);
+  const float keep = static_cast<float>(P(7));
+  const float kept = 1.0f / keep;  // floor(u + keep) is 0 or 1, and 1 / keep is what TF.js divides to
+  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+    const int64_t len = std::min(kBlock, n - i0);
+    g.fill(u, len);
+    float* o = out + i0;
+    if (mode == 0) {
+      for (int64_t i = 0; i < len; i++) o[i] = static_cast<float>(lo + range * u[i]);
+    } else if (mode == 1) {
+      // TF.js stores u in a Float32Array, then adds keep in float32; floor(t) != 0 exactly when t >= 1.
+      for (int64_t i = 0; i < len; i++) o[i] = (static_cast<float>(u[i]) + keep) >= 1.0f ? kept : 0.0f;
+    } else {
+      const float* xi = x + i0;
+      for (int64_t i = 0; i < len; i++) o[i] = xi[i] * ((static_cast<float>(u[i]) + keep) >= 1.0f ? kept : 0.0f);
     }
   }
 }

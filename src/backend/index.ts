@@ -17,6 +17,10 @@ export { BACKEND_NAMES, type BackendInfo, type BackendName } from './types.js';
 
 export const BACKEND_ENV_VAR = 'FASHION_CNN_BACKEND';
 
+// PROD mode: no debug-time checks, and no "install tfjs-node" banner from the cpu backend
+// (tfjs-node cannot be installed here; our native backend is the fast path).
+tf.env().set('PROD', true);
+
 let current: BackendInfo | null = null;
 
 export function parseBackendName(value: string, origin: string): BackendName {

@@ -23,9 +23,19 @@ export type ImagePrediction =
   | { file: string; ok: true; top: ClassScore[]; probs: number[]; info: PreprocessInfo; pixels: Float32Array }
   | { file: string; ok: false; error: string };
 
+/**
+ * Test-time mirroring. Fashion-MNIST's shoes all point left, and a photographed shoe points either
+ * way; a mirrored garment is still the same garment. So each frame is also classified mirrored:
+ * 'average' averages the two probability vectors, 'max' keeps the more confident one, 'none' skips it.
+ */
+export type MirrorMode = 'none' | 'average' | 'max';
+
+export const DEFAULT_MIRROR: MirrorMode = 'none';
+
 export interface ClassifyOptions {
   /** How many classes to report, best first (default 3). */
   top?: number;
+  mirror?: MirrorMode;
   preprocess?: PreprocessOverride;
   /** Images preprocessed at the same time (sharp works off the main thread; more just costs memory). */
   concurrency?: number;
@@ -57,17 +67,38 @@ export function checkModelShape(model: tfl.LayersModel): void {
   if (output[output.length - 1] !== NUM_CLASSES) throw new UserError(`the model gives ${output[output.length - 1]} outputs, not ${NUM_CLASSES} class probabilities`);
 }
 
-/** Class probabilities for each 28x28 frame, in one predict call. */
-export function predictFrames(model: tfl.LayersModel, frames: readonly Float32Array[]): number[][] {
-  if (frames.length === 0) return [];
+/** The frame flipped left-right. */
+export function mirrorFrame(frame: Float32Array, size = IMAGE_SIZE): Float32Array {
+  const out = new Float32Array(frame.length);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) out[y * size + x] = frame[y * size + size - 1 - x];
+  }
+  return out;
+}
+
+function runModel(model: tfl.LayersModel, frames: readonly Float32Array[]): Float32Array {
   const pixels = IMAGE_SIZE * IMAGE_SIZE;
   const batch = new Float32Array(frames.length * pixels);
   frames.forEach((f, i) => batch.set(f, i * pixels));
-  const probs = tf.tidy(() => {
+  return tf.tidy(() => {
     const x = tf.tensor4d(batch, [frames.length, IMAGE_SIZE, IMAGE_SIZE, 1]);
-    return (model.predict(x, { batchSize: 256 }) as tf.Tensor).dataSync();
+    return (model.predict(x, { batchSize: 256 }) as tf.Tensor).dataSync() as Float32Array;
   });
-  return frames.map((_, i) => Array.from(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES)));
+}
+
+/** Class probabilities for each 28x28 frame, in one predict call (mirrored copies included). */
+export function predictFrames(model: tfl.LayersModel, frames: readonly Float32Array[], mirror: MirrorMode = DEFAULT_MIRROR): number[][] {
+  if (frames.length === 0) return [];
+  const n = frames.length;
+  const probs = runModel(model, mirror === 'none' ? frames : [...frames, ...frames.map((f) => mirrorFrame(f))]);
+  const row = (i: number) => Array.from(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES));
+  return frames.map((_, i) => {
+    const plain = row(i);
+    if (mirror === 'none') return plain;
+    const flipped = row(n + i);
+    if (mirror === 'max') return Math.max(...flipped) > Math.max(...plain) ? flipped : plain;
+    return plain.map((p, c) => (p + flipped[c]) / 2);
+  });
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -105,7 +136,7 @@ export async function classifyImages(model: tfl.LayersModel, inputs: readonly Im
   checkModelShape(model);
   const prepared = await preprocessAll(inputs, options);
   const good = prepared.filter((p) => p.ok);
-  const probs = predictFrames(model, good.map((p) => p.image.pixels));
+  const probs = predictFrames(model, good.map((p) => p.image.pixels), options.mirror);
   let j = 0;
   return prepared.map((p): ImagePrediction => {
     if (!p.ok) return p;

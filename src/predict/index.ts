@@ -12,7 +12,7 @@ import { checkModelShape } from './classify.js';
 
 export { DEFAULT_DECODE_LIMITS, DEFAULT_PREPROCESS_CONFIG, resolvePreprocessConfig, type DecodeLimits, type PreprocessConfig, type PreprocessOverride } from './config.js';
 export { preprocessImage, type PreprocessInfo, type PreprocessedImage, type BackgroundEstimate } from './preprocess.js';
-export { classifyImages, predictFrames, topK, checkModelShape, type ClassScore, type ClassifyOptions, type ImageInput, type ImagePrediction } from './classify.js';
+export { classifyImages, predictFrames, mirrorFrame, topK, checkModelShape, DEFAULT_MIRROR, type MirrorMode, type ClassScore, type ClassifyOptions, type ImageInput, type ImagePrediction } from './classify.js';
 export { framePng, savePreprocessed, uniqueStems } from './save.js';
 
 /** RUN_DIR/model, or the latest checkpoint's model when the run has not finished; null when neither exists. */

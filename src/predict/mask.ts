@@ -47,8 +47,9 @@ export function otsuThreshold(values: ArrayLike<number>, maxValue: number): numb
   }
   let wB = 0;
   let sumB = 0;
-  let best = 0;
   let bestVar = -1;
+  let bestFrom = 0;
+  let bestTo = 0;
   for (let t = 0; t < bins; t++) {
     wB += hist[t];
     if (wB === 0) continue;
@@ -58,12 +59,16 @@ export function otsuThreshold(values: ArrayLike<number>, maxValue: number): numb
     const mB = sumB / wB;
     const mF = (sumAll - sumB) / wF;
     const between = wB * wF * (mB - mF) * (mB - mF);
-    if (between > bestVar) {
+    // Cuts anywhere in an empty stretch of the histogram are equally good; take its middle.
+    if (between > bestVar * (1 + 1e-9)) {
       bestVar = between;
-      best = t;
+      bestFrom = t;
+      bestTo = t;
+    } else if (between >= bestVar * (1 - 1e-9) && bestTo === t - 1) {
+      bestTo = t;
     }
   }
-  return best + 0.5;
+  return (bestFrom + bestTo) / 2 + 0.5;
 }
 
 const NEIGHBOURS_8: ReadonlyArray<readonly [number, number]> = [[-1, -1], [0, -1], [1, -1], [-1, 0], [1, 0], [-1, 1], [0, 1], [1, 1]];
@@ -130,9 +135,21 @@ export function erode(mask: Uint8Array, width: number, height: number, r: number
   return r <= 0 ? mask.slice() : squareFilter(mask, width, height, r, false);
 }
 
-/** Closing: joins parts separated by gaps narrower than ~2r without growing the outline. */
+/**
+ * Closing: joins parts separated by gaps narrower than ~2r without growing the outline. Done on a
+ * copy padded with 2r of background, so that neither the image edge nor the padding adds pixels.
+ */
 export function close(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
-  return erode(dilate(mask, width, height, r), width, height, r);
+  if (r <= 0) return mask.slice();
+  const pad = 2 * r;
+  const pw = width + 2 * pad;
+  const ph = height + 2 * pad;
+  const padded = new Uint8Array(pw * ph);
+  for (let y = 0; y < height; y++) padded.set(mask.subarray(y * width, (y + 1) * width), (y + pad) * pw + pad);
+  const closed = squareFilter(squareFilter(padded, pw, ph, r, true), pw, ph, r, false);
+  const out = new Uint8Array(mask.length);
+  for (let y = 0; y < height; y++) out.set(closed.subarray((y + pad) * pw + pad, (y + pad) * pw + pad + width), y * width);
+  return out;
 }
 
 /** Opening: removes specks and lines narrower than ~2r+1 without shrinking what remains. */

@@ -101,6 +101,7 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
     for (const phase of PHASES) {
       if (state.phasesDone.includes(phase)) continue;
       const planned = phase === 'base' ? hyper.epochs : hyper.augEpochs;
+      if (planned === 0) continue; // a skipped phase is neither run nor evaluated
       if (state.epochsDone[phase] === 0 && !ctl.stopPhase) await emit('onPhaseBegin', phase);
       while (state.epochsDone[phase] < planned && !ctl.stopPhase) {
         const row = await runEpoch(phase);

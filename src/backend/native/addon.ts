@@ -31,6 +31,7 @@ export interface NativeAddon {
   batchNorm(): void;
   randomFill(): void;
   adamUpdate(): void;
+  reluGradBias(): void;
 }
 
 export const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'fashion_cnn_native.node');

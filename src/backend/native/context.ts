@@ -33,7 +33,8 @@ export class NativeContext {
    * the addon call: allocating can grow the heap, which replaces its ArrayBuffer.
    */
   syncHeap(): void {
-    const buffer = this.backend.wasm.HEAPU8.buffer;
+    // The Emscripten module's typings are not shipped with tfjs-backend-wasm.
+    const buffer = (this.backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer;
     if (buffer !== this.heap) {
       this.addon.setHeap(buffer);
       this.heap = buffer;

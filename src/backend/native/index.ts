@@ -11,6 +11,7 @@ import { initWasmBackend } from '../wasm/index.js';
 import { loadAddon, type NativeAddonInfo } from './addon.js';
 import { NativeContext } from './context.js';
 import { NATIVE_KERNELS } from './kernels/index.js';
+import { installNativePatches } from './patches/index.js';
 import { NATIVE_BACKEND, registerNativeBackend } from './register.js';
 
 export type NativeInit = { ok: true; info: BackendInfo } | { ok: false; reason: string };
@@ -42,6 +43,7 @@ export async function initNativeBackend(): Promise<NativeInit> {
       if (!backend) return { ok: false, reason: 'the wasm backend, which holds the native backend\'s tensors, did not start' };
       context = new NativeContext(addon, backend);
       registerNativeBackend(backend, context, NATIVE_KERNELS);
+      installNativePatches();
     }
     if (!(await tf.setBackend(NATIVE_BACKEND))) return { ok: false, reason: 'TF.js could not switch to the native backend' };
     return { ok: true, info: { name: 'native', description: describe(addon.info()) } };

@@ -33,7 +33,7 @@ export function registerNativeBackend(backend: BackendWasm, ctx: NativeContext, 
     if (!nativeNames.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
   }
   for (const k of kernels) {
-    const wasm = wasmKernels.get(k.kernelName);
+    const wasm = wasmKernels.get(k.fallbackName ?? k.kernelName);
     const fallback = wasm?.kernelFunc ?? unsupported(k.kernelName);
     tf.registerKernel({
       kernelName: k.kernelName,

@@ -1,21 +1,21 @@
 /**
  * Conv2DBackpropFilter for the wasm backend (stock tfjs-backend-wasm 4.22 has none, so a conv net
- * cannot train there): dW = colsᵀ · dy, where cols is the im2col matrix of x.
+ * cannot train there): dW = colsᵀ · dy, where cols is the im2col matrix of x, computed by the
+ * backend's own XNNPACK matrix product in blocks of output positions, with the small per-block
+ * results summed in JS. Nothing the size of the whole column matrix (170 MB for cnn4's second
+ * layer at batch 256) is ever materialised.
  *
- * The output positions are processed in blocks: for each block, colsᵀ is written straight into a
- * scratch buffer on the wasm heap and multiplied with the matching rows of dy (aliased in place)
- * by the backend's own XNNPACK matrix product; the small per-block results are summed in JS.
- * Blocks keep the scratch buffer cache-sized instead of materialising the whole column matrix
- * (170 MB for cnn4's second layer at batch 256).
+ * colsᵀ is written element by element straight into a scratch block on the wasm heap (JS), dy's
+ * matching rows are aliased in place as the packed operand. Measured on the models' layers at
+ * batch 256 against alternatives: one product per filter tap with block-copied gathers (XNNPACK then packs the
+ * big operand: ~1.5x slower), dW as an XNNPACK convolution of transposed x and dy (transposes
+ * cost as much as they save), and other im2col layouts.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { convInfoFor, geometryOf, positionsPerPass, type ConvAttrs } from './conv_common.js';
+import { convInfoFor, convTuning, geometryOf, positionsPerPass, type ConvAttrs } from './conv_common.js';
 import { aliasTensor, dropAlias, f32Data, f32View, heapOffset, release, runOriginal, WASM } from './heap.js';
-import { im2colTransposed, positionCount, tapCount } from './im2col.js';
-
-/** Bytes of column matrix per block; measured on cnn3/cnn4 shapes (see tmp/wasm bench). */
-export const FILTER_GRAD_BLOCK_BYTES = 1 << 20;
+import { im2colTransposed, positionCount, tapCount, type ConvGeometry } from './im2col.js';
 
 interface BackpropFilterAttrs extends ConvAttrs {
   filterShape: [number, number, number, number];
@@ -27,19 +27,27 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
     throw new Error(`wasm Conv2DBackpropFilter: float32 inputs expected (got ${x.dtype}, ${dy.dtype})`);
   }
-  const info = convInfoFor('Conv2DBackpropFilter', x.shape as [number, number, number, number], attrs.filterShape, attrs);
+  const info = convInfoFor('Conv2DBackpropFilter', x.shape as [number, number, number, number], attrs.filterShape, dy.shape, attrs);
   const g = geometryOf(info);
+  const dW = backend.makeOutput([...attrs.filterShape], 'float32');
+  try {
+    let sum: Float32Array;
+    if (tapCount(g) * g.outC === 0 || positionCount(g) === 0) sum = new Float32Array(tapCount(g) * g.outC);
+    else sum = perBlock(backend, x, dy, g);
+    f32Data(backend, dW).set(sum);
+  } catch (e) {
+    release(backend, dW);
+    throw e;
+  }
+  return dW;
+}
+
+/** dW, laid out [taps*inC, outC], from one product per block: colsᵀ · dy. */
+function perBlock(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): Float32Array {
   const taps = tapCount(g);
   const positions = positionCount(g);
   const outC = g.outC;
-  const dW = backend.makeOutput([...attrs.filterShape], 'float32');
-  if (taps * outC === 0) return dW;
-  if (positions === 0) {
-    f32Data(backend, dW).fill(0);
-    return dW;
-  }
-
-  const block = positionsPerPass(taps * 4, FILTER_GRAD_BLOCK_BYTES, positions);
+  const block = positionsPerPass(taps * 4, convTuning.filterGradBlockBytes, positions);
   const scratch = backend.makeOutput([taps * block], 'float32');
   const sum = new Float32Array(taps * outC);
   try {
@@ -59,14 +67,10 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
       for (let i = 0; i < sum.length; i++) sum[i] += partData[i];
       release(backend, part);
     }
-  } catch (e) {
-    release(backend, dW);
-    throw e;
   } finally {
     release(backend, scratch);
   }
-  f32Data(backend, dW).set(sum);
-  return dW;
+  return sum;
 }
 
 export const conv2DBackpropFilterConfig: KernelConfig = {

@@ -3,18 +3,15 @@
  *
  * Stride 1: dx is a plain convolution of dy with the filter rotated 180 degrees and its channel
  * axes swapped, with padding filter-1-pad, so it runs on the backend's XNNPACK Conv2D.
- * Other strides: dx = col2im(dy · Wᵀ), the product on XNNPACK in cache-sized blocks of output
- * positions and the scatter-add in JS.
+ * Other strides (and small dy, see convTuning): dx = col2im(dy · Wᵀ), the product on XNNPACK in
+ * cache-sized blocks of output positions and the scatter-add in JS.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { backend_util } from '@tensorflow/tfjs-core';
-import { convInfoFor, geometryOf, positionsPerPass, type ConvAttrs } from './conv_common.js';
+import { convInfoFor, convTuning, geometryOf, positionsPerPass, type ConvAttrs } from './conv_common.js';
 import { aliasTensor, dropAlias, f32Data, heapOffset, release, runOriginal, sizeOf, WASM } from './heap.js';
 import { col2imAdd, positionCount, tapCount, type ConvGeometry } from './im2col.js';
-
-/** Bytes of column matrix per block in the strided path. */
-export const INPUT_GRAD_BLOCK_BYTES = 1 << 20;
 
 interface BackpropInputAttrs extends ConvAttrs {
   inputShape: [number, number, number, number];
@@ -26,7 +23,7 @@ function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
   if (dy.dtype !== 'float32' || filter.dtype !== 'float32') {
     throw new Error(`wasm Conv2DBackpropInput: float32 inputs expected (got ${dy.dtype}, ${filter.dtype})`);
   }
-  const info = convInfoFor('Conv2DBackpropInput', attrs.inputShape, filter.shape as [number, number, number, number], attrs);
+  const info = convInfoFor('Conv2DBackpropInput', attrs.inputShape, filter.shape as [number, number, number, number], dy.shape, attrs);
   const g = geometryOf(info);
   if (sizeOf(attrs.inputShape) === 0) return backend.makeOutput([...attrs.inputShape], 'float32');
   if (positionCount(g) === 0 || tapCount(g) * g.outC === 0) {
@@ -35,7 +32,10 @@ function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
     return dx;
   }
   const transposedPads = fullConvolutionPads(info);
-  if (g.strideH === 1 && g.strideW === 1 && transposedPads) return viaConvolution(backend, dy, filter, g, transposedPads);
+  const pixelRatio = (g.outH * g.outW) / (g.inH * g.inW);
+  if (g.strideH === 1 && g.strideW === 1 && transposedPads && pixelRatio >= convTuning.inputGradColumnsBelowPixelRatio) {
+    return viaConvolution(backend, dy, filter, g, transposedPads);
+  }
   return viaColumns(backend, dy, filter, g, attrs.inputShape);
 }
 
@@ -85,7 +85,7 @@ function viaColumns(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g:
     const wt = f32Data(backend, filterT);
     for (let k = 0; k < taps; k++) for (let co = 0; co < outC; co++) wt[co * taps + k] = w[k * outC + co];
     f32Data(backend, dx).fill(0);
-    const block = positionsPerPass(taps * 4, INPUT_GRAD_BLOCK_BYTES, positions);
+    const block = positionsPerPass(taps * 4, convTuning.inputGradBlockBytes, positions);
     for (let m0 = 0; m0 < positions; m0 += block) {
       const len = Math.min(block, positions - m0);
       const dyRows = aliasTensor(backend, heapOffset(backend, dy) + m0 * outC * 4, [1, len, outC]);

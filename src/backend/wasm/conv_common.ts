@@ -17,6 +17,7 @@ export function convInfoFor(
   kernelName: string,
   xShape: [number, number, number, number],
   filterShape: [number, number, number, number],
+  dyShape: number[],
   attrs: ConvAttrs,
 ): backend_util.Conv2DInfo {
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') {
@@ -27,7 +28,11 @@ export function convInfoFor(
   if (dh !== 1 || dw !== 1) {
     throw new Error(`wasm ${kernelName}: dilations other than 1 are not supported (got [${dh}, ${dw}])`);
   }
-  return backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const info = backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  if (dyShape.length !== 4 || dyShape.some((d, i) => d !== info.outShape[i])) {
+    throw new Error(`wasm ${kernelName}: dy has shape [${dyShape.join(', ')}] but the convolution's output is [${info.outShape.join(', ')}]`);
+  }
+  return info;
 }
 
 export function geometryOf(info: backend_util.Conv2DInfo): ConvGeometry {
@@ -49,6 +54,20 @@ export function geometryOf(info: backend_util.Conv2DInfo): ConvGeometry {
     padLeft: info.padInfo.left,
   };
 }
+
+/** Block sizes of the column-matrix kernels (bytes of column matrix per block); tunable for benchmarks. */
+export const convTuning = {
+  /** Conv2DBackpropFilter; 1-8 MB measured alike on the models' layers, 4 MB best on the largest. */
+  filterGradBlockBytes: 4 << 20,
+  /** Conv2DBackpropInput with strides other than 1. */
+  inputGradBlockBytes: 1 << 20,
+  /**
+   * Conv2DBackpropInput with stride 1 runs as a convolution unless dy has fewer than this share of
+   * x's pixels (the convolution then spends most of its work on padding; cnn3's last layer, 3x3
+   * from 5x5, is 2x faster as columns, while 8x8 from 10x10 measures alike).
+   */
+  inputGradColumnsBelowPixelRatio: 0.5,
+};
 
 /**
  * How many output positions one pass handles: the column block stays within `budgetBytes`

@@ -34,6 +34,11 @@ export function f32View(backend: BackendWasm, byteOffset: number, length: number
   return new Float32Array(wasmModule(backend).HEAPU8.buffer, byteOffset, length);
 }
 
+/** A float32 view of the whole heap (stale after the heap grows, like `f32View`). */
+export function heapF32(backend: BackendWasm): Float32Array {
+  return new Float32Array(wasmModule(backend).HEAPU8.buffer);
+}
+
 export function f32Data(backend: BackendWasm, t: TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(t) as Float32Array;
 }
@@ -61,13 +66,16 @@ export function dropAlias(backend: BackendWasm, t: TensorInfo): void {
 /** Kernel functions as registered when this module first looked (before any override). */
 const originals = new Map<string, KernelFunc>();
 
+/** Remembers the stock kernel of that name, if there is one; call before replacing it. */
+export function captureOriginal(kernelName: string): void {
+  const fn = tf.getKernel(kernelName, WASM)?.kernelFunc;
+  if (fn && !originals.has(kernelName)) originals.set(kernelName, fn);
+}
+
 export function originalKernel(kernelName: string): KernelFunc {
-  let fn = originals.get(kernelName);
-  if (!fn) {
-    fn = tf.getKernel(kernelName, WASM)?.kernelFunc;
-    if (!fn) throw new Error(`wasm backend has no '${kernelName}' kernel to build on`);
-    originals.set(kernelName, fn);
-  }
+  captureOriginal(kernelName);
+  const fn = originals.get(kernelName);
+  if (!fn) throw new Error(`wasm backend has no '${kernelName}' kernel to build on`);
   return fn;
 }
 

@@ -117,3 +117,4 @@ export function col2imAdd(cols: Float32Array, g: ConvGeometry, m0: number, len: 
     }
   }
 }
+

@@ -42,6 +42,34 @@ function maxPoolGrad(args: { inputs: { dy: TensorInfo; input: TensorInfo }; back
   const channels = info.inChannels;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
+  const tiled2x2 = filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
+    padTop === 0 && padLeft === 0 && 2 * outHeight <= inHeight && 2 * outWidth <= inWidth;
+  if (tiled2x2) {
+    // The models' case (2x2 windows side by side, inside the image): straight-line, no scratch.
+    const rowX = inWidth * channels;
+    let dyAt = 0;
+    for (let n = 0; n < batchSize; n++) {
+      for (let oh = 0; oh < outHeight; oh++) {
+        let at = (n * inHeight + 2 * oh) * rowX;
+        for (let ow = 0; ow < outWidth; ow++, at += 2 * channels, dyAt += channels) {
+          for (let c = 0; c < channels; c++) {
+            const p0 = at + c;
+            const p1 = p0 + channels;
+            const p2 = p0 + rowX;
+            const p3 = p2 + channels;
+            let best = -Infinity;
+            let bestAt = -1;
+            if (x[p0] > best) { best = x[p0]; bestAt = p0; }
+            if (x[p1] > best) { best = x[p1]; bestAt = p1; }
+            if (x[p2] > best) { best = x[p2]; bestAt = p2; }
+            if (x[p3] > best) { bestAt = p3; }
+            if (bestAt >= 0) d[bestAt] += g[dyAt + c];
+          }
+        }
+      }
+    }
+    return dx;
+  }
   const best = new Float32Array(channels);
   const bestAt = new Int32Array(channels);
   let dyAt = 0;

@@ -1,13 +1,15 @@
 /**
  * Sum and Mean over leading axes for the wasm backend (e.g. a conv layer's bias gradient and
  * batch-norm statistics: [N, H, W, C] -> [C]). The stock kernels first transpose the input so
- * that the reduced axes come last, a full copy of the largest tensors in a training step; a
- * running column sum over the untouched layout does the same work without the copy. Every other
- * reduction goes to the stock kernel.
+ * that the reduced axes come last, a slow full copy of the largest tensors in a training step.
+ * Here the rows are instead added pairwise with the backend's own (SIMD) Add kernel: the top
+ * half of the rows plus the bottom half, on views of the same memory, repeated until one row is
+ * left. That reads each element once more than a plain sum and is as accurate as pairwise
+ * summation. Every other reduction goes to the stock kernel.
  */
 import { backend_util, util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { f32Data, runOriginal, sizeOf, WASM } from './heap.js';
+import { aliasTensor, dropAlias, f32Data, heapF32, heapOffset, release, runOriginal, sizeOf, WASM } from './heap.js';
 
 interface ReduceAttrs {
   axis: number | number[];
@@ -21,6 +23,42 @@ function leadingAxesCount(axes: number[], rank: number): number {
   return sorted.every((a, i) => a === i) ? sorted.length : 0;
 }
 
+/** Column sums of x viewed as [rows, cols], as a new [cols] tensor. */
+function columnSums(backend: BackendWasm, x: TensorInfo, rows: number, cols: number): TensorInfo {
+  let current = x;
+  let owned = false;
+  let left = rows;
+  while (left > 1) {
+    const half = Math.floor(left / 2);
+    const at = heapOffset(backend, current);
+    const top = aliasTensor(backend, at, [half * cols]);
+    const bottom = aliasTensor(backend, at + half * cols * 4, [half * cols]);
+    let next: TensorInfo;
+    try {
+      next = runOriginal('Add', backend, { a: top, b: bottom }, {});
+    } finally {
+      dropAlias(backend, top);
+      dropAlias(backend, bottom);
+    }
+    if (left % 2 === 1) {
+      const heap = heapF32(backend);
+      const odd = (heapOffset(backend, current) >> 2) + 2 * half * cols;
+      const into = heapOffset(backend, next) >> 2;
+      for (let c = 0; c < cols; c++) heap[into + c] += heap[odd + c];
+    }
+    if (owned) release(backend, current);
+    current = next;
+    owned = true;
+    left = half;
+  }
+  if (!owned) {
+    const copy = backend.makeOutput([cols], 'float32');
+    f32Data(backend, copy).set(f32Data(backend, x));
+    return copy;
+  }
+  return { ...current, shape: [cols] };
+}
+
 function reduceLeading(kernelName: 'Sum' | 'Mean') {
   return (args: { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: ReduceAttrs }): TensorInfo => {
     const { inputs, backend, attrs } = args;
@@ -31,17 +69,13 @@ function reduceLeading(kernelName: 'Sum' | 'Mean') {
       return runOriginal(kernelName, backend, { x }, { axis: attrs.axis, keepDims: attrs.keepDims });
     }
     const rows = sizeOf(x.shape.slice(0, k));
-    const cols = sizeOf(x.shape.slice(k));
-    const acc = new Float64Array(cols);
-    const xs = f32Data(backend, x);
-    for (let r = 0, at = 0; r < rows; r++, at += cols) {
-      for (let c = 0; c < cols; c++) acc[c] += xs[at + c];
-    }
-    if (kernelName === 'Mean') for (let c = 0; c < cols; c++) acc[c] /= rows;
     const kept = x.shape.slice(k);
-    const shape = attrs.keepDims ? backend_util.expandShapeToKeepDim(kept, axes) : kept;
-    const out = backend.makeOutput(shape, 'float32');
-    f32Data(backend, out).set(acc);
+    const out = columnSums(backend, x, rows, sizeOf(kept));
+    if (kernelName === 'Mean') {
+      const values = f32Data(backend, out);
+      for (let c = 0; c < values.length; c++) values[c] /= rows;
+    }
+    out.shape = attrs.keepDims ? backend_util.expandShapeToKeepDim(kept, axes) : kept;
     return out;
   };
 }

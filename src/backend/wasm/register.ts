@@ -6,9 +6,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './batch_mat_mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
-import { originalKernel, WASM } from './heap.js';
+import { captureOriginal, WASM } from './heap.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { meanConfig, sumConfig } from './reduce_leading.js';
+import { castConfig, identityConfig } from './share_data.js';
 import { tileConfig } from './tile.js';
 
 export const TRAINING_KERNELS: readonly tf.KernelConfig[] = [
@@ -19,17 +20,19 @@ export const TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   sumConfig,
   meanConfig,
   tileConfig,
+  identityConfig,
+  castConfig,
 ];
 
-/** Stock kernels the added ones call; captured before any of them is replaced. */
-const BUILDING_BLOCKS = ['BatchMatMul', 'Conv2D', 'Transpose', 'Sum', 'Mean', 'Tile'];
 
 let registered = false;
 
 /** Registers the kernels once per process; safe to call again. */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
-  for (const name of BUILDING_BLOCKS) originalKernel(name);
+  // Ours call stock kernels (XNNPACK products, convolutions, additions) and fall back to the
+  // kernels they replace: remember those before replacing any.
+  for (const name of ['Add', 'BatchMatMul', 'Conv2D', 'Transpose', ...TRAINING_KERNELS.map((k) => k.kernelName)]) captureOriginal(name);
   for (const config of TRAINING_KERNELS) {
     const stock = tf.getKernel(config.kernelName, WASM);
     if (stock) tf.unregisterKernel(config.kernelName, WASM);

@@ -15,12 +15,12 @@ interface PredictFlags extends Pick<CommonFlags, 'backend'> {
 /** The --json document: one entry per image, in argument order. */
 function jsonResult(p: ImagePrediction, saved: string[] | undefined) {
   if (!p.ok) return { file: p.file, ok: false, error: p.error };
-  const { box, background, inverted, objectFound } = p.info;
+  const { box, background, inverted, mirrored, objectFound } = p.info;
   return {
     file: p.file,
     ok: true,
     top: p.top,
-    preprocess: { box, background: { rgb: background.rgb.map(Math.round), light: background.light }, inverted, objectFound, ...(saved ? { saved } : {}) },
+    preprocess: { box, background: { rgb: background.rgb.map(Math.round), light: background.light }, inverted, mirrored, objectFound, ...(saved ? { saved } : {}) },
   };
 }
 

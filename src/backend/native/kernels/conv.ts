@@ -46,7 +46,7 @@ const conv2D: NativeKernel = {
   },
 };
 
-const fusedConv2D: NativeKernel = {
+export const fusedConv2D: NativeKernel = {
   kernelName: 'FusedConv2D',
   run(ctx, args, fallback) {
     const { x, filter, bias, preluActivationWeights } = inputsOf(args, 'x', 'filter', 'bias', 'preluActivationWeights');

@@ -1,9 +1,11 @@
 import { convKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
+import { fusedKernels } from './fused.js';
 import { matmulKernels } from './matmul.js';
 import { normKernels } from './norm.js';
 import { poolKernels } from './pool.js';
 import { reduceKernels } from './reduce.js';
+import { trainingKernels } from './training.js';
 import type { NativeKernel } from './types.js';
 
 /** Every kernel the native backend computes itself (the rest are the wasm backend's). */
@@ -14,4 +16,6 @@ export const NATIVE_KERNELS: readonly NativeKernel[] = [
   ...elementwiseKernels,
   ...reduceKernels,
   ...normKernels,
+  ...trainingKernels,
+  ...fusedKernels,
 ];

@@ -45,7 +45,7 @@ const batchMatMul: NativeKernel = {
   },
 };
 
-const fusedMatMul: NativeKernel = {
+export const fusedMatMul: NativeKernel = {
   kernelName: '_FusedMatMul',
   run(ctx, args, fallback) {
     const { a, b, bias, preluActivationWeights } = inputsOf(args, 'a', 'b', 'bias', 'preluActivationWeights');

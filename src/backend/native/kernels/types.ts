@@ -10,6 +10,8 @@ export type KernelResult = ReturnType<KernelFunc>;
  */
 export interface NativeKernel {
   kernelName: string;
+  /** The wasm kernel to hand over to, when not the one of the same name. */
+  fallbackName?: string;
   run(ctx: NativeContext, args: KernelArgs, fallback: KernelFunc): KernelResult;
 }
 

@@ -1,0 +1,90 @@
+/**
+ * Kernels of the native backend's own (not TF.js kernels): dropout multipliers and the fused Adam
+ * update. They are reached through the patches in ../patches.ts.
+ */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { aleaSeed } from '../alea.js';
+import { attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
+
+export const DROPOUT_MASK = 'FashionCnnDropoutMask';
+export const ADAM_UPDATE = 'FashionCnnAdamUpdate';
+export const RANDOM_UNIFORM = 'FashionCnnRandomUniform';
+
+export interface DropoutMaskAttrs {
+  shape: number[];
+  keepProb: number;
+  seed: string;
+}
+
+export interface RandomUniformAttrs {
+  shape: number[];
+  minval: number;
+  maxval: number;
+  seed: string;
+}
+
+export interface AdamUpdateAttrs {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  learningRate: number;
+}
+
+const dropoutMask: NativeKernel = {
+  kernelName: DROPOUT_MASK,
+  run(ctx, args) {
+    const { shape, keepProb, seed } = attrsOf<DropoutMaskAttrs>(args);
+    const out = ctx.backend.makeOutput(shape, 'float32');
+    const n = sizeOf(shape);
+    if (n === 0) return out;
+    const s = aleaSeed(seed);
+    ctx.syncHeap();
+    ctx.set(0, [ctx.offset(out), n, 1, s.carry, s.s0, s.s1, s.s2, keepProb, 0]);
+    ctx.addon.randomFill();
+    return out;
+  },
+};
+
+/** tf.randomUniform's numbers (float32), for testing the generator against TF.js's own. */
+const randomUniform: NativeKernel = {
+  kernelName: RANDOM_UNIFORM,
+  run(ctx, args) {
+    const { shape, minval, maxval, seed } = attrsOf<RandomUniformAttrs>(args);
+    const out = ctx.backend.makeOutput(shape, 'float32');
+    const n = sizeOf(shape);
+    if (n === 0) return out;
+    const s = aleaSeed(seed);
+    ctx.syncHeap();
+    ctx.set(0, [ctx.offset(out), n, 0, s.carry, s.s0, s.s1, s.s2, minval, maxval - minval]);
+    ctx.addon.randomFill();
+    return out;
+  },
+};
+
+/**
+ * One Adam step for one variable: returns [value, first moment, second moment], computed with
+ * the float32 scalars TF.js's AdamOptimizer would use, in its order of operations.
+ */
+const adamUpdate: NativeKernel = {
+  kernelName: ADAM_UPDATE,
+  run(ctx, args) {
+    const { value, gradient, m, v, oneMinusAccBeta1, oneMinusAccBeta2 } = inputsOf(args, 'value', 'gradient', 'm', 'v', 'oneMinusAccBeta1', 'oneMinusAccBeta2');
+    const { beta1, beta2, epsilon, learningRate } = attrsOf<AdamUpdateAttrs>(args);
+    const n = sizeOf(value.shape);
+    const scalar = (t: TensorInfo) => (ctx.backend.typedArrayFromHeap(t) as Float32Array)[0];
+    const outs = [0, 1, 2].map(() => ctx.backend.makeOutput([...value.shape], 'float32'));
+    if (n === 0) return outs;
+    const f = Math.fround;
+    ctx.syncHeap();
+    ctx.set(0, [
+      ctx.offset(value), ctx.offset(gradient), ctx.offset(m), ctx.offset(v), n,
+      ctx.offset(outs[0]), ctx.offset(outs[1]), ctx.offset(outs[2]),
+      f(beta1), f(1 - beta1), f(beta2), f(1 - beta2), scalar(oneMinusAccBeta1), scalar(oneMinusAccBeta2),
+      f(epsilon), f(-learningRate),
+    ]);
+    ctx.addon.adamUpdate();
+    return outs;
+  },
+};
+
+export const trainingKernels: NativeKernel[] = [dropoutMask, randomUniform, adamUpdate];

@@ -1,0 +1,23 @@
+/**
+ * fashion-cnn as a library: the same stages the CLI uses, with typed values between them.
+ *
+ *   const data = await loadFashionMnist({});
+ *   const run = await trainRun({ model: 'cnn1', hyper, augmentation: ARTICLE_AUGMENTATION });
+ *   const model = await loadModel(`${run.runDir}/model`);
+ *   const [result] = await classifyImages(model, [await fs.readFile('shirt.jpg')]);
+ */
+export * from './data/index.js';
+export { MODEL_SPECS, findModelSpec, modelNames, type ModelSpec, type LayerSpec } from './models/registry.js';
+export { buildModel, countParams, requireModelSpec } from './models/build.js';
+export { loadModel, saveModel } from './models/io.js';
+export { initBackend, currentBackend, BACKEND_NAMES, type BackendName, type BackendInfo } from './backend/index.js';
+export { trainRun, type TrainRunOptions, type RunSummary } from './train/run.js';
+export { ARTICLE_AUGMENTATION, augmentBatch, type AugmentConfig } from './train/augment.js';
+export { EarlyStopping, type TrainCallback } from './train/callbacks.js';
+export { LrScheduler, parseLrSchedule } from './train/lr-schedule.js';
+export { RUN_FILES, runPath, type RunConfig, type HistoryRow, type TrainHyperParams } from './train/record.js';
+export { evaluateModel, readEvalReport } from './evaluate/report.js';
+export type { EvalReport, EvalResult, ClassMetrics } from './evaluate/types.js';
+export { writeRunPictures } from './explain/index.js';
+export { Rng } from './util/rng.js';
+export { UserError } from './util/errors.js';

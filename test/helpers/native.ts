@@ -1,0 +1,102 @@
+/** Shared helpers of the native-backend tests: start it (or say why not), and compare backends. */
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-layers'; // registers TF.js's gradients
+import { initNativeBackend, nativeContext } from '../../src/backend/native/index.js';
+import type { NativeAddon } from '../../src/backend/native/addon.js';
+import { Rng } from '../../src/util/rng.js';
+
+/** Starts the native backend once; the reason it is unavailable, or null when it runs. */
+let started: Promise<string | null> | null = null;
+export function startNative(): Promise<string | null> {
+  started ??= initNativeBackend().then((r) => (r.ok ? null : `native backend unavailable: ${r.reason}`));
+  return started;
+}
+
+export interface Input {
+  values: Float32Array;
+  shape: number[];
+}
+
+export function randomInput(rng: Rng, shape: number[], lo = -1, hi = 1): Input {
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < values.length; i++) values[i] = rng.uniform(lo, hi);
+  return { values, shape };
+}
+
+export interface Output {
+  values: Float32Array;
+  shape: number[];
+}
+
+/** Runs `fn` on fresh copies of the inputs on one backend and returns copies of its outputs. */
+export async function runOn(backend: string, inputs: Input[], fn: (...t: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<Output[]> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const ts = inputs.map((i) => tf.tensor(i.values, i.shape, 'float32'));
+    const out = fn(...ts);
+    return (Array.isArray(out) ? out : [out]).map((o) => ({ values: Float32Array.from(o.dataSync() as Float32Array), shape: o.shape }));
+  });
+}
+
+/**
+ * Element-wise |a - b| <= rtol * (|b| + rms(b)): relative, with the tensor's typical magnitude as
+ * the floor where values cancel to nearly zero.
+ */
+export function assertClose(actual: Output[], expected: Output[], rtol = 1e-4, label = ''): void {
+  assert.equal(actual.length, expected.length, `${label}: number of outputs`);
+  actual.forEach((a, k) => {
+    const e = expected[k];
+    assert.deepEqual(a.shape, e.shape, `${label}: output ${k} shape`);
+    let sq = 0;
+    for (const v of e.values) sq += v * v;
+    const rms = Math.sqrt(sq / Math.max(1, e.values.length));
+    for (let i = 0; i < a.values.length; i++) {
+      const x = a.values[i], y = e.values[i];
+      if (Number.isNaN(y) && Number.isNaN(x)) continue;
+      if (x === y) continue;
+      const tol = rtol * (Math.abs(y) + rms);
+      if (!(Math.abs(x - y) <= tol)) assert.fail(`${label}: output ${k}[${i}] = ${x}, reference ${y} (tolerance ${tol.toExponential(2)})`);
+    }
+  });
+}
+
+/** Counts calls of the addon's functions during `fn`, to prove that a native kernel ran. */
+export async function countNativeCalls<T>(fn: () => Promise<T>): Promise<{ result: T; calls: Partial<Record<keyof NativeAddon, number>> }> {
+  const ctx = nativeContext();
+  assert.ok(ctx, 'native context');
+  const addon = ctx.addon as unknown as Record<string, unknown>;
+  const calls: Record<string, number> = {};
+  const originals = new Map<string, unknown>();
+  for (const [name, f] of Object.entries(addon)) {
+    if (typeof f !== 'function') continue;
+    originals.set(name, f);
+    addon[name] = (...args: unknown[]) => {
+      calls[name] = (calls[name] ?? 0) + 1;
+      return (f as (...a: unknown[]) => unknown)(...args);
+    };
+  }
+  try {
+    return { result: await fn(), calls };
+  } finally {
+    for (const [name, f] of originals) addon[name] = f;
+  }
+}
+
+/**
+ * Runs `fn` on 'native' and on the reference 'cpu' backend, asserts the results agree, and that
+ * the given addon function ran (no silent fallback to the wasm kernel).
+ */
+export async function checkAgainstCpu(
+  label: string,
+  inputs: Input[],
+  fn: (...t: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+  nativeFn: keyof NativeAddon | null,
+  rtol = 1e-4,
+): Promise<void> {
+  const { result: native, calls } = await countNativeCalls(() => runOn('native', inputs, fn));
+  const reference = await runOn('cpu', inputs, fn);
+  if (nativeFn) assert.ok((calls[nativeFn] ?? 0) > 0, `${label}: native ${nativeFn} did not run (calls: ${JSON.stringify(calls)})`);
+  assertClose(native, reference, rtol, label);
+}
