@@ -43,13 +43,19 @@ async function losses(backend: string, model: string, steps: number, size: numbe
 describe('training on the native backend', { skip }, () => {
   before(async () => void (await startNative()));
 
+  // Relative tolerance of the losses after the first step. The first loss (same weights, same
+  // dropout masks) agrees to float rounding. Later ones can drift further: Adam's first updates
+  // are about lr * sign(gradient), so gradient entries that are zero up to rounding (they occur
+  // with batch norm) move by a full learning rate in a backend-dependent direction.
+  const tolerance: Record<string, number> = { cnn1: 1e-4, cnn3: 1e-4, cnn4: 1e-2 };
   for (const model of ['cnn1', 'cnn3', 'cnn4']) {
     it(`${model}: a short seeded training gives the same losses on native and wasm`, async () => {
       const native = await losses('native', model, 4, 32);
       const wasm = await losses('wasm', model, 4, 32);
       native.forEach((l, i) => {
         assert.ok(Number.isFinite(l), `${model} step ${i}: loss ${l}`);
-        assert.ok(Math.abs(l - wasm[i]) <= 1e-3 * Math.abs(wasm[i]), `${model} step ${i}: native loss ${l}, wasm ${wasm[i]}`);
+        const rtol = i === 0 ? 1e-5 : tolerance[model];
+        assert.ok(Math.abs(l - wasm[i]) <= rtol * Math.abs(wasm[i]), `${model} step ${i}: native loss ${l}, wasm ${wasm[i]}`);
       });
       assert.ok(native[3] !== native[0], 'the model learns');
     });

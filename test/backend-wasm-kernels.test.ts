@@ -180,6 +180,29 @@ describe('convolution gradients on wasm match the cpu backend', () => {
     tf.dispose([x, f, x2, f2]);
   });
 
+  it('stays correct when the wasm heap grows while a kernel runs (views are re-taken)', async () => {
+    await tf.setBackend('wasm');
+    const heapBytes = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+    // Enough images that one block's scratch alone is larger than the whole heap is now.
+    const perImage = 28 * 28 * 72 * 4; // output positions x taps x bytes, for 30x30x8 images and 3x3 filters
+    const batch = Math.ceil((heapBytes + (8 << 20)) / perImage);
+    const x = input([batch, 30, 30, 8], 0.5);
+    const dy = input([batch, 28, 28, 4], 0.5);
+    const dW = (t: tf.Tensor, d: tf.Tensor) =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x: t, dy: d }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 3, 8, 4] } as never) as tf.Tensor;
+    const saved = { ...convTuning };
+    try {
+      convTuning.filterGradBlockBytes = 1 << 20;
+      const [small] = await runOn('wasm', [x, dy], dW);
+      convTuning.filterGradBlockBytes = 2 * batch * perImage;
+      const [whole] = await runOn('wasm', [x, dy], dW);
+      assert.ok((tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length > heapBytes, 'the heap grew');
+      assertClose('one block vs many', whole, small);
+    } finally {
+      Object.assign(convTuning, saved);
+    }
+  });
+
   it('rejects dilations other than 1 and NCHW with a clear error', async () => {
     await tf.setBackend('wasm');
     const x = tf.zeros([1, 6, 6, 2]);

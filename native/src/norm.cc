@@ -1,8 +1,15 @@
-// Batch normalisation with given statistics (TF.js's FusedBatchNorm kernel), channels last.
+// Batch normalisation, channels last: the normalisation with given statistics (TF.js's
+// FusedBatchNorm kernel), and the pieces of batch-norm training (src/backend/native/patches/
+// batch-norm.ts): per-channel moments, the per-channel sums of the backward pass, and the
+// gradient of the moments. Sums accumulate in double; each thread sums its own rows.
 //
-// Parameter block (BN_* in src/backend/native/params.ts):
-//   0 x  1 mean  2 variance  3 offset or -1  4 scale or -1  5 y  6 rows  7 channels  8 epsilon
-//   9..12 lengths of mean, variance, offset, scale (each the channel count, or 1)
+// Parameter blocks (BN_* in src/backend/native/params.ts):
+//   batchNorm:  0 x  1 mean  2 variance  3 offset or -1  4 scale or -1  5 y  6 rows  7 channels
+//               8 epsilon  9..12 lengths of mean, variance, offset, scale (each the channel count, or 1)
+//   moments:    0 x  1 mean out  2 variance out  3 rows  4 channels
+//   gradStats:  0 dy  1 x  2 mean  3 sum(dy) out  4 sum(dy * (x - mean)) out  5 rows  6 channels
+//   momentsGrad: 0 x  1 mean  2 dMean  3 dVariance  4 dx out  5 rows  6 channels
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -38,10 +45,103 @@ void batch_norm() {
   }
 }
 
+// Runs body(thread, first row, end row) over row blocks, one per thread, and returns how many.
+template <typename F>
+int for_row_blocks(int64_t rows, int64_t C, F body) {
+  const int chunks = rows * C > (1 << 15) ? num_threads() : 1;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int t = 0; t < chunks; t++) body(t, rows * t / chunks, rows * (t + 1) / chunks);
+  return chunks;
+}
+
+// Sums the per-thread partial sums part[t * C + c] of `chunks` threads into out (as float).
+void reduce_parts(const std::vector<double>& part, int chunks, int64_t C, float* out, double scale = 1.0) {
+  for (int64_t c = 0; c < C; c++) {
+    double s = 0;
+    for (int t = 0; t < chunks; t++) s += part[t * C + c];
+    out[c] = static_cast<float>(s * scale);
+  }
+}
+
+// mean and (biased) variance per channel, two passes as TF.js's moments computes them.
+void moments() {
+  const int64_t rows = PI(3), C = PI(4);
+  const float* x = heap_f32(P(0), rows * C);
+  float* mean = heap_f32(P(1), C);
+  float* var = heap_f32(P(2), C);
+  const int max_chunks = num_threads();
+  std::vector<double> part(static_cast<size_t>(max_chunks * C), 0.0);
+  int chunks = for_row_blocks(rows, C, [&](int t, int64_t r0, int64_t r1) {
+    double* acc = part.data() + t * C;
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t c = 0; c < C; c++) acc[c] += x[r * C + c];
+  });
+  reduce_parts(part, chunks, C, mean, 1.0 / static_cast<double>(rows));
+  std::fill(part.begin(), part.end(), 0.0);
+  const float* m = mean;
+  chunks = for_row_blocks(rows, C, [&](int t, int64_t r0, int64_t r1) {
+    double* acc = part.data() + t * C;
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t c = 0; c < C; c++) {
+        const float d = x[r * C + c] - m[c];
+        acc[c] += static_cast<double>(d) * d;
+      }
+  });
+  reduce_parts(part, chunks, C, var, 1.0 / static_cast<double>(rows));
+}
+
+// sum(dy) and sum(dy * (x - mean)) per channel: every parameter gradient of batch norm is made of
+// these two.
+void grad_stats() {
+  const int64_t rows = PI(5), C = PI(6);
+  const float* dy = heap_f32(P(0), rows * C);
+  const float* x = heap_f32(P(1), rows * C);
+  const float* mean = heap_f32(P(2), C);
+  float* s1 = heap_f32(P(3), C);
+  float* s2 = heap_f32(P(4), C);
+  const int max_chunks = num_threads();
+  std::vector<double> p1(static_cast<size_t>(max_chunks * C), 0.0), p2(p1);
+  const int chunks = for_row_blocks(rows, C, [&](int t, int64_t r0, int64_t r1) {
+    double* a1 = p1.data() + t * C;
+    double* a2 = p2.data() + t * C;
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t c = 0; c < C; c++) {
+        const float d = dy[r * C + c];
+        a1[c] += d;
+        a2[c] += static_cast<double>(d) * (x[r * C + c] - mean[c]);
+      }
+  });
+  reduce_parts(p1, chunks, C, s1);
+  reduce_parts(p2, chunks, C, s2);
+}
+
+// dx = dMean / rows + dVariance * 2 (x - mean) / rows: the gradient of the two moments.
+void moments_grad() {
+  const int64_t rows = PI(5), C = PI(6);
+  const float* x = heap_f32(P(0), rows * C);
+  const float* mean = heap_f32(P(1), C);
+  const float* dmean = heap_f32(P(2), C);
+  const float* dvar = heap_f32(P(3), C);
+  float* dx = heap_f32(P(4), rows * C);
+  std::vector<float> a(C), b(C);
+  for (int64_t c = 0; c < C; c++) {
+    a[c] = static_cast<float>(dmean[c] / static_cast<double>(rows));
+    b[c] = static_cast<float>(2.0 * dvar[c] / static_cast<double>(rows));
+  }
+  const float *ap = a.data(), *bp = b.data();
+  for_row_blocks(rows, C, [&](int, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t c = 0; c < C; c++) dx[r * C + c] = ap[c] + bp[c] * (x[r * C + c] - mean[c]);
+  });
+}
+
 }  // namespace
 
 void init_norm(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNorm", Napi::Function::New(env, kernel<batch_norm>));
+  exports.Set("moments", Napi::Function::New(env, kernel<moments>));
+  exports.Set("batchNormGradStats", Napi::Function::New(env, kernel<grad_stats>));
+  exports.Set("momentsGrad", Napi::Function::New(env, kernel<moments_grad>));
 }
 
 }  // namespace fcnn

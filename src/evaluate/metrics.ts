@@ -10,7 +10,7 @@ export interface Scores {
 }
 
 /** Mean categorical cross-entropy and accuracy of softmax outputs `probs` (count x classes). */
-export function lossAndAccuracy(probs: Float32Array, labels: Uint8Array, classes = NUM_CLASSES): Scores {
+export function lossAndAccuracy(probs: Float32Array, labels: Uint8Array, classes: number = NUM_CLASSES): Scores {
   const n = labels.length;
   let loss = 0;
   let correct = 0;
@@ -29,7 +29,7 @@ export function argmaxRow(probs: Float32Array, offset: number, classes: number):
   return best;
 }
 
-export function predictedLabels(probs: Float32Array, classes = NUM_CLASSES): Uint8Array {
+export function predictedLabels(probs: Float32Array, classes: number = NUM_CLASSES): Uint8Array {
   const n = probs.length / classes;
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = argmaxRow(probs, i * classes, classes);
@@ -37,7 +37,7 @@ export function predictedLabels(probs: Float32Array, classes = NUM_CLASSES): Uin
 }
 
 /** confusion[true][predicted] */
-export function confusionMatrix(labels: Uint8Array, predicted: Uint8Array, classes = NUM_CLASSES): number[][] {
+export function confusionMatrix(labels: Uint8Array, predicted: Uint8Array, classes: number = NUM_CLASSES): number[][] {
   const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   for (let i = 0; i < labels.length; i++) m[labels[i]][predicted[i]]++;
   return m;
@@ -74,7 +74,7 @@ export function evaluationFromProbs(probs: Float32Array, labels: Uint8Array, at:
 }
 
 /** The most probable class of each example and its probability. */
-export function topPredictions(probs: Float32Array, classes = NUM_CLASSES): { label: number; prob: number }[] {
+export function topPredictions(probs: Float32Array, classes: number = NUM_CLASSES): { label: number; prob: number }[] {
   const n = probs.length / classes;
   const out = new Array<{ label: number; prob: number }>(n);
   for (let i = 0; i < n; i++) {

@@ -14,3 +14,4 @@ export {
 } from './activations.js';
 export { writeRunPictures, type RunPicturesInput, type RunPictureFile } from './run-pictures.js';
 export { svgToPng, vegaLiteToSvg, PNG_DENSITY, PNG_SCALE } from './render.js';
+export * from './embed/index.js';

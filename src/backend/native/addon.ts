@@ -32,6 +32,9 @@ export interface NativeAddon {
   randomFill(): void;
   adamUpdate(): void;
   reluGradBias(): void;
+  moments(): void;
+  batchNormGradStats(): void;
+  momentsGrad(): void;
 }
 
 export const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'fashion_cnn_native.node');

@@ -5,11 +5,11 @@
  * results summed in JS. Nothing the size of the whole column matrix (170 MB for cnn4's second
  * layer at batch 256) is ever materialised.
  *
- * colsᵀ is written element by element straight into a scratch block on the wasm heap (JS), dy's
- * matching rows are aliased in place as the packed operand. Measured on the models' layers at
- * batch 256 against alternatives: one product per filter tap with block-copied gathers (XNNPACK then packs the
- * big operand: ~1.5x slower), dW as an XNNPACK convolution of transposed x and dy (transposes
- * cost as much as they save), and other im2col layouts.
+ * Each block's colsᵀ is written by JS straight into a scratch buffer on the wasm heap, and dy's
+ * matching rows are aliased in place as XNNPACK's packed operand. Measured on the models' layers
+ * at batch 256 against alternatives: one product per filter tap with block-copied gathers
+ * (XNNPACK then packs the big operand: ~1.5x slower), dW as an XNNPACK convolution of transposed
+ * x and dy (the transposes cost what the convolution saves), and other im2col layouts.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -31,10 +31,9 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   const g = geometryOf(info);
   const dW = backend.makeOutput([...attrs.filterShape], 'float32');
   try {
-    let sum: Float32Array;
-    if (tapCount(g) * g.outC === 0 || positionCount(g) === 0) sum = new Float32Array(tapCount(g) * g.outC);
-    else sum = perBlock(backend, x, dy, g);
-    f32Data(backend, dW).set(sum);
+    const empty = tapCount(g) * g.outC === 0 || positionCount(g) === 0;
+    const sum = empty ? new Float32Array(tapCount(g) * g.outC) : blockwiseProduct(backend, x, dy, g);
+    f32Data(backend, dW).set(sum); // a view taken after the product's allocations (they may grow the heap)
   } catch (e) {
     release(backend, dW);
     throw e;
@@ -42,8 +41,8 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   return dW;
 }
 
-/** dW, laid out [taps*inC, outC], from one product per block: colsᵀ · dy. */
-function perBlock(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): Float32Array {
+/** dW as [taps, outC] (taps = filterH*filterW*inC, the filter's own layout): Σ over blocks of colsᵀ · dy. */
+function blockwiseProduct(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): Float32Array {
   const taps = tapCount(g);
   const positions = positionCount(g);
   const outC = g.outC;

@@ -6,9 +6,8 @@
  * Other strides (and small dy, see convTuning): dx = col2im(dy · Wᵀ), the product on XNNPACK in
  * cache-sized blocks of output positions and the scatter-add in JS.
  */
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { backend_util, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { backend_util } from '@tensorflow/tfjs-core';
 import { convInfoFor, convTuning, geometryOf, positionsPerPass, type ConvAttrs } from './conv_common.js';
 import { aliasTensor, dropAlias, f32Data, heapOffset, release, runOriginal, sizeOf, WASM } from './heap.js';
 import { col2imAdd, positionCount, tapCount, type ConvGeometry } from './im2col.js';

@@ -1,3 +1,4 @@
+/** What the wasm convolution-gradient kernels share: attribute checks, shapes, block sizes. */
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { ConvGeometry } from './im2col.js';
 
@@ -69,10 +70,7 @@ export const convTuning = {
   inputGradColumnsBelowPixelRatio: 0.5,
 };
 
-/**
- * How many output positions one pass handles: the column block stays within `budgetBytes`
- * (so it is still in cache when the matrix product reads it), and at least one position.
- */
+/** How many output positions one block holds: its column matrix within `budgetBytes`, at least one. */
 export function positionsPerPass(bytesPerPosition: number, budgetBytes: number, total: number): number {
   return Math.max(1, Math.min(total, Math.floor(budgetBytes / bytesPerPosition)));
 }

@@ -1,8 +1,11 @@
-/** FusedBatchNorm (normalisation with given statistics), channels last (native/src/norm.cc). */
+/**
+ * FusedBatchNorm (normalisation with given statistics), and the kernels of batch-norm training
+ * (see ../patches/batch-norm.ts), channels last (native/src/norm.cc).
+ */
 import type { FusedBatchNormAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
-const fusedBatchNorm: NativeKernel = {
+export const fusedBatchNorm: NativeKernel = {
   kernelName: 'FusedBatchNorm',
   run(ctx, args, fallback) {
     const { x, mean, variance, offset, scale } = inputsOf(args, 'x', 'mean', 'variance', 'offset', 'scale');
@@ -23,4 +26,62 @@ const fusedBatchNorm: NativeKernel = {
   },
 };
 
-export const normKernels: NativeKernel[] = [fusedBatchNorm];
+export const BATCH_NORM = 'FashionCnnBatchNorm';
+export const MOMENTS = 'FashionCnnMoments';
+export const BATCH_NORM_GRAD_STATS = 'FashionCnnBatchNormGradStats';
+export const MOMENTS_GRAD = 'FashionCnnMomentsGrad';
+
+/** FusedBatchNorm under a name of our own, whose gradient is ours. */
+const batchNormTrain: NativeKernel = { kernelName: BATCH_NORM, fallbackName: 'FusedBatchNorm', run: fusedBatchNorm.run };
+
+/** [rows, channels] view of a channels-last tensor. */
+function rowsAndChannels(shape: readonly number[]): [number, number] {
+  const C = shape[shape.length - 1] ?? 1;
+  return [C === 0 ? 0 : sizeOf(shape) / C, C];
+}
+
+/** Per-channel [mean, variance] over every axis but the last. */
+const moments: NativeKernel = {
+  kernelName: MOMENTS,
+  run(ctx, args) {
+    const { x } = inputsOf(args, 'x');
+    const [rows, C] = rowsAndChannels(x.shape);
+    const mean = ctx.backend.makeOutput([C], 'float32');
+    const variance = ctx.backend.makeOutput([C], 'float32');
+    ctx.syncHeap();
+    ctx.set(0, [ctx.offset(x), ctx.offset(mean), ctx.offset(variance), rows, C]);
+    ctx.addon.moments();
+    return [mean, variance];
+  },
+};
+
+/** Per-channel [sum(dy), sum(dy * (x - mean))]. */
+const gradStats: NativeKernel = {
+  kernelName: BATCH_NORM_GRAD_STATS,
+  run(ctx, args) {
+    const { dy, x, mean } = inputsOf(args, 'dy', 'x', 'mean');
+    const [rows, C] = rowsAndChannels(x.shape);
+    const s1 = ctx.backend.makeOutput([C], 'float32');
+    const s2 = ctx.backend.makeOutput([C], 'float32');
+    ctx.syncHeap();
+    ctx.set(0, [ctx.offset(dy), ctx.offset(x), ctx.offset(mean), ctx.offset(s1), ctx.offset(s2), rows, C]);
+    ctx.addon.batchNormGradStats();
+    return [s1, s2];
+  },
+};
+
+/** dx of the moments: dMean / rows + dVariance * 2 (x - mean) / rows. */
+const momentsGrad: NativeKernel = {
+  kernelName: MOMENTS_GRAD,
+  run(ctx, args) {
+    const { x, mean, dMean, dVariance } = inputsOf(args, 'x', 'mean', 'dMean', 'dVariance');
+    const [rows, C] = rowsAndChannels(x.shape);
+    const dx = ctx.backend.makeOutput([...x.shape], 'float32');
+    ctx.syncHeap();
+    ctx.set(0, [ctx.offset(x), ctx.offset(mean), ctx.offset(dMean), ctx.offset(dVariance), ctx.offset(dx), rows, C]);
+    ctx.addon.momentsGrad();
+    return dx;
+  },
+};
+
+export const normKernels: NativeKernel[] = [fusedBatchNorm, batchNormTrain, moments, gradStats, momentsGrad];

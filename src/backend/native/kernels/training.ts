@@ -7,11 +7,18 @@ import { aleaSeed } from '../alea.js';
 import { attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
 export const DROPOUT_MASK = 'FashionCnnDropoutMask';
+export const DROPOUT = 'FashionCnnDropout';
 export const ADAM_UPDATE = 'FashionCnnAdamUpdate';
 export const RANDOM_UNIFORM = 'FashionCnnRandomUniform';
 
 export interface DropoutMaskAttrs {
   shape: number[];
+  keepProb: number;
+  seed: string;
+}
+
+/** x times the dropout multiplier of DropoutMaskAttrs (with the mask's shape equal to x's). */
+export interface DropoutAttrs {
   keepProb: number;
   seed: string;
 }
@@ -40,6 +47,22 @@ const dropoutMask: NativeKernel = {
     const s = aleaSeed(seed);
     ctx.syncHeap();
     ctx.set(0, [ctx.offset(out), n, 1, s.carry, s.s0, s.s1, s.s2, keepProb, 0]);
+    ctx.addon.randomFill();
+    return out;
+  },
+};
+
+const dropout: NativeKernel = {
+  kernelName: DROPOUT,
+  run(ctx, args) {
+    const { x } = inputsOf(args, 'x');
+    const { keepProb, seed } = attrsOf<DropoutAttrs>(args);
+    const out = ctx.backend.makeOutput([...x.shape], 'float32');
+    const n = sizeOf(x.shape);
+    if (n === 0) return out;
+    const s = aleaSeed(seed);
+    ctx.syncHeap();
+    ctx.set(0, [ctx.offset(out), n, 2, s.carry, s.s0, s.s1, s.s2, keepProb, 0, ctx.offset(x)]);
     ctx.addon.randomFill();
     return out;
   },
@@ -87,4 +110,4 @@ const adamUpdate: NativeKernel = {
   },
 };
 
-export const trainingKernels: NativeKernel[] = [dropoutMask, randomUniform, adamUpdate];
+export const trainingKernels: NativeKernel[] = [dropoutMask, dropout, randomUniform, adamUpdate];

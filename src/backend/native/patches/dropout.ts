@@ -1,12 +1,13 @@
 /**
  * tf.dropout draws its mask with a JavaScript random generator (20-50 ns per value: at batch 256
- * that costs more than cnn1's convolutions). On the native backend the mask comes from a native
- * kernel that reproduces TF.js's generator bit for bit (see ../alea.ts), so masks and results are
- * the same as on wasm or cpu.
+ * that costs more than cnn1's convolutions), then multiplies in two more kernels. On the native
+ * backend one kernel draws the mask (reproducing TF.js's generator bit for bit, see ../alea.ts) and
+ * applies it, and the gradient applies the same mask to dy by drawing it again from the same seed:
+ * no mask tensor is ever stored. Masks and results are the same as on wasm or cpu.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap } from '@tensorflow/tfjs-core';
-import { DROPOUT_MASK, type DropoutMaskAttrs } from '../kernels/training.js';
+import { DROPOUT, DROPOUT_MASK, type DropoutAttrs, type DropoutMaskAttrs } from '../kernels/training.js';
 import { core, onNative } from './core.js';
 
 /** TF.js's dropout_util.getNoiseShape. */
@@ -16,16 +17,26 @@ function noiseShapeOf(x: tf.Tensor, noiseShape?: number[]): number[] {
   return x.shape.map((d, i) => (noiseShape[i] == null ? d : noiseShape[i]));
 }
 
+const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) => tf.engine().runKernel(name, inputs, attrs as NamedAttrMap) as tf.Tensor;
+
 export function patchDropout(): void {
+  // Dropout is linear in x with a fixed mask: its gradient is the same dropout applied to dy.
+  tf.registerGradient({ kernelName: DROPOUT, gradFunc: (dy, _saved, attrs) => ({ x: () => run(DROPOUT, { x: dy as tf.Tensor }, attrs) }) });
+
   const original = core.dropout;
   function dropout_(x: tf.Tensor | tf.TensorLike, rate: number, noiseShape?: number[], seed?: number | string): tf.Tensor {
     if (!onNative() || !(x instanceof tf.Tensor) || x.dtype !== 'float32' || !(rate > 0 && rate < 1)) {
       return original(x, rate, noiseShape, seed);
     }
     // TF.js seeds its generator with String(seed ?? Math.random()): one Math.random() per call.
-    const attrs: DropoutMaskAttrs = { shape: noiseShapeOf(x, noiseShape), keepProb: 1 - rate, seed: String(seed ?? Math.random()) };
-    const multiplier = tf.engine().runKernel(DROPOUT_MASK, {}, attrs as unknown as NamedAttrMap) as tf.Tensor;
-    return tf.mul(x, multiplier);
+    const shape = noiseShapeOf(x, noiseShape);
+    const seedText = String(seed ?? Math.random());
+    if (tf.util.arraysEqual(shape, x.shape)) {
+      const attrs: DropoutAttrs = { keepProb: 1 - rate, seed: seedText };
+      return run(DROPOUT, { x }, attrs);
+    }
+    const attrs: DropoutMaskAttrs = { shape, keepProb: 1 - rate, seed: seedText };
+    return tf.mul(x, run(DROPOUT_MASK, {}, attrs));
   }
   core.dropout = tf.op({ dropout_ });
 }

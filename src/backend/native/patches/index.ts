@@ -4,6 +4,7 @@
  * backends the originals run. The models themselves are unchanged. See each module for why.
  */
 import { patchAdam } from './adam.js';
+import { patchBatchNorm } from './batch-norm.js';
 import { patchDropout } from './dropout.js';
 import { patchLayerFusion } from './layer-fusion.js';
 
@@ -15,4 +16,5 @@ export function installNativePatches(): void {
   patchDropout();
   patchAdam();
   patchLayerFusion();
+  patchBatchNorm();
 }
