@@ -121,7 +121,7 @@ test('all good: exit 0; --save-preprocessed writes the 28x28 frames and enlargem
 
 test('bad run directory or flags: one line, non-zero exit, no stack', async () => {
   const cases: [string[], RegExp][] = [
-    [['predict', path.join(dir, 'nope'), good[0]], /run directory not found/],
+    [['predict', path.join(dir, 'nope'), good[0]], /run directory .* does not exist/],
     [['predict', dir, good[0]], /holds no trained model/],
     [['predict', runDir, good[0], '--top', '11'], /at most 10/],
     [['predict', runDir], /missing required argument/],

@@ -1,31 +1,11 @@
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { initBackend } from '../../backend/index.js';
 import { loadFashionMnist, toExamples } from '../../data/index.js';
 import { loadModel } from '../../models/io.js';
 import { evaluateModel, formatEvalResult, recordEvaluation } from '../../evaluate/report.js';
-import { runPath, type RunConfig } from '../../train/record.js';
-import { UserError } from '../../util/errors.js';
+import { locateRunModel, runPath, type RunConfig } from '../../train/record.js';
 import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '../common.js';
-
-/** The run's final model, or its latest checkpoint when the run has not finished. */
-export async function runModelDir(runDir: string): Promise<string> {
-  for (const dir of [runPath(runDir, 'model'), path.join(runPath(runDir, 'checkpoint'), 'model')]) {
-    try {
-      await fs.access(path.join(dir, 'model.json'));
-      return dir;
-    } catch {
-      /* try the next place */
-    }
-  }
-  try {
-    await fs.access(runDir);
-  } catch {
-    throw new UserError(`run directory ${runDir} does not exist`);
-  }
-  throw new UserError(`${runDir} holds no trained model (neither model/ nor checkpoint/model/)`);
-}
 
 export async function readRunConfig(runDir: string): Promise<RunConfig | null> {
   try {
@@ -44,7 +24,7 @@ export function registerEvaluate(program: Command): void {
   addDataOptions(cmd);
   addBackendOption(cmd);
   cmd.action(async (runDir: string, f: CommonFlags & { json?: boolean }) => {
-    const modelDir = await runModelDir(runDir);
+    const { dir: modelDir } = await locateRunModel(runDir);
     const config = await readRunConfig(runDir);
     const backend = await initBackend(f.backend);
     process.stderr.write(`backend: ${backend.description}\n`);

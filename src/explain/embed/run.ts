@@ -9,7 +9,7 @@ import { initBackend, type BackendName } from '../../backend/index.js';
 import { CLASS_NAMES, IMAGE_SIZE, type Examples } from '../../data/types.js';
 import { loadFashionMnist, splitTrainVal, toExamples } from '../../data/index.js';
 import { loadModel } from '../../models/io.js';
-import { runPath, type RunConfig } from '../../train/record.js';
+import { locateRunModel, runPath, type RunConfig } from '../../train/record.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { computeEmbedding, checkProjectionOptions, type ProjectionOptions } from './compute.js';
@@ -72,17 +72,6 @@ async function readRunConfig(runDir: string): Promise<RunConfig | null> {
   }
 }
 
-/** The run's final model, else its latest checkpoint (a run still training); a clear error when neither exists. */
-async function runModelDir(runDir: string): Promise<{ dir: string; checkpoint: boolean }> {
-  const stat = await fs.stat(runDir).catch(() => null);
-  if (!stat?.isDirectory()) throw new UserError(`run directory ${runDir} does not exist`);
-  const finalDir = runPath(runDir, 'model');
-  const checkpointDir = path.join(runPath(runDir, 'checkpoint'), 'model');
-  if (await fs.stat(path.join(finalDir, 'model.json')).catch(() => null)) return { dir: finalDir, checkpoint: false };
-  if (await fs.stat(path.join(checkpointDir, 'model.json')).catch(() => null)) return { dir: checkpointDir, checkpoint: true };
-  throw new UserError(`${runDir} holds no trained model (neither model/model.json nor checkpoint/model/model.json)`);
-}
-
 function validate(req: EmbedRequest): void {
   if (req.pixels && req.runDir) throw new UserError('give either RUN_DIR or --pixels, not both');
   if (!req.pixels && !req.runDir) throw new UserError('embed needs RUN_DIR (a trained run) or --pixels (raw images)');
@@ -124,10 +113,10 @@ export async function runEmbed(req: EmbedRequest): Promise<EmbedOutcome> {
   const timings: Record<string, StageTime> = {};
 
   let config: RunConfig | null = null;
-  let modelDir: { dir: string; checkpoint: boolean } | null = null;
+  let modelDir: { dir: string; fromCheckpoint: boolean } | null = null;
   if (req.runDir) {
-    modelDir = await runModelDir(req.runDir);
-    if (modelDir.checkpoint) log(`note: ${req.runDir} has no final model yet; using its latest checkpoint`);
+    modelDir = await locateRunModel(req.runDir);
+    if (modelDir.fromCheckpoint) log(`note: ${req.runDir} has no final model yet; using its latest checkpoint`);
     config = await readRunConfig(req.runDir);
     if (split === 'val' && !config) throw new UserError(`${runPath(req.runDir, 'config')} is missing, so the run's validation split is unknown`);
   }
@@ -158,7 +147,7 @@ export async function runEmbed(req: EmbedRequest): Promise<EmbedOutcome> {
       const layer = req.layer ?? defaultFeatureLayer(model);
       requireLayer(model, layer);
       const m = learnedFeatures(model, examples, positions, layer);
-      source = { kind: 'model', runDir: req.runDir, model: config?.model ?? model.name, layer, dim: m.cols, ...(modelDir?.checkpoint ? { fromCheckpoint: true } : {}) };
+      source = { kind: 'model', runDir: req.runDir, model: config?.model ?? model.name, layer, dim: m.cols, ...(modelDir?.fromCheckpoint ? { fromCheckpoint: true } : {}) };
       return m;
     } finally {
       model.dispose();
