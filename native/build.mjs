@@ -1,3 +1,4 @@
+/* global process, console */
 // Builds the native (oneDNN) kernel addon during `npm install`.
 //
 // This script never fails the install: fashion-cnn works without the addon (on the wasm backend),
@@ -39,7 +40,7 @@ function nodeHeadersDir() {
 function explain(output) {
   if (/dnnl\.hpp|oneapi\/dnnl.*No such file/.test(output)) return 'oneDNN headers not found: install libdnnl-dev';
   if (/cannot find -ldnnl/.test(output)) return 'oneDNN library not found: install libdnnl-dev';
-  if (/(g\+\+|c\+\+|cc|make): (not found|No such file)|not found: make|Could not find any Python/i.test(output))
+  if (/(g\+\+|c\+\+|cc|make)'?: (command )?not found|No such file or directory: '[^']*(g\+\+|c\+\+|cc|clang\+\+)'|not found: make|Could not find any Python/i.test(output))
     return 'no C++ toolchain: install g++, make and python3';
   if (/omp\.h/.test(output)) return 'OpenMP headers not found';
   return `native build failed, see ${path.relative(process.cwd(), logFile)}`;

@@ -7,12 +7,12 @@
 
 namespace fcnn {
 
-uint8_t* g_heap = nullptr;
-size_t g_heap_bytes = 0;
-double* g_params = nullptr;
-
-static Napi::Reference<Napi::ArrayBuffer> g_heap_ref;
-static Napi::Reference<Napi::ArrayBuffer> g_params_ref;
+// Per JavaScript thread (a worker thread loading the addon gets its own): kernels are called on
+// the thread of the TF.js backend whose heap they work on. The buffers themselves are kept alive
+// by JavaScript (the wasm module holds its memory; NativeContext holds the parameter block).
+thread_local uint8_t* g_heap = nullptr;
+thread_local size_t g_heap_bytes = 0;
+thread_local double* g_params = nullptr;
 
 int num_threads() { return omp_get_max_threads(); }
 
@@ -21,19 +21,15 @@ static Napi::Value SetHeap(const Napi::CallbackInfo& info) {
   Napi::ArrayBuffer buf = info[0].As<Napi::ArrayBuffer>();
   g_heap = static_cast<uint8_t*>(buf.Data());
   g_heap_bytes = buf.ByteLength();
-  g_heap_ref = Napi::Persistent(buf);
   return info.Env().Undefined();
 }
 
-// paramBlock(): the Float64Array backing store kernels read their arguments from.
+// paramBlock(): a new buffer that kernels read their arguments from from now on. The caller keeps
+// it (its memory stays put: V8 never moves an ArrayBuffer's backing store).
 static Napi::Value ParamBlock(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (g_params_ref.IsEmpty()) {
-    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, kMaxParams * sizeof(double));
-    g_params = static_cast<double*>(buf.Data());
-    g_params_ref = Napi::Persistent(buf);
-  }
-  return g_params_ref.Value();
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), kMaxParams * sizeof(double));
+  g_params = static_cast<double*>(buf.Data());
+  return buf;
 }
 
 static Napi::Value SetThreads(const Napi::CallbackInfo& info) {

@@ -17,11 +17,14 @@ namespace fcnn {
 
 constexpr int kMaxParams = 256;
 
-extern uint8_t* g_heap;
-extern size_t g_heap_bytes;
-extern double* g_params;
+extern thread_local uint8_t* g_heap;
+extern thread_local size_t g_heap_bytes;
+extern thread_local double* g_params;
 
-inline double P(int k) { return g_params[k]; }
+inline double P(int k) {
+  if (!g_params) throw std::runtime_error("native kernel: no parameter block (call paramBlock first)");
+  return g_params[k];
+}
 inline int64_t PI(int k) { return static_cast<int64_t>(g_params[k]); }
 
 // A float tensor at a heap byte offset, checked against the heap bounds: a wrong offset must fail

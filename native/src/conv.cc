@@ -4,12 +4,16 @@
 // writes the activations in place (NHWC); it may keep the (small) weights in a blocked layout of
 // its choosing, reordered on every call, which costs little next to the convolution itself.
 //
-// Parameter block (CONV_* in src/backend/native/params.ts):
+// Parameter block (filled by src/backend/native/kernels/conv.ts):
 //   0 a (x, or dy for backprop-input)   1 b (filter, or dy for backprop-filter)   2 bias or -1
 //   3 out   4..20 geometry: N H W C KH KW OC OH OW SH SW DH DW padT padL padB padR
 //   21 activation   22 activation alpha
 #include "common.h"
 #include "dnnl_util.h"
+#include "pool.h"
+
+#include <algorithm>
+#include <vector>
 
 namespace fcnn {
 
@@ -18,11 +22,11 @@ using tag = memory::format_tag;
 using dt = memory::data_type;
 
 dnnl::engine& dnnl_engine() {
-  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  thread_local dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return eng;
 }
 dnnl::stream& dnnl_stream() {
-  static dnnl::stream s(dnnl_engine());
+  thread_local dnnl::stream s(dnnl_engine());
   return s;
 }
 
@@ -113,33 +117,26 @@ struct ConvBwdWeights {
   Weights wei;
 };
 
-PrimitiveCache<ConvFwd> fwd_cache;
-PrimitiveCache<ConvBwdData> bwd_data_cache;
-PrimitiveCache<ConvBwdWeights> bwd_weights_cache;
+thread_local PrimitiveCache<ConvFwd> fwd_cache;
+thread_local PrimitiveCache<ConvBwdData> bwd_data_cache;
+thread_local PrimitiveCache<ConvBwdWeights> bwd_weights_cache;
 
-void conv2d_forward() {
-  const Geometry g = Geometry::read();
-  const bool has_bias = P(2) >= 0;
-  const int act = static_cast<int>(PI(21));
-  const float alpha = static_cast<float>(P(22));
-  float* x = heap_f32(P(0), g.src_size());
-  float* w = heap_f32(P(1), g.wei_size());
-  float* b = heap_f32_opt(P(2), g.OC);
-  float* y = heap_f32(P(3), g.dst_size());
-
+ConvFwd* forward_entry(const Geometry& g, bool has_bias, int act, float alpha) {
   const auto key = g.key(has_bias, act, float_bits(alpha));
   ConvFwd* e = fwd_cache.find(key);
-  if (!e) {
-    auto u = std::make_unique<ConvFwd>();
-    auto pd = forward_pd(g, dnnl::prop_kind::forward_inference, has_bias, activation_attr(act, alpha));
-    u->prim = dnnl::convolution_forward(pd);
-    u->src = memory(pd.src_desc(), dnnl_engine(), nullptr);
-    u->dst = memory(pd.dst_desc(), dnnl_engine(), nullptr);
-    if (has_bias) u->bias = memory(pd.bias_desc(), dnnl_engine(), nullptr);
-    u->has_bias = has_bias;
-    u->wei.init(g, pd.weights_desc(), true);
-    e = fwd_cache.insert(key, std::move(u));
-  }
+  if (e) return e;
+  auto u = std::make_unique<ConvFwd>();
+  auto pd = forward_pd(g, dnnl::prop_kind::forward_inference, has_bias, activation_attr(act, alpha));
+  u->prim = dnnl::convolution_forward(pd);
+  u->src = memory(pd.src_desc(), dnnl_engine(), nullptr);
+  u->dst = memory(pd.dst_desc(), dnnl_engine(), nullptr);
+  if (has_bias) u->bias = memory(pd.bias_desc(), dnnl_engine(), nullptr);
+  u->has_bias = has_bias;
+  u->wei.init(g, pd.weights_desc(), true);
+  return fwd_cache.insert(key, std::move(u));
+}
+
+void run_forward(ConvFwd* e, float* x, float* w, float* b, float* y) {
   auto& s = dnnl_stream();
   e->src.set_data_handle(x);
   e->dst.set_data_handle(y);
@@ -153,6 +150,48 @@ void conv2d_forward() {
   }
   e->prim.execute(s, args);
   s.wait();
+}
+
+void conv2d_forward() {
+  const Geometry g = Geometry::read();
+  const bool has_bias = P(2) >= 0;
+  const int act = static_cast<int>(PI(21));
+  const float alpha = static_cast<float>(P(22));
+  ConvFwd* e = forward_entry(g, has_bias, act, alpha);
+  run_forward(e, heap_f32(P(0), g.src_size()), heap_f32(P(1), g.wei_size()), heap_f32_opt(P(2), g.OC),
+              heap_f32(P(3), g.dst_size()));
+}
+
+// Convolution followed by max pooling, a few images at a time so that the convolution's output is
+// pooled while it is still in cache: the pooling never reads it back from memory, and the output
+// itself is written only when asked for (training needs it for the backward pass; inference does
+// not). Parameters: as conv2d (3 = convolution output or -1), then 23 pooled output and
+// 24..37 the pooling geometry (pool.h; its input is the convolution's output).
+void conv2d_pool() {
+  const Geometry g = Geometry::read();
+  const PoolGeometry pg = PoolGeometry::read(24);
+  const bool has_bias = P(2) >= 0;
+  const int act = static_cast<int>(PI(21));
+  const float alpha = static_cast<float>(P(22));
+  float* x = heap_f32(P(0), g.src_size());
+  float* w = heap_f32(P(1), g.wei_size());
+  float* b = heap_f32_opt(P(2), g.OC);
+  float* y = heap_f32_opt(P(3), g.dst_size());
+  float* pooled = heap_f32(P(23), pg.N * pg.OH * pg.OW * pg.C);
+  const int64_t in_image = g.H * g.W * g.C, out_image = g.OH * g.OW * g.OC, pooled_image = pg.OH * pg.OW * pg.C;
+  // About 1 MiB of convolution output per chunk: it stays in the (2 MiB per core) L2 cache.
+  const int64_t chunk = std::min<int64_t>(g.N, std::max<int64_t>(1, (int64_t{1} << 20) / (out_image * 4)));
+  thread_local std::vector<float> scratch;
+  if (!y && static_cast<int64_t>(scratch.size()) < chunk * out_image) scratch.resize(chunk * out_image);
+  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+    Geometry gc = g;
+    gc.N = std::min(chunk, g.N - n0);
+    PoolGeometry pc = pg;
+    pc.N = gc.N;
+    float* out = y ? y + n0 * out_image : scratch.data();
+    run_forward(forward_entry(gc, b != nullptr, act, alpha), x + n0 * in_image, w, b, out);
+    max_pool_images(pc, out, pooled + n0 * pooled_image);
+  }
 }
 
 // dx = conv2d_transpose(dy, w). Parameter a = dy, b = filter, out = dx.
@@ -225,6 +264,7 @@ void conv2d_backprop_filter() {
 
 void init_conv(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2d", Napi::Function::New(env, kernel<conv2d_forward>));
+  exports.Set("conv2dPool", Napi::Function::New(env, kernel<conv2d_pool>));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, kernel<conv2d_backprop_input>));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, kernel<conv2d_backprop_filter>));
 }

@@ -16,7 +16,7 @@ namespace fcnn {
 dnnl::engine& dnnl_engine();
 dnnl::stream& dnnl_stream();
 
-// Activation codes shared with src/backend/native (ACTIVATION in kernels-params.ts).
+// Activation codes shared with src/backend/native/params.ts (ACTIVATION).
 enum Activation { ACT_LINEAR = 0, ACT_RELU = 1, ACT_RELU6 = 2, ACT_LEAKY = 3, ACT_ELU = 4, ACT_SIGMOID = 5 };
 
 inline dnnl::primitive_attr activation_attr(int act, float alpha) {

@@ -2,7 +2,7 @@
 // NaN handling follows TF.js's reference (cpu) backend (e.g. Maximum propagates NaN, Step(NaN) is
 // NaN), so that native results equal the reference ones.
 //
-// Parameter blocks (ELT_* in src/backend/native/params.ts):
+// Parameter blocks (filled by src/backend/native/kernels/elementwise.ts; op codes in src/backend/native/params.ts):
 //   unary:  0 op  1 x  2 y  3 count  4 alpha  5 beta
 //   binary: 0 op  1 a  2 b  3 out  4 rank (<= 6)  5..10 out shape  11..16 a strides  17..22 b strides
 //           23 a size  24 b size          (a stride of 0 broadcasts that dimension)

@@ -5,7 +5,7 @@
 // step of the pre-activation, NaN included), and the bias gradient sum(dyAct) over all rows, in one
 // pass instead of TF.js's Step, Cast, Multiply and Sum.
 //
-// Parameter block (FUSED_* in src/backend/native/params.ts):
+// Parameter block (filled by src/backend/native/kernels/fused.ts):
 //   0 dy  1 y or -1 (linear: dyAct is dy)  2 dyAct or -1  3 bias gradient or -1  4 rows  5 channels
 #include <vector>
 

@@ -1,7 +1,7 @@
 // Batched matrix multiplication (with bias and activation fused) on oneDNN's matmul primitive.
 // Transposed operands are described by strides, so nothing is copied.
 //
-// Parameter block (MATMUL_* in src/backend/native/params.ts):
+// Parameter block (filled by src/backend/native/kernels/matmul.ts):
 //   0 a   1 b   2 bias (length N) or -1   3 out   4 batchA   5 batchB (each equal, or 1 = broadcast)
 //   6 M   7 K   8 N   9 transposeA   10 transposeB   11 activation   12 activation alpha
 #include "common.h"
@@ -19,7 +19,7 @@ struct MatMul {
   bool has_bias;
 };
 
-PrimitiveCache<MatMul> cache;
+thread_local PrimitiveCache<MatMul> cache;
 
 void matmul() {
   const int64_t batchA = PI(4), batchB = PI(5), M = PI(6), K = PI(7), N = PI(8);

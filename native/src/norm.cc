@@ -3,12 +3,14 @@
 // batch-norm.ts): per-channel moments, the per-channel sums of the backward pass, and the
 // gradient of the moments. Sums accumulate in double; each thread sums its own rows.
 //
-// Parameter blocks (BN_* in src/backend/native/params.ts):
+// Parameter blocks (filled by src/backend/native/kernels/norm.ts):
 //   batchNorm:  0 x  1 mean  2 variance  3 offset or -1  4 scale or -1  5 y  6 rows  7 channels
 //               8 epsilon  9..12 lengths of mean, variance, offset, scale (each the channel count, or 1)
 //   moments:    0 x  1 mean out  2 variance out  3 rows  4 channels
 //   gradStats:  0 dy  1 x  2 mean  3 sum(dy) out  4 sum(dy * (x - mean)) out  5 rows  6 channels
 //   momentsGrad: 0 x  1 mean  2 dMean  3 dVariance  4 dx out  5 rows  6 channels
+//   trainingGradX: 0 dy  1 x  2 mean  3 variance  4 scale or -1  5 sum(dy)  6 sum(dy (x - mean))
+//               7 dx out  8 rows  9 channels  10 epsilon
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -135,6 +137,34 @@ void moments_grad() {
   });
 }
 
+// dx of batch norm with the batch's own statistics, through the statistics too:
+// dx = scale / sqrt(var + eps) * (dy - sum(dy) / rows - (x - mean) / (var + eps) * sum(dy (x - mean)) / rows).
+void training_grad_x() {
+  const int64_t rows = PI(8), C = PI(9);
+  const double eps = P(10);
+  const float* dy = heap_f32(P(0), rows * C);
+  const float* x = heap_f32(P(1), rows * C);
+  const float* mean = heap_f32(P(2), C);
+  const float* var = heap_f32(P(3), C);
+  const float* scale = heap_f32_opt(P(4), C);
+  const float* s1 = heap_f32(P(5), C);
+  const float* s2 = heap_f32(P(6), C);
+  float* dx = heap_f32(P(7), rows * C);
+  std::vector<float> a(C), b(C), c(C);
+  for (int64_t ch = 0; ch < C; ch++) {
+    const double inv = 1.0 / std::sqrt(static_cast<double>(var[ch]) + eps);
+    a[ch] = static_cast<float>((scale ? scale[ch] : 1.0) * inv);
+    b[ch] = static_cast<float>(s1[ch] / static_cast<double>(rows));
+    c[ch] = static_cast<float>(inv * inv * s2[ch] / static_cast<double>(rows));
+  }
+  const float *ap = a.data(), *bp = b.data(), *cp = c.data();
+  for_row_blocks(rows, C, [&](int, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t ch = 0; ch < C; ch++)
+        dx[r * C + ch] = ap[ch] * (dy[r * C + ch] - bp[ch] - (x[r * C + ch] - mean[ch]) * cp[ch]);
+  });
+}
+
 }  // namespace
 
 void init_norm(Napi::Env env, Napi::Object exports) {
@@ -142,6 +172,7 @@ void init_norm(Napi::Env env, Napi::Object exports) {
   exports.Set("moments", Napi::Function::New(env, kernel<moments>));
   exports.Set("batchNormGradStats", Napi::Function::New(env, kernel<grad_stats>));
   exports.Set("momentsGrad", Napi::Function::New(env, kernel<moments_grad>));
+  exports.Set("batchNormTrainingGradX", Napi::Function::New(env, kernel<training_grad_x>));
 }
 
 }  // namespace fcnn

@@ -2,7 +2,7 @@
 // contraction: the addon is built with -ffp-contract=off), one pass over each variable instead of
 // about thirteen element-wise kernels.
 //
-// Parameter block (ADAM_* in src/backend/native/params.ts):
+// Parameter block (filled by src/backend/native/kernels/training.ts):
 //   0 value  1 gradient  2 first moment  3 second moment  4 count
 //   5 new value  6 new first moment  7 new second moment
 //   8 beta1  9 1 - beta1  10 beta2  11 1 - beta2  12 1 - beta1^t  13 1 - beta2^t  14 epsilon  15 -lr

@@ -5,9 +5,11 @@
 // costs one read of x, which the backward pass needs anyway. Ties go to the first maximum in
 // window order and NaN never wins, exactly as in TF.js's reference (cpu) backend.
 //
-// Parameter block (POOL_* in src/backend/native/params.ts):
+// Parameter block (filled by src/backend/native/kernels/pool.ts):
 //   forward: 0 x  1 y          backward: 0 dy  1 x  2 dx
 //   4..17 geometry: N H W C OH OW KH KW SH SW DH DW padT padL
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -15,42 +17,35 @@
 #include <vector>
 
 #include "common.h"
+#include "pool.h"
 
 namespace fcnn {
-namespace {
 
-// GCC vector extensions: sixteen floats (one AVX-512 register; split on narrower machines).
-constexpr int kLanes = 16;
-typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
-typedef int32_t vi __attribute__((vector_size(kLanes * sizeof(int32_t))));
-inline vf load(const float* p) {
-  vf v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
-
-struct PoolGeometry {
-  int64_t N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, padT, padL;
-  static PoolGeometry read() {
-    PoolGeometry g;
-    int64_t* f = &g.N;
-    for (int i = 0; i < 14; i++) f[i] = PI(4 + i);
-    return g;
-  }
-};
-
-void max_pool() {
-  const PoolGeometry g = PoolGeometry::read();
-  const float* x = heap_f32(P(0), g.N * g.H * g.W * g.C);
-  float* y = heap_f32(P(1), g.N * g.OH * g.OW * g.C);
+void max_pool_images(const PoolGeometry& g, const float* x, float* y) {
   const int64_t rows = g.N * g.OH, C = g.C;
 #pragma omp parallel for schedule(static) if (rows * g.OW * C > 16384)
   for (int64_t r = 0; r < rows; r++) {
     const int64_t n = r / g.OH, oh = r % g.OH;
     for (int64_t ow = 0; ow < g.OW; ow++) {
       float* yp = y + (r * g.OW + ow) * C;
-      for (int64_t c = 0; c < C; c++) yp[c] = -std::numeric_limits<float>::infinity();
+      int64_t c0 = 0;
+      // Sixteen channels at a time in a vector register, then the remainder.
+      for (; c0 + kLanes <= C; c0 += kLanes) {
+        vf best = vf{} - std::numeric_limits<float>::infinity();
+        for (int64_t kh = 0; kh < g.KH; kh++) {
+          const int64_t ih = oh * g.SH - g.padT + kh * g.DH;
+          if (ih < 0 || ih >= g.H) continue;
+          for (int64_t kw = 0; kw < g.KW; kw++) {
+            const int64_t iw = ow * g.SW - g.padL + kw * g.DW;
+            if (iw < 0 || iw >= g.W) continue;
+            const vf v = load(x + ((n * g.H + ih) * g.W + iw) * C + c0);
+            best = v > best ? v : best;
+          }
+        }
+        store(yp + c0, best);
+      }
+      for (int64_t c = c0; c < C; c++) yp[c] = -std::numeric_limits<float>::infinity();
+      if (c0 == C) continue;
       for (int64_t kh = 0; kh < g.KH; kh++) {
         const int64_t ih = oh * g.SH - g.padT + kh * g.DH;
         if (ih < 0 || ih >= g.H) continue;
@@ -58,11 +53,18 @@ void max_pool() {
           const int64_t iw = ow * g.SW - g.padL + kw * g.DW;
           if (iw < 0 || iw >= g.W) continue;
           const float* xp = x + ((n * g.H + ih) * g.W + iw) * C;
-          for (int64_t c = 0; c < C; c++) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
+          for (int64_t c = c0; c < C; c++) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
         }
       }
     }
   }
+}
+
+namespace {
+
+void max_pool() {
+  const PoolGeometry g = PoolGeometry::read(4);
+  max_pool_images(g, heap_f32(P(0), g.N * g.H * g.W * g.C), heap_f32(P(1), g.N * g.OH * g.OW * g.C));
 }
 
 // Windows that do not overlap (stride >= window, no dilation: every pooling layer of the models):
@@ -142,7 +144,7 @@ void max_pool_grad_disjoint(const PoolGeometry& g, const float* dy, const float*
 }
 
 void max_pool_grad() {
-  const PoolGeometry g = PoolGeometry::read();
+  const PoolGeometry g = PoolGeometry::read(4);
   if (g.SH >= g.KH && g.SW >= g.KW && g.DH == 1 && g.DW == 1) {
     const int64_t image = g.H * g.W * g.C;
     max_pool_grad_disjoint(g, heap_f32(P(0), g.N * g.OH * g.OW * g.C), heap_f32(P(1), g.N * image),
@@ -193,11 +195,120 @@ void max_pool_grad() {
   }
 }
 
+// The backward pass of "ReLU layer, then max pooling" (non-overlapping windows) in one pass:
+// dyAct = MaxPoolGrad(dyPool, y) * step(y), and its per-channel sum (the bias gradient), without
+// materialising MaxPoolGrad's output. y is the ReLU output (the pooling input); NaN in y gives NaN,
+// as TF.js's dy * step(y) does.
+//
+// Parameter block: 0 dyPool  1 y  2 dyAct  3 bias gradient or -1  4..17 geometry  18 relu (1) or linear (0)
+void pool_relu_grad_bias() {
+  const PoolGeometry g = PoolGeometry::read(4);
+  const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C;
+  const float* dy = heap_f32(P(0), g.N * out_image);
+  const float* y = heap_f32(P(1), g.N * image);
+  float* dx = heap_f32(P(2), g.N * image);
+  float* bias = heap_f32_opt(P(3), C);
+  const bool relu = PI(18) != 0;
+  if (!(g.SH >= g.KH && g.SW >= g.KW && g.DH == 1 && g.DW == 1)) throw std::runtime_error("pool_relu_grad_bias: overlapping windows");
+  const int threads = g.N * image > 16384 ? num_threads() : 1;
+  std::vector<double> part(static_cast<size_t>(threads * C), 0.0);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto masked = [&](float v, float d) { return v != v ? v : ((!relu || v > 0.f) ? d : 0.f); };
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int t = omp_get_thread_num();
+    double* acc = part.data() + t * C;
+    std::vector<float> row(C);
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.N; n++) {
+      const float* yn = y + n * image;
+      float* dxn = dx + n * image;
+      const float* dyn = dy + n * out_image;
+      // Pixels outside every window: no gradient (NaN where y is NaN).
+      for (int64_t ih = 0; ih < g.H; ih++) {
+        const int64_t ph = ih + g.padT;
+        const bool row_in = ph % g.SH < g.KH && ph / g.SH < g.OH;
+        for (int64_t iw = 0; iw < g.W; iw++) {
+          const int64_t pw = iw + g.padL;
+          if (row_in && pw % g.SW < g.KW && pw / g.SW < g.OW) continue;
+          const float* yp = yn + (ih * g.W + iw) * C;
+          float* dp = dxn + (ih * g.W + iw) * C;
+          for (int64_t c = 0; c < C; c++) dp[c] = yp[c] != yp[c] ? nan : 0.f;
+        }
+      }
+      for (int64_t oh = 0; oh < g.OH; oh++) {
+        const int64_t h0 = std::max<int64_t>(0, oh * g.SH - g.padT), h1 = std::min<int64_t>(g.H, oh * g.SH - g.padT + g.KH);
+        std::fill(row.begin(), row.end(), 0.f);
+        for (int64_t ow = 0; ow < g.OW; ow++) {
+          const int64_t w0 = std::max<int64_t>(0, ow * g.SW - g.padL), w1 = std::min<int64_t>(g.W, ow * g.SW - g.padL + g.KW);
+          const float* dyp = dyn + (oh * g.OW + ow) * C;
+          int64_t c0 = 0;
+          for (; c0 + kLanes <= C; c0 += kLanes) {
+            vf best = vf{} - std::numeric_limits<float>::infinity();
+            vi arg = vi{} - 1;
+            int32_t k = 0;
+            for (int64_t ih = h0; ih < h1; ih++)
+              for (int64_t iw = w0; iw < w1; iw++, k++) {
+                const vf v = load(yn + (ih * g.W + iw) * C + c0);
+                const vi gt = v > best;
+                best = gt ? v : best;
+                arg = gt ? (vi{} + k) : arg;
+              }
+            const vf d = load(dyp + c0);
+            vf sum = load(row.data() + c0);
+            k = 0;
+            for (int64_t ih = h0; ih < h1; ih++)
+              for (int64_t iw = w0; iw < w1; iw++, k++) {
+                const int64_t at = (ih * g.W + iw) * C + c0;
+                const vf v = load(yn + at);
+                vf o = arg == k ? d : vf{};
+                if (relu) o = v > 0.f ? o : vf{};
+                o = v != v ? v : o;
+                store(dxn + at, o);
+                sum += o;
+              }
+            store(row.data() + c0, sum);
+          }
+          for (int64_t c = c0; c < C; c++) {
+            float best = -std::numeric_limits<float>::infinity();
+            int32_t arg = -1, k = 0;
+            for (int64_t ih = h0; ih < h1; ih++)
+              for (int64_t iw = w0; iw < w1; iw++, k++) {
+                const float v = yn[(ih * g.W + iw) * C + c];
+                if (v > best) {
+                  best = v;
+                  arg = k;
+                }
+              }
+            k = 0;
+            for (int64_t ih = h0; ih < h1; ih++)
+              for (int64_t iw = w0; iw < w1; iw++, k++) {
+                const int64_t at = (ih * g.W + iw) * C + c;
+                const float o = masked(yn[at], arg == k ? dyp[c] : 0.f);
+                dxn[at] = o;
+                row[c] += o;
+              }
+          }
+        }
+        for (int64_t c = 0; c < C; c++) acc[c] += row[c];
+      }
+    }
+  }
+  if (bias) {
+    for (int64_t c = 0; c < C; c++) {
+      double s = 0;
+      for (int t = 0; t < threads; t++) s += part[t * C + c];
+      bias[c] = static_cast<float>(s);
+    }
+  }
+}
+
 }  // namespace
 
 void init_pool(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPool", Napi::Function::New(env, kernel<max_pool>));
   exports.Set("maxPoolGrad", Napi::Function::New(env, kernel<max_pool_grad>));
+  exports.Set("poolReluGradBias", Napi::Function::New(env, kernel<pool_relu_grad_bias>));
 }
 
 }  // namespace fcnn

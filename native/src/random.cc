@@ -6,12 +6,14 @@
 // same sequence comes out of 64-bit integers here. JavaScript seeds the state (Mash, in
 // src/backend/native/alea.ts) exactly as seedrandom does, so masks are the same on every backend.
 //
-// Parameter block (RND_* in src/backend/native/params.ts):
+// Parameter block (filled by src/backend/native/kernels/training.ts):
 //   0 out  1 count  2 mode  3 carry  4..6 state words s0 s1 s2 (as integers, s * 2^32)
 //   7 min (mode 0) or keep probability (modes 1, 2)  8 range (mode 0)  9 x (mode 2)
 //   mode 0: out = min + range * u               (tf.randomUniform)
 //   mode 1: out = floor(u + keep) / keep        (tf.dropout's multiplier)
 //   mode 2: out = x * floor(u + keep) / keep    (tf.dropout itself)
+//   mode 3: as mode 2, and the mask as bits at 10 (word i, bit j: element 32 i + j is kept)
+//   mode 4: out = x * (bit ? 1 / keep : 0), the bits at 10 (the gradient of mode 3; no generator)
 #include <algorithm>
 #include <cmath>
 
@@ -36,11 +38,29 @@ struct Alea {
   }
 };
 
+inline uint32_t* heap_u32(double offset, int64_t count) {
+  return reinterpret_cast<uint32_t*>(heap_f32(offset, count));
+}
+
+void apply_bits(const float* x, const uint32_t* bits, float* out, int64_t n, float kept) {
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (int64_t w = 0; w < (n + 31) / 32; w++) {
+    const uint32_t word = bits[w];
+    const int64_t end = std::min<int64_t>(32, n - w * 32);
+    for (int64_t j = 0; j < end; j++) out[w * 32 + j] = x[w * 32 + j] * (((word >> j) & 1u) ? kept : 0.0f);
+  }
+}
+
 void random_fill() {
   const int64_t n = PI(1);
   const int mode = static_cast<int>(PI(2));
   float* out = heap_f32(P(0), n);
-  const float* x = mode == 2 ? heap_f32(P(9), n) : nullptr;
+  const float* x = mode >= 2 ? heap_f32(P(9), n) : nullptr;
+  uint32_t* bits = mode >= 3 ? heap_u32(P(10), (n + 31) / 32) : nullptr;
+  if (mode == 4) {
+    apply_bits(x, bits, out, n, 1.0f / static_cast<float>(P(7)));
+    return;
+  }
   Alea g{static_cast<uint64_t>(PI(3)), static_cast<uint64_t>(PI(4)), static_cast<uint64_t>(PI(5)),
          static_cast<uint64_t>(PI(6))};
   // The generator is sequential; the arithmetic on its numbers runs in a second, vectorised loop
@@ -59,9 +79,22 @@ void random_fill() {
     } else if (mode == 1) {
       // TF.js stores u in a Float32Array, then adds keep in float32; floor(t) != 0 exactly when t >= 1.
       for (int64_t i = 0; i < len; i++) o[i] = (static_cast<float>(u[i]) + keep) >= 1.0f ? kept : 0.0f;
-    } else {
+    } else if (mode == 2) {
       const float* xi = x + i0;
       for (int64_t i = 0; i < len; i++) o[i] = xi[i] * ((static_cast<float>(u[i]) + keep) >= 1.0f ? kept : 0.0f);
+    } else {
+      const float* xi = x + i0;
+      uint32_t* wb = bits + i0 / 32;  // blocks start at multiples of 32
+      for (int64_t w = 0; w < (len + 31) / 32; w++) {
+        uint32_t word = 0;
+        const int64_t end = std::min<int64_t>(32, len - w * 32);
+        for (int64_t j = 0; j < end; j++) {
+          const bool k = (static_cast<float>(u[w * 32 + j]) + keep) >= 1.0f;
+          o[w * 32 + j] = xi[w * 32 + j] * (k ? kept : 0.0f);
+          word |= static_cast<uint32_t>(k) << j;
+        }
+        wb[w] = word;
+      }
     }
   }
 }

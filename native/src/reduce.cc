@@ -3,7 +3,8 @@
 // ([N*H*W, C] -> [C]), batch-norm moments and the loss's per-row sums.
 // Sums accumulate in double, as TF.js's reference backend does (a JavaScript number).
 //
-// Parameter block (RED_* in src/backend/native/params.ts): 0 op  1 x  2 y  3 outer  4 reduced  5 inner
+// Parameter block (filled by src/backend/native/kernels/reduce.ts; op codes in src/backend/native/params.ts):
+//   0 op  1 x  2 y  3 outer  4 reduced  5 inner
 #include <algorithm>
 #include <vector>
 

@@ -92,11 +92,13 @@ export async function checkAgainstCpu(
   label: string,
   inputs: Input[],
   fn: (...t: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
-  nativeFn: keyof NativeAddon | null,
+  nativeFn: keyof NativeAddon | (keyof NativeAddon)[] | null,
   rtol = 1e-4,
 ): Promise<void> {
   const { result: native, calls } = await countNativeCalls(() => runOn('native', inputs, fn));
   const reference = await runOn('cpu', inputs, fn);
-  if (nativeFn) assert.ok((calls[nativeFn] ?? 0) > 0, `${label}: native ${nativeFn} did not run (calls: ${JSON.stringify(calls)})`);
+  for (const name of nativeFn === null ? [] : Array.isArray(nativeFn) ? nativeFn : [nativeFn]) {
+    assert.ok((calls[name] ?? 0) > 0, `${label}: native ${name} did not run (calls: ${JSON.stringify(calls)})`);
+  }
   assertClose(native, reference, rtol, label);
 }

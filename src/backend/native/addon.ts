@@ -19,11 +19,13 @@ export interface NativeAddon {
   setThreads(n: number): number;
   info(): NativeAddonInfo;
   conv2d(): void;
+  conv2dPool(): void;
   conv2dBackpropInput(): void;
   conv2dBackpropFilter(): void;
   matmul(): void;
   maxPool(): void;
   maxPoolGrad(): void;
+  poolReluGradBias(): void;
   unary(): void;
   binary(): void;
   addN(): void;
@@ -35,6 +37,7 @@ export interface NativeAddon {
   moments(): void;
   batchNormGradStats(): void;
   momentsGrad(): void;
+  batchNormTrainingGradX(): void;
 }
 
 export const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'fashion_cnn_native.node');

@@ -5,10 +5,13 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { NativeAddon } from './addon.js';
+import { DeferredOutputs } from './pending.js';
 
 export class NativeContext {
   /** Kernel arguments: fill from index 0, then call the addon function. */
   readonly params: Float64Array;
+  /** Kernel outputs whose computation waits until something reads them (see pending.ts). */
+  readonly deferred: DeferredOutputs;
   private heap: ArrayBufferLike | null = null;
 
   constructor(
@@ -16,6 +19,7 @@ export class NativeContext {
     readonly backend: BackendWasm,
   ) {
     this.params = new Float64Array(addon.paramBlock());
+    this.deferred = new DeferredOutputs(backend);
   }
 
   /** Byte offset of a tensor's data in the wasm heap. */

@@ -1,8 +1,18 @@
 /**
  * The native backend: oneDNN kernels (a Node addon, native/) working in place on the TF.js wasm
- * backend's heap, registered with TF.js as backend 'native'. See register.ts for the design.
+ * backend's heap, registered with TF.js as backend 'native'.
+ *
+ *   addon.ts     loads native/build/Release/fashion_cnn_native.node (built by native/build.mjs)
+ *   register.ts  backend 'native' = the wasm backend's instance, plus native kernels
+ *   kernels/     the native kernels, one file per family; each hands over to wasm for what it
+ *                does not handle
+ *   pending.ts   deferred outputs, filled when read, so that fused kernels can skip memory passes
+ *   patches/     tf.dropout, Adam, fused layers and batch norm: TF.js work done outside kernels,
+ *                routed to native kernels while the native backend is current
  *
  * Threads: OpenMP's default (OMP_NUM_THREADS, else every core); FASHION_CNN_THREADS overrides it.
+ * On a machine where other processes keep the cores busy, 1 thread is much faster than 2 (every
+ * parallel region waits for a descheduled thread).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -43,7 +53,7 @@ export async function initNativeBackend(): Promise<NativeInit> {
       if (!backend) return { ok: false, reason: 'the wasm backend, which holds the native backend\'s tensors, did not start' };
       context = new NativeContext(addon, backend);
       registerNativeBackend(backend, context, NATIVE_KERNELS);
-      installNativePatches();
+      installNativePatches(context);
     }
     if (!(await tf.setBackend(NATIVE_BACKEND))) return { ok: false, reason: 'TF.js could not switch to the native backend' };
     return { ok: true, info: { name: 'native', description: describe(addon.info()) } };

@@ -29,8 +29,17 @@ export function registerNativeBackend(backend: BackendWasm, ctx: NativeContext, 
 
   const wasmKernels = new Map<string, KernelConfig>(tf.getKernelsForBackend('wasm').map((k) => [k.kernelName, k]));
   const nativeNames = new Set(kernels.map((k) => k.kernelName));
+  // Every kernel first fills any deferred input (see pending.ts). The wasm kernels get the same
+  // guard under their own name: after tf.setBackend('wasm') they read the same heap.
   for (const k of wasmKernels.values()) {
-    if (!nativeNames.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+    const wasmFunc = k.kernelFunc;
+    const guarded: KernelFunc = (args) => {
+      ctx.deferred.beforeKernel(k.kernelName, args.inputs, args.attrs);
+      return wasmFunc(args);
+    };
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel({ ...k, kernelFunc: guarded });
+    if (!nativeNames.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: guarded });
   }
   for (const k of kernels) {
     const wasm = wasmKernels.get(k.fallbackName ?? k.kernelName);
@@ -38,7 +47,10 @@ export function registerNativeBackend(backend: BackendWasm, ctx: NativeContext, 
     tf.registerKernel({
       kernelName: k.kernelName,
       backendName: NATIVE_BACKEND,
-      kernelFunc: (args) => k.run(ctx, args, fallback),
+      kernelFunc: (args) => {
+        if (!k.handlesDeferredInputs) ctx.deferred.beforeKernel(k.kernelName, args.inputs, args.attrs);
+        return k.run(ctx, args, fallback);
+      },
       setupFunc: wasm?.setupFunc,
     });
   }

@@ -2,6 +2,7 @@
 import { backend_util, type Conv2DAttrs, type Conv2DBackpropFilterAttrs, type Conv2DBackpropInputAttrs, type FusedConv2DAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeContext } from '../context.js';
 import { ACTIVATION } from '../params.js';
+import type { Recipe } from '../pending.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
 /**
@@ -9,7 +10,7 @@ import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './type
  * output-size rule disagrees with TF.js's (explicit padding with 'ceil' rounding), which is left
  * to the wasm kernel.
  */
-function setGeometry(ctx: NativeContext, c: backend_util.Conv2DInfo): boolean {
+export function setConvGeometry(ctx: NativeContext, c: backend_util.Conv2DInfo): boolean {
   const { top, left, bottom, right } = c.padInfo;
   const fits = (size: number, pad: number, eff: number, stride: number, out: number) =>
     pad >= 0 && Math.floor((size + pad - eff) / stride) + 1 === out;
@@ -24,12 +25,30 @@ function setGeometry(ctx: NativeContext, c: backend_util.Conv2DInfo): boolean {
   return true;
 }
 
-function run(ctx: NativeContext, call: () => void, a: TensorInfo, b: TensorInfo, bias: TensorInfo | null, out: TensorInfo, act = 0, alpha = 0): void {
+/** Sets the operands part of the parameter block (after the geometry, and after allocating). */
+export function setConvOperands(ctx: NativeContext, a: TensorInfo, b: TensorInfo, bias: TensorInfo | null, out: TensorInfo | null, act = 0, alpha = 0): void {
   ctx.syncHeap();
-  ctx.set(0, [ctx.offset(a), ctx.offset(b), ctx.offsetOr(bias), ctx.offset(out)]);
+  ctx.set(0, [ctx.offset(a), ctx.offset(b), ctx.offsetOr(bias), ctx.offsetOr(out)]);
   ctx.params[21] = act;
   ctx.params[22] = alpha;
+}
+
+function run(ctx: NativeContext, call: () => void, a: TensorInfo, b: TensorInfo, bias: TensorInfo | null, out: TensorInfo, act = 0, alpha = 0): void {
+  setConvOperands(ctx, a, b, bias, out, act, alpha);
   call();
+}
+
+export const CONV_RECIPE = 'conv';
+
+/** What a deferred convolution output is made from (see ../pending.ts). */
+export interface ConvRecipe extends Recipe {
+  kind: typeof CONV_RECIPE;
+  x: TensorInfo;
+  filter: TensorInfo;
+  bias: TensorInfo | null;
+  info: backend_util.Conv2DInfo;
+  act: number;
+  alpha: number;
 }
 
 const conv2D: NativeKernel = {
@@ -39,7 +58,7 @@ const conv2D: NativeKernel = {
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrsOf<Conv2DAttrs>(args);
     if (!allFloat32(x, filter) || dataFormat === 'NCHW') return fallback(args);
     const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
-    if (sizeOf(info.outShape) === 0 || sizeOf(x.shape) === 0 || !setGeometry(ctx, info)) return fallback(args);
+    if (sizeOf(info.outShape) === 0 || sizeOf(x.shape) === 0 || !setConvGeometry(ctx, info)) return fallback(args);
     const out = ctx.backend.makeOutput(info.outShape, 'float32');
     run(ctx, () => ctx.addon.conv2d(), x, filter, null, out);
     return out;
@@ -55,9 +74,16 @@ export const fusedConv2D: NativeKernel = {
     if (!allFloat32(x, filter, bias) || dataFormat === 'NCHW' || act === undefined || preluActivationWeights) return fallback(args);
     const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
     const biasFits = !bias || (sizeOf(bias.shape) === info.outChannels && bias.shape[bias.shape.length - 1] === info.outChannels);
-    if (!biasFits || sizeOf(info.outShape) === 0 || sizeOf(x.shape) === 0 || !setGeometry(ctx, info)) return fallback(args);
+    if (!biasFits || sizeOf(info.outShape) === 0 || sizeOf(x.shape) === 0 || !setConvGeometry(ctx, info)) return fallback(args);
     const out = ctx.backend.makeOutput(info.outShape, 'float32');
-    run(ctx, () => ctx.addon.conv2d(), x, filter, bias ?? null, out, act, leakyreluAlpha ?? 0.2);
+    const alpha = leakyreluAlpha ?? 0.2;
+    // Deferred: a max pooling that follows computes it chunk by chunk, pooled while in cache.
+    const fill = () => {
+      setConvGeometry(ctx, info);
+      run(ctx, () => ctx.addon.conv2d(), x, filter, bias ?? null, out, act, alpha);
+    };
+    const recipe: ConvRecipe = { kind: CONV_RECIPE, sources: bias ? [x, filter, bias] : [x, filter], fill, x, filter, bias: bias ?? null, info, act, alpha };
+    ctx.deferred.defer(out, recipe);
     return out;
   },
 };
@@ -69,7 +95,7 @@ const conv2DBackpropInput: NativeKernel = {
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrsOf<Conv2DBackpropInputAttrs>(args);
     if (!allFloat32(dy, filter) || dataFormat === 'NCHW') return fallback(args);
     const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-    if (sizeOf(inputShape) === 0 || sizeOf(dy.shape) === 0 || !setGeometry(ctx, info)) return fallback(args);
+    if (sizeOf(inputShape) === 0 || sizeOf(dy.shape) === 0 || !setConvGeometry(ctx, info)) return fallback(args);
     const out = ctx.backend.makeOutput([...inputShape], 'float32');
     run(ctx, () => ctx.addon.conv2dBackpropInput(), dy, filter, null, out);
     return out;
@@ -83,7 +109,7 @@ const conv2DBackpropFilter: NativeKernel = {
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrsOf<Conv2DBackpropFilterAttrs>(args);
     if (!allFloat32(x, dy) || dataFormat === 'NCHW') return fallback(args);
     const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-    if (sizeOf(filterShape) === 0 || sizeOf(dy.shape) === 0 || !setGeometry(ctx, info)) return fallback(args);
+    if (sizeOf(filterShape) === 0 || sizeOf(dy.shape) === 0 || !setConvGeometry(ctx, info)) return fallback(args);
     const out = ctx.backend.makeOutput([...filterShape], 'float32');
     run(ctx, () => ctx.addon.conv2dBackpropFilter(), x, dy, null, out);
     return out;

@@ -30,9 +30,14 @@ export const BATCH_NORM = 'FashionCnnBatchNorm';
 export const MOMENTS = 'FashionCnnMoments';
 export const BATCH_NORM_GRAD_STATS = 'FashionCnnBatchNormGradStats';
 export const MOMENTS_GRAD = 'FashionCnnMomentsGrad';
+export const BATCH_NORM_TRAINING = 'FashionCnnBatchNormTraining';
+export const BATCH_NORM_TRAINING_GRAD_X = 'FashionCnnBatchNormTrainingGradX';
 
 /** FusedBatchNorm under a name of our own, whose gradient is ours. */
 const batchNormTrain: NativeKernel = { kernelName: BATCH_NORM, fallbackName: 'FusedBatchNorm', run: fusedBatchNorm.run };
+
+/** FusedBatchNorm under a second name: normalisation by the batch's own statistics (see the patch). */
+const batchNormTraining: NativeKernel = { kernelName: BATCH_NORM_TRAINING, fallbackName: 'FusedBatchNorm', run: fusedBatchNorm.run };
 
 /** [rows, channels] view of a channels-last tensor. */
 function rowsAndChannels(shape: readonly number[]): [number, number] {
@@ -84,4 +89,19 @@ const momentsGrad: NativeKernel = {
   },
 };
 
-export const normKernels: NativeKernel[] = [fusedBatchNorm, batchNormTrain, moments, gradStats, momentsGrad];
+/** dx of batch norm by the batch's statistics, including the path through the statistics. */
+const trainingGradX: NativeKernel = {
+  kernelName: BATCH_NORM_TRAINING_GRAD_X,
+  run(ctx, args) {
+    const { dy, x, mean, variance, scale, s1, s2 } = inputsOf(args, 'dy', 'x', 'mean', 'variance', 'scale', 's1', 's2');
+    const { varianceEpsilon } = attrsOf<FusedBatchNormAttrs>(args);
+    const [rows, C] = rowsAndChannels(x.shape);
+    const dx = ctx.backend.makeOutput([...x.shape], 'float32');
+    ctx.syncHeap();
+    ctx.set(0, [ctx.offset(dy), ctx.offset(x), ctx.offset(mean), ctx.offset(variance), ctx.offsetOr(scale), ctx.offset(s1), ctx.offset(s2), ctx.offset(dx), rows, C, varianceEpsilon]);
+    ctx.addon.batchNormTrainingGradX();
+    return dx;
+  },
+};
+
+export const normKernels: NativeKernel[] = [fusedBatchNorm, batchNormTrain, batchNormTraining, moments, gradStats, momentsGrad, trainingGradX];

@@ -1,12 +1,16 @@
 /** MaxPool and MaxPoolGrad on NHWC tensors (native/src/pool.cc). */
-import { backend_util, type MaxPoolAttrs, type MaxPoolGradAttrs } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import { backend_util, type MaxPoolAttrs, type MaxPoolGradAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeContext } from '../context.js';
+import type { Recipe } from '../pending.js';
+import { CONV_RECIPE, setConvGeometry, setConvOperands, type ConvRecipe } from './conv.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
-function setGeometry(ctx: NativeContext, c: backend_util.Conv2DInfo): boolean {
+/** Writes the pooling geometry at parameter index `at` (4 for the pooling kernels). */
+function setGeometry(ctx: NativeContext, c: backend_util.Conv2DInfo, at = 4): boolean {
   const { top, left } = c.padInfo;
   if (top < 0 || left < 0) return false;
-  ctx.set(4, [
+  ctx.set(at, [
     c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.outHeight, c.outWidth, c.filterHeight, c.filterWidth,
     c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth, top, left,
   ]);
@@ -15,13 +19,33 @@ function setGeometry(ctx: NativeContext, c: backend_util.Conv2DInfo): boolean {
 
 const maxPool: NativeKernel = {
   kernelName: 'MaxPool',
+  handlesDeferredInputs: true,
   run(ctx, args, fallback) {
     const { x } = inputsOf(args, 'x');
     const { filterSize, strides, pad, dimRoundingMode } = attrsOf<MaxPoolAttrs>(args);
-    if (!allFloat32(x) || x.shape.length !== 4) return fallback(args);
+    const conv = ctx.deferred.get(x.dataId) as ConvRecipe | undefined;
+    const plain = () => {
+      ctx.deferred.materialize(x.dataId);
+      return fallback(args);
+    };
+    if (!allFloat32(x) || x.shape.length !== 4) return plain();
     const info = backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
-    if (sizeOf(info.outShape) === 0 || sizeOf(x.shape) === 0 || !setGeometry(ctx, info)) return fallback(args);
+    if (sizeOf(info.outShape) === 0 || sizeOf(x.shape) === 0 || !setGeometry(ctx, info)) return plain();
     const out = ctx.backend.makeOutput(info.outShape, 'float32');
+    if (conv?.kind === CONV_RECIPE && tf.util.arraysEqual(x.shape, conv.info.outShape)) {
+      // Pool the convolution as it is computed. While training, the convolution's output is
+      // written too (the backward pass reads it); for inference it is never written.
+      const training = tf.engine().state.gradientDepth > 0;
+      setGeometry(ctx, info, 24);
+      setConvGeometry(ctx, conv.info);
+      setConvOperands(ctx, conv.x, conv.filter, conv.bias, training ? x : null, conv.act, conv.alpha);
+      ctx.params[23] = ctx.offset(out);
+      ctx.addon.conv2dPool();
+      if (training) ctx.deferred.resolve(x.dataId);
+      return out;
+    }
+    ctx.deferred.materialize(x.dataId);
+    setGeometry(ctx, info);
     ctx.syncHeap();
     ctx.set(0, [ctx.offset(x), ctx.offset(out)]);
     ctx.addon.maxPool();
@@ -29,20 +53,72 @@ const maxPool: NativeKernel = {
   },
 };
 
+/** Pooling windows that do not overlap: each input pixel is in at most one window. */
+const disjoint = (c: backend_util.Conv2DInfo) =>
+  c.strideHeight >= c.filterHeight && c.strideWidth >= c.filterWidth && c.dilationHeight === 1 && c.dilationWidth === 1;
+
+export const MAX_POOL_GRAD_RECIPE = 'maxPoolGrad';
+
+/** What a deferred MaxPoolGrad output is made from (see ../pending.ts). */
+export interface MaxPoolGradRecipe extends Recipe {
+  kind: typeof MAX_POOL_GRAD_RECIPE;
+  dy: TensorInfo;
+  input: TensorInfo;
+  attrs: MaxPoolGradAttrs;
+}
+
 const maxPoolGrad: NativeKernel = {
   kernelName: 'MaxPoolGrad',
   run(ctx, args, fallback) {
     const { dy, input } = inputsOf(args, 'dy', 'input');
-    const { filterSize, strides, pad, dimRoundingMode } = attrsOf<MaxPoolGradAttrs>(args);
+    const attrs = attrsOf<MaxPoolGradAttrs>(args);
+    const { filterSize, strides, pad, dimRoundingMode } = attrs;
     if (!allFloat32(dy, input) || input.shape.length !== 4) return fallback(args);
     const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
     if (sizeOf(input.shape) === 0 || !setGeometry(ctx, info)) return fallback(args);
     const out = ctx.backend.makeOutput([...input.shape], 'float32');
-    ctx.syncHeap();
-    ctx.set(0, [ctx.offset(dy), ctx.offset(input), ctx.offset(out)]);
-    ctx.addon.maxPoolGrad();
+    const fill = () => {
+      setGeometry(ctx, info);
+      ctx.syncHeap();
+      ctx.set(0, [ctx.offset(dy), ctx.offset(input), ctx.offset(out)]);
+      ctx.addon.maxPoolGrad();
+    };
+    // The backward pass of a ReLU layer below may compute its gradient from dy directly.
+    if (disjoint(info)) {
+      const recipe: MaxPoolGradRecipe = { kind: MAX_POOL_GRAD_RECIPE, sources: [dy, input], fill, dy, input, attrs };
+      ctx.deferred.defer(out, recipe);
+    } else {
+      fill();
+    }
     return out;
   },
 };
 
-export const poolKernels: NativeKernel[] = [maxPool, maxPoolGrad];
+export const POOL_RELU_GRAD_BIAS = 'FashionCnnPoolReluGradBias';
+
+export interface PoolReluGradBiasAttrs extends MaxPoolGradAttrs {
+  activation: 'relu' | 'linear';
+}
+
+/**
+ * [MaxPoolGrad(dyPool, y) * step(y), its per-channel sum] in one pass, for y the output of a
+ * ReLU (or linear) layer pooled with non-overlapping windows.
+ */
+const poolReluGradBias: NativeKernel = {
+  kernelName: POOL_RELU_GRAD_BIAS,
+  run(ctx, args) {
+    const { dyPool, y } = inputsOf(args, 'dyPool', 'y');
+    const { filterSize, strides, pad, dimRoundingMode, activation } = attrsOf<PoolReluGradBiasAttrs>(args);
+    const info = backend_util.computePool2DInfo(y.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    if (!disjoint(info) || !setGeometry(ctx, info)) throw new Error(`${POOL_RELU_GRAD_BIAS}: overlapping or padded-before windows`);
+    const dyAct = ctx.backend.makeOutput([...y.shape], 'float32');
+    const bias = ctx.backend.makeOutput([info.inChannels], 'float32');
+    ctx.syncHeap();
+    ctx.set(0, [ctx.offset(dyPool), ctx.offset(y), ctx.offset(dyAct), ctx.offset(bias)]);
+    ctx.params[18] = activation === 'relu' ? 1 : 0;
+    ctx.addon.poolReluGradBias();
+    return [dyAct, bias];
+  },
+};
+
+export const poolKernels: NativeKernel[] = [maxPool, maxPoolGrad, poolReluGradBias];

@@ -8,6 +8,7 @@ import { attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
 export const DROPOUT_MASK = 'FashionCnnDropoutMask';
 export const DROPOUT = 'FashionCnnDropout';
+export const DROPOUT_APPLY_MASK = 'FashionCnnDropoutApplyMask';
 export const ADAM_UPDATE = 'FashionCnnAdamUpdate';
 export const RANDOM_UNIFORM = 'FashionCnnRandomUniform';
 
@@ -17,7 +18,10 @@ export interface DropoutMaskAttrs {
   seed: string;
 }
 
-/** x times the dropout multiplier of DropoutMaskAttrs (with the mask's shape equal to x's). */
+/**
+ * [x times the dropout multiplier of DropoutMaskAttrs (the mask's shape equal to x's), the mask as
+ * bits (int32 words; element 32 i + j is kept when bit j of word i is set)].
+ */
 export interface DropoutAttrs {
   keepProb: number;
   seed: string;
@@ -57,12 +61,29 @@ const dropout: NativeKernel = {
   run(ctx, args) {
     const { x } = inputsOf(args, 'x');
     const { keepProb, seed } = attrsOf<DropoutAttrs>(args);
-    const out = ctx.backend.makeOutput([...x.shape], 'float32');
     const n = sizeOf(x.shape);
-    if (n === 0) return out;
+    const out = ctx.backend.makeOutput([...x.shape], 'float32');
+    const bits = ctx.backend.makeOutput([Math.ceil(n / 32)], 'int32');
+    if (n === 0) return [out, bits];
     const s = aleaSeed(seed);
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(out), n, 2, s.carry, s.s0, s.s1, s.s2, keepProb, 0, ctx.offset(x)]);
+    ctx.set(0, [ctx.offset(out), n, 3, s.carry, s.s0, s.s1, s.s2, keepProb, 0, ctx.offset(x), ctx.offset(bits)]);
+    ctx.addon.randomFill();
+    return [out, bits];
+  },
+};
+
+/** x times the multiplier a dropout mask's bits stand for (the gradient of DROPOUT). */
+const dropoutApplyMask: NativeKernel = {
+  kernelName: DROPOUT_APPLY_MASK,
+  run(ctx, args) {
+    const { x, bits } = inputsOf(args, 'x', 'bits');
+    const { keepProb } = attrsOf<DropoutAttrs>(args);
+    const n = sizeOf(x.shape);
+    const out = ctx.backend.makeOutput([...x.shape], 'float32');
+    if (n === 0) return out;
+    ctx.syncHeap();
+    ctx.set(0, [ctx.offset(out), n, 4, 0, 0, 0, 0, keepProb, 0, ctx.offset(x), ctx.offset(bits)]);
     ctx.addon.randomFill();
     return out;
   },
@@ -110,4 +131,4 @@ const adamUpdate: NativeKernel = {
   },
 };
 
-export const trainingKernels: NativeKernel[] = [dropoutMask, dropout, randomUniform, adamUpdate];
+export const trainingKernels: NativeKernel[] = [dropoutMask, dropout, dropoutApplyMask, randomUniform, adamUpdate];

@@ -12,6 +12,8 @@ export interface NativeKernel {
   kernelName: string;
   /** The wasm kernel to hand over to, when not the one of the same name. */
   fallbackName?: string;
+  /** The kernel looks at deferred inputs itself (see ../pending.ts); others get them filled. */
+  handlesDeferredInputs?: boolean;
   run(ctx: NativeContext, args: KernelArgs, fallback: KernelFunc): KernelResult;
 }
 

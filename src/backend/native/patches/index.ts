@@ -7,14 +7,15 @@ import { patchAdam } from './adam.js';
 import { patchBatchNorm } from './batch-norm.js';
 import { patchDropout } from './dropout.js';
 import { patchLayerFusion } from './layer-fusion.js';
+import type { NativeContext } from '../context.js';
 
 let installed = false;
 
-export function installNativePatches(): void {
+export function installNativePatches(ctx: NativeContext): void {
   if (installed) return;
   installed = true;
   patchDropout();
   patchAdam();
-  patchLayerFusion();
-  patchBatchNorm();
+  patchLayerFusion(ctx);
+  patchBatchNorm(ctx);
 }

@@ -11,7 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, NamedAttrMap } from '@tensorflow/tfjs-core';
+import type { NativeContext } from '../context.js';
 import { CONV_BIAS_ACT, MATMUL_BIAS_ACT, RELU_GRAD_BIAS, type ReluGradBiasAttrs } from '../kernels/fused.js';
+import { MAX_POOL_GRAD_RECIPE, POOL_RELU_GRAD_BIAS, type MaxPoolGradRecipe, type PoolReluGradBiasAttrs } from '../kernels/pool.js';
 import { core, onNative, recordingGradients } from './core.js';
 
 type ConvArgs = Parameters<typeof tf.fused.conv2d>[0];
@@ -36,8 +38,18 @@ function matMulFits(a: MatMulArgs): boolean {
   return isFloat(a.a, 2) && isFloat(a.b, 2) && !a.transposeA && !a.transposeB && fusable(a.activation, a.bias, (a.b as tf.Tensor2D).shape[1], a.preluActivationWeights);
 }
 
-/** [dy * step(y), bias gradient] for a layer whose output (after its activation) is y. */
+let context: NativeContext | null = null;
+
+/**
+ * [dy * step(y), bias gradient] for a layer whose output (after its activation) is y. When dy is
+ * the still-deferred gradient of a max pooling of y, both come straight from the pooled gradient.
+ */
 function activationAndBiasGrad(dy: tf.Tensor, y: tf.Tensor, activation: Act): [tf.Tensor, tf.Tensor] {
+  const recipe = context?.deferred.get(dy.dataId) as MaxPoolGradRecipe | undefined;
+  if (recipe?.kind === MAX_POOL_GRAD_RECIPE && recipe.input.dataId === y.dataId) {
+    const attrs: PoolReluGradBiasAttrs = { ...recipe.attrs, activation };
+    return run(POOL_RELU_GRAD_BIAS, { dyPool: recipe.dy as tf.Tensor, y }, attrs) as unknown as [tf.Tensor, tf.Tensor];
+  }
   const attrs: ReluGradBiasAttrs = { activation };
   return run(RELU_GRAD_BIAS, { dy, y }, attrs) as unknown as [tf.Tensor, tf.Tensor];
 }
@@ -75,7 +87,8 @@ const matMulGradient: GradConfig = {
   },
 };
 
-export function patchLayerFusion(): void {
+export function patchLayerFusion(ctx: NativeContext): void {
+  context = ctx;
   tf.registerGradient(convGradient);
   tf.registerGradient(matMulGradient);
 

@@ -1,0 +1,36 @@
+// Max pooling shared between pool.cc and the fused convolution + pooling in conv.cc.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "common.h"
+
+namespace fcnn {
+
+// GCC vector extensions: sixteen floats (one AVX-512 register; split on narrower machines).
+constexpr int kLanes = 16;
+typedef float vf __attribute__((vector_size(kLanes * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(kLanes * sizeof(int32_t))));
+inline vf load(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+
+struct PoolGeometry {
+  int64_t N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, padT, padL;
+  // Reads the 14 geometry values from the parameter block, starting at index `at`.
+  static PoolGeometry read(int at) {
+    PoolGeometry g;
+    int64_t* f = &g.N;
+    for (int i = 0; i < 14; i++) f[i] = PI(at + i);
+    return g;
+  }
+};
+
+// y = max pooling of x (NHWC), every image of g.N, threaded.
+void max_pool_images(const PoolGeometry& g, const float* x, float* y);
+
+}  // namespace fcnn
