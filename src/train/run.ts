@@ -16,7 +16,7 @@ import { appendLine, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js'
 import { UserError } from '../util/errors.js';
 import { Rng, withSeededMathRandom } from '../util/rng.js';
 import { versions } from '../util/version.js';
-import { evaluateModel, recordEvaluation } from '../evaluate/report.js';
+import { evaluateModel, readEvalReport, recordEvaluation } from '../evaluate/report.js';
 import { topPredictions } from '../evaluate/metrics.js';
 import type { EvalReport } from '../evaluate/types.js';
 import { writeRunPictures } from '../explain/index.js';
@@ -172,10 +172,11 @@ export async function trainRun(opts: TrainRunOptions): Promise<RunSummary> {
 
   await saveModel(model, runPath(runDir, 'model'));
   if (!lastProbs || !report) {
-    // A resume of a finished run: evaluate once so the pictures and summary have numbers.
+    // A resume of a finished run: its eval.json already holds the results; the pictures need probabilities.
     const ev = evaluateModel(model, test, { phase: 'final', epoch: state.history.length });
     lastProbs = ev.probs;
-    report = await recordEvaluation(runDir, spec.name, ev.result);
+    const existing = await readEvalReport(runDir);
+    report = existing && existing.results.length > 0 ? existing : await recordEvaluation(runDir, spec.name, ev.result);
   }
   const finalReport = report as EvalReport;
   if (opts.pictures !== false) {
