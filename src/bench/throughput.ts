@@ -60,7 +60,7 @@ export async function measureThroughput(spec: ModelSpec, images: Float32Array, l
     y.dispose();
     for (let r = 0; r < o.inferRepeats + 1; r++) {
       const t0 = performance.now();
-      const out = model.predict(x) as tf.Tensor;
+      const out = model.predict(x, { batchSize: o.inferBatch }) as tf.Tensor;
       await out.data();
       out.dispose();
       if (r > 0) inferTimes.push(performance.now() - t0);

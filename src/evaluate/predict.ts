@@ -14,7 +14,7 @@ export function predictProbs(model: tfl.LayersModel, examples: Pick<Examples, 'x
     const n = Math.min(batchSize, examples.count - start);
     const probs = tf.tidy(() => {
       const x = tf.tensor4d(examples.x.subarray(start * size, (start + n) * size), [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
-      return model.predict(x) as tf.Tensor;
+      return model.predict(x, { batchSize: n }) as tf.Tensor;
     });
     out.set(probs.dataSync() as Float32Array, start * classes);
     probs.dispose();
