@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { rejectsWith } from './helpers/assert-user-error.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -10,7 +11,6 @@ import {
   downloadFashionMnist, downloadFile, loadFashionMnist, stderrDownloadProgress,
   type DownloadProgressEvent, type LoadOptions,
 } from '../src/data/index.js';
-import { UserError } from '../src/util/errors.js';
 import { FIXTURE_NAMES, fixtureContents, fixtureMd5, tempDir, type FixtureKey } from './fixtures/data/idx-fixtures.js';
 
 const contents = fixtureContents(40, 10);
@@ -75,14 +75,6 @@ after(() => fs.rm(root, { recursive: true, force: true }));
 let n = 0;
 const freshDir = () => path.join(root, `d${n++}`);
 
-async function rejectsWith(p: Promise<unknown>, re: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${String(e)}`);
-    assert.match(e.message, re);
-    assert.ok(!e.message.includes('\n'));
-    return true;
-  });
-}
 
 const listing = async (dir: string) => (await fs.readdir(dir).catch(() => [] as string[])).sort();
 

@@ -1,10 +1,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { rejectsWith } from './helpers/assert-user-error.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readIdx, readImagesIdx, readLabelsIdx, readImageSet } from '../src/data/index.js';
-import { UserError } from '../src/util/errors.js';
 import { idxBytes, imagesIdx, labelsIdx, md5, tempDir } from './fixtures/data/idx-fixtures.js';
 
 const dir = await tempDir();
@@ -16,15 +16,6 @@ async function put(name: string, bytes: Uint8Array): Promise<string> {
   return file;
 }
 
-/** Asserts the promise fails with a one-line UserError matching `re`. */
-async function rejectsWith(p: Promise<unknown>, re: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${String(e)}`);
-    assert.match(e.message, re);
-    assert.ok(!e.message.includes('\n'), 'the message is one line');
-    return true;
-  });
-}
 
 test('reads gzip and plain IDX files alike, with dims and the MD5 of the uncompressed bytes', async () => {
   const raw = imagesIdx(5);

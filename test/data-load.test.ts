@@ -1,10 +1,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { rejectsWith } from './helpers/assert-user-error.js';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { cacheRoot, classCounts, loadFashionMnist, OFFICIAL_MD5, SYSTEM_DATA_DIR, type LoadOptions } from '../src/data/index.js';
-import { UserError } from '../src/util/errors.js';
 import { FIXTURE_NAMES, fixtureLabel, writeFixtureDir, tempDir } from './fixtures/data/idx-fixtures.js';
 
 const root = await tempDir();
@@ -35,14 +35,6 @@ function opts(extra: Partial<LoadOptions> & { envVars?: NodeJS.ProcessEnv } = {}
   return { env: envVars ?? {}, cwd: dirs.cwd, systemDir: dirs.system, cacheDir: dirs.cache, allowDownload: false, verify: false, onProgress: null, ...rest };
 }
 
-async function rejectsWith(p: Promise<unknown>, re: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof UserError, `expected a UserError, got ${String(e)}`);
-    assert.match(e.message, re);
-    assert.ok(!e.message.includes('\n'));
-    return true;
-  });
-}
 
 test('lookup order: --data-dir, then $FASHION_MNIST_DIR, then ./data/fashion-mnist, then the system folder, then the cache', async () => {
   const env = { FASHION_MNIST_DIR: dirs.env };

@@ -5,25 +5,16 @@ import { computeEmbedding } from '../src/explain/embed/compute.js';
 import { exactKnn, truncateKnn } from '../src/explain/embed/knn.js';
 import { embedQuality, knnLabelAgreement, neighbourhoodPreserved } from '../src/explain/embed/quality.js';
 import { stratifiedQuotas, stratifiedSample } from '../src/explain/embed/sample.js';
-import type { DenseMatrix, KnnGraph } from '../src/explain/embed/types.js';
+import type { KnnGraph } from '../src/explain/embed/types.js';
 import { CLASS_NAMES } from '../src/data/types.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
+import { gaussianBlobs } from './helpers/blobs.js';
 
 await initBackend('wasm');
 
-function clustered(classes: number, perClass: number, d: number, spread: number, seed: string): { x: DenseMatrix; labels: Uint8Array } {
-  const rng = new Rng(seed);
-  const centres = Array.from({ length: classes }, () => Array.from({ length: d }, () => rng.normal() * 10));
-  const n = classes * perClass;
-  const data = new Float32Array(n * d);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    labels[i] = i % classes;
-    for (let j = 0; j < d; j++) data[i * d + j] = centres[i % classes][j] + spread * rng.normal();
-  }
-  return { x: { data, rows: n, cols: d }, labels };
-}
+const clustered = (classes: number, perClass: number, d: number, spread: number, seed: string) => gaussianBlobs(classes, perClass, d, seed, spread);
+
 
 test('exact kNN matches brute force, excludes the point itself, and sorts by distance', () => {
   const { x } = clustered(3, 40, 7, 2, 'knn');

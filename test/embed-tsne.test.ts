@@ -5,25 +5,13 @@ import { exactKnn } from '../src/explain/embed/knn.js';
 import { knnLabelAgreement } from '../src/explain/embed/quality.js';
 import { conditionalAffinities, GradientWorkspace, perplexityAffinities, runTsne, tsneGradient, type SparseAffinities } from '../src/explain/embed/tsne.js';
 import { SpaceTree } from '../src/explain/embed/spacetree.js';
-import type { DenseMatrix } from '../src/explain/embed/types.js';
 import { Rng } from '../src/util/rng.js';
+import { gaussianBlobs } from './helpers/blobs.js';
 
 await initBackend('wasm');
 
-/** `perClass` points around each of `classes` random centres in d dims (centres far apart). */
-function blobs(classes: number, perClass: number, d: number, seed: string, spread = 1): { x: DenseMatrix; labels: Uint8Array } {
-  const rng = new Rng(seed);
-  const centres = Array.from({ length: classes }, () => Array.from({ length: d }, () => rng.normal() * 10));
-  const n = classes * perClass;
-  const data = new Float32Array(n * d);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % classes;
-    labels[i] = c;
-    for (let j = 0; j < d; j++) data[i * d + j] = centres[c][j] + spread * rng.normal();
-  }
-  return { x: { data, rows: n, cols: d }, labels };
-}
+const blobs = gaussianBlobs;
+
 
 test('perplexity calibration: every conditional distribution has entropy log(perplexity) and sums to 1', () => {
   const { x } = blobs(3, 40, 10, 'calib');
