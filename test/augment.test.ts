@@ -67,3 +67,34 @@ test('radians make the article-era shear much stronger than degrees', () => {
   assert.ok(maxDeg < Math.sin((0.3 * Math.PI) / 180) + 1e-9);
   assert.ok(maxRad > 0.2 && maxRad <= Math.sin(0.3) + 1e-9);
 });
+
+test('nearest sampling (the article\'s Keras) only copies source pixels, so augmented images stay sharp', () => {
+  const src = new Float32Array(R * R);
+  for (let i = 0; i < src.length; i++) src[i] = (i * 37 % 101) / 100;
+  const values = new Set(src);
+  const near = augmentBatch(src, 1, R, R, { ...ARTICLE_AUGMENTATION, interpolation: 'nearest' }, new Rng(4));
+  const bil = augmentBatch(src, 1, R, R, { ...ARTICLE_AUGMENTATION, interpolation: 'bilinear' }, new Rng(4));
+  assert.ok(near.every((v) => values.has(v)), 'every nearest-sampled value is a source pixel');
+  assert.ok(bil.some((v) => !values.has(v)), 'bilinear sampling mixes neighbours');
+});
+
+test('an integer shift gives the same image with either sampling', () => {
+  const src = blob();
+  const shift: Affine = [1, 0, -2, 0, 1, 3];
+  const a = new Float32Array(R * R), b = new Float32Array(R * R);
+  warpImage(src, 0, a, 0, R, R, shift, 'nearest');
+  warpImage(src, 0, b, 0, R, R, shift, 'bilinear');
+  assert.deepEqual(a, b);
+});
+
+test('rotation turns about Keras\'s centre (size / 2 + 0.5), not the geometric one', () => {
+  const src = new Float32Array(R * R);
+  for (let i = 0; i < src.length; i++) src[i] = i;
+  const dst = new Float32Array(R * R);
+  warpImage(src, 0, dst, 0, R, R, [-1, 0, 0, 0, -1, 0], 'nearest'); // 180 degrees
+  // out(r, c) = in(29 - r, 29 - c), clamped to the image: Keras's o = 14.5 for 28 pixels.
+  for (const [r, c] of [[2, 3], [10, 20], [5, 1], [1, 1]]) {
+    const sr = Math.min(R - 1, 29 - r), sc = Math.min(R - 1, 29 - c);
+    assert.equal(dst[r * R + c], src[sr * R + sc], `pixel ${r},${c}`);
+  }
+});

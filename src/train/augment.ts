@@ -20,6 +20,12 @@ export interface AugmentConfig {
   shearUnit: 'degrees' | 'radians';
   /** Zoom factors are drawn from [1 - zoom, 1 + zoom], independently per axis. */
   zoom: number;
+  /**
+   * How a warped pixel is sampled. Keras up to keras-preprocessing 1.0.5 (the article's era) called
+   * scipy's affine_transform with order=0, i.e. nearest neighbour: augmented images stay as sharp as
+   * the test images. Later Keras samples bilinearly (order=1), which blurs every augmented image.
+   */
+  interpolation: 'nearest' | 'bilinear';
 }
 
 /** The article's settings. Shear: we follow current Keras (degrees); `--shear-unit radians` gives Keras 2.1's. */
@@ -30,6 +36,7 @@ export const ARTICLE_AUGMENTATION: AugmentConfig = {
   shear: 0.3,
   shearUnit: 'degrees',
   zoom: 0.08,
+  interpolation: 'nearest',
 };
 
 /** A 2x3 affine map from output (row, col) to input (row, col), about the image centre. */
@@ -61,11 +68,27 @@ function compose(a: number[], b: number[]): number[] {
 }
 
 /**
- * Warps one single-channel image: out(r, c) = in(M · ((r, c) - centre) + centre), bilinear,
- * coordinates outside the image clamped to the nearest edge pixel (Keras fill_mode='nearest').
+ * Warps one single-channel image: out(r, c) = in(M · ((r, c) - centre) + centre), coordinates
+ * outside the image clamped to the nearest edge pixel (Keras fill_mode='nearest'). The centre is
+ * Keras's (size / 2 + 0.5, transform_matrix_offset_center), not the geometric (size - 1) / 2.
  */
-export function warpImage(src: Float32Array, srcOff: number, dst: Float32Array, dstOff: number, rows: number, cols: number, m: Affine): void {
-  const cy = (rows - 1) / 2, cx = (cols - 1) / 2;
+export function warpImage(src: Float32Array, srcOff: number, dst: Float32Array, dstOff: number, rows: number, cols: number, m: Affine, interpolation: AugmentConfig['interpolation'] = 'bilinear'): void {
+  const cy = rows / 2 + 0.5, cx = cols / 2 + 0.5;
+  if (interpolation === 'nearest') {
+    for (let r = 0; r < rows; r++) {
+      const y = r - cy;
+      for (let c = 0; c < cols; c++) {
+        const x = c - cx;
+        // scipy's order=0 rounds half up; clamping after rounding is mode='nearest'.
+        let sr = Math.floor(m[0] * y + m[1] * x + m[2] + cy + 0.5);
+        let sc = Math.floor(m[3] * y + m[4] * x + m[5] + cx + 0.5);
+        sr = sr < 0 ? 0 : sr > rows - 1 ? rows - 1 : sr;
+        sc = sc < 0 ? 0 : sc > cols - 1 ? cols - 1 : sc;
+        dst[dstOff + r * cols + c] = src[srcOff + sr * cols + sc];
+      }
+    }
+    return;
+  }
   for (let r = 0; r < rows; r++) {
     const y = r - cy;
     for (let c = 0; c < cols; c++) {
@@ -88,6 +111,6 @@ export function warpImage(src: Float32Array, srcOff: number, dst: Float32Array, 
 export function augmentBatch(x: Float32Array, count: number, rows: number, cols: number, cfg: AugmentConfig, rng: Rng): Float32Array {
   const out = new Float32Array(count * rows * cols);
   const size = rows * cols;
-  for (let i = 0; i < count; i++) warpImage(x, i * size, out, i * size, rows, cols, randomAffine(cfg, rng, rows, cols));
+  for (let i = 0; i < count; i++) warpImage(x, i * size, out, i * size, rows, cols, randomAffine(cfg, rng, rows, cols), cfg.interpolation);
   return out;
 }

@@ -96,7 +96,8 @@ export async function trainRun(opts: TrainRunOptions): Promise<RunSummary> {
   const modelName = config?.model ?? opts.model;
   const spec = requireModelSpec(modelName);
   const hyper = config?.hyper ?? opts.hyper;
-  const augmentation = config?.augmentation ?? opts.augmentation;
+  // Records written before `interpolation` existed were trained with bilinear sampling.
+  const augmentation: AugmentConfig = config ? { ...config.augmentation, interpolation: config.augmentation.interpolation ?? 'bilinear' } : opts.augmentation;
 
   const data = opts.data ?? (await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify }));
   const split = splitTrainVal(data.train, { seed: hyper.seed, valFraction: hyper.valSplit, limit: hyper.limit });

@@ -5,13 +5,12 @@ import { initBackend } from '../../backend/index.js';
 import { loadFashionMnist } from '../../data/index.js';
 import { requireModelSpec } from '../../models/build.js';
 import { compareMarkdown, compareRow, type CompareReport } from '../../compare/table.js';
-import { ARTICLE_AUGMENTATION } from '../../train/augment.js';
 import { runPath } from '../../train/record.js';
 import { trainRun } from '../../train/run.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { addBackendOption, addDataOptions, printJson } from '../common.js';
 import { commaList } from '../options.js';
-import { addTrainingOptions, hyperFromFlags } from './train.js';
+import { addTrainingOptions, augmentationFromFlags, hyperFromFlags } from './train.js';
 
 export function registerCompare(program: Command): void {
   const cmd = program
@@ -42,7 +41,7 @@ export function registerCompare(program: Command): void {
       const s = await trainRun({
         model: spec.name,
         hyper,
-        augmentation: { ...ARTICLE_AUGMENTATION, shearUnit: f.shearUnit },
+        augmentation: augmentationFromFlags(f),
         runDir,
         resume: exists,
         data,

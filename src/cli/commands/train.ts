@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { ARTICLE_AUGMENTATION } from '../../train/augment.js';
+import { ARTICLE_AUGMENTATION, type AugmentConfig } from '../../train/augment.js';
 import { LR_SCHEDULE_HELP, parseLrSchedule } from '../../train/lr-schedule.js';
 import { trainRun } from '../../train/run.js';
 import type { TrainHyperParams } from '../../train/record.js';
@@ -22,7 +22,8 @@ interface TrainFlags extends CommonFlags {
   resume?: boolean;
   earlyStop?: number;
   lrSchedule: string;
-  shearUnit: 'degrees' | 'radians';
+  shearUnit: AugmentConfig['shearUnit'];
+  interpolation: AugmentConfig['interpolation'];
   pictures: boolean;
   json?: boolean;
 }
@@ -42,6 +43,11 @@ export function hyperFromFlags(f: Pick<TrainFlags, 'epochs' | 'augEpochs' | 'bat
   };
 }
 
+/** The article's augmentation with the two Keras-version choices the flags make. */
+export function augmentationFromFlags(f: Pick<TrainFlags, 'shearUnit' | 'interpolation'>): AugmentConfig {
+  return { ...ARTICLE_AUGMENTATION, shearUnit: f.shearUnit, interpolation: f.interpolation };
+}
+
 export function addTrainingOptions(cmd: Command): Command {
   return cmd
     .option('--epochs <n>', 'phase 1: epochs on the clean training images', nonNegativeInt, 10)
@@ -53,7 +59,8 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--limit <n>', 'train on the first N training images of the seeded shuffle (quick runs)', positiveInt)
     .option('--early-stop <patience>', 'end a phase when validation loss has not improved for this many epochs', positiveInt)
     .option('--lr-schedule <spec>', LR_SCHEDULE_HELP, 'constant')
-    .addOption(new Option('--shear-unit <unit>', 'unit of the article\'s shear 0.3 (degrees: Keras >= 2.2; radians: Keras 2.1)').choices(['degrees', 'radians']).default('degrees'));
+    .addOption(new Option('--shear-unit <unit>', 'unit of the article\'s shear 0.3 (degrees: Keras >= 2.2; radians: Keras 2.1)').choices(['degrees', 'radians']).default('degrees'))
+    .addOption(new Option('--interpolation <mode>', 'how augmented pixels are sampled (nearest: Keras <= 2.2.4, the article\'s; bilinear: later Keras, blurs)').choices(['nearest', 'bilinear']).default(ARTICLE_AUGMENTATION.interpolation));
 }
 
 export function registerTrain(program: Command): void {
@@ -74,7 +81,7 @@ export function registerTrain(program: Command): void {
     const summary = await trainRun({
       model: f.model ?? '',
       hyper: hyperFromFlags(f),
-      augmentation: { ...ARTICLE_AUGMENTATION, shearUnit: f.shearUnit },
+      augmentation: augmentationFromFlags(f),
       runDir: f.runDir,
       resume: f.resume,
       dataDir: f.dataDir,
