@@ -65,6 +65,25 @@ void reduce_parts(const std::vector<double>& part, int chunks, int64_t C, float*
   }
 }
 
+// Adds value(r, c) over rows [r0, r1) into acc[c] (double). A double accumulator per element does
+// not vectorise well and made these sums memory-latency bound; float partial sums over runs of 32
+// rows vectorise, and adding each run into double keeps the precision of the long sums.
+template <typename F>
+inline void accumulate_rows(int64_t r0, int64_t r1, int64_t C, double* acc, F value) {
+  thread_local std::vector<float> part;
+  part.assign(static_cast<size_t>(C), 0.f);
+  float* p = part.data();
+  for (int64_t r = r0; r < r1;) {
+    const int64_t run_end = std::min(r1, r + 32);
+    for (; r < run_end; r++)
+      for (int64_t c = 0; c < C; c++) p[c] += value(r, c);
+    for (int64_t c = 0; c < C; c++) {
+      acc[c] += p[c];
+      p[c] = 0.f;
+    }
+  }
+}
+
 // mean and (biased) variance per channel, two passes as TF.js's moments computes them.
 void moments() {
   const int64_t rows = PI(3), C = PI(4);
@@ -74,20 +93,16 @@ void moments() {
   const int max_chunks = num_threads();
   std::vector<double> part(static_cast<size_t>(max_chunks * C), 0.0);
   int chunks = for_row_blocks(rows, C, [&](int t, int64_t r0, int64_t r1) {
-    double* acc = part.data() + t * C;
-    for (int64_t r = r0; r < r1; r++)
-      for (int64_t c = 0; c < C; c++) acc[c] += x[r * C + c];
+    accumulate_rows(r0, r1, C, part.data() + t * C, [&](int64_t r, int64_t c) { return x[r * C + c]; });
   });
   reduce_parts(part, chunks, C, mean, 1.0 / static_cast<double>(rows));
   std::fill(part.begin(), part.end(), 0.0);
   const float* m = mean;
   chunks = for_row_blocks(rows, C, [&](int t, int64_t r0, int64_t r1) {
-    double* acc = part.data() + t * C;
-    for (int64_t r = r0; r < r1; r++)
-      for (int64_t c = 0; c < C; c++) {
-        const float d = x[r * C + c] - m[c];
-        acc[c] += static_cast<double>(d) * d;
-      }
+    accumulate_rows(r0, r1, C, part.data() + t * C, [&](int64_t r, int64_t c) {
+      const float d = x[r * C + c] - m[c];
+      return d * d;
+    });
   });
   reduce_parts(part, chunks, C, var, 1.0 / static_cast<double>(rows));
 }
@@ -104,14 +119,9 @@ void grad_stats() {
   const int max_chunks = num_threads();
   std::vector<double> p1(static_cast<size_t>(max_chunks * C), 0.0), p2(p1);
   const int chunks = for_row_blocks(rows, C, [&](int t, int64_t r0, int64_t r1) {
-    double* a1 = p1.data() + t * C;
-    double* a2 = p2.data() + t * C;
-    for (int64_t r = r0; r < r1; r++)
-      for (int64_t c = 0; c < C; c++) {
-        const float d = dy[r * C + c];
-        a1[c] += d;
-        a2[c] += static_cast<double>(d) * (x[r * C + c] - mean[c]);
-      }
+    accumulate_rows(r0, r1, C, p1.data() + t * C, [&](int64_t r, int64_t c) { return dy[r * C + c]; });
+    accumulate_rows(r0, r1, C, p2.data() + t * C,
+                    [&](int64_t r, int64_t c) { return dy[r * C + c] * (x[r * C + c] - mean[c]); });
   });
   reduce_parts(p1, chunks, C, s1);
   reduce_parts(p2, chunks, C, s2);
