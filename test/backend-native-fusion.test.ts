@@ -65,6 +65,21 @@ describe('fused layers on the native training path', { skip }, () => {
     }, ['conv2dPool', 'conv2d']);
   });
 
+  it('inference: a batch norm after conv + relu is folded into the convolution, with or without pooling after it', async () => {
+    const C = 16;
+    // Statistics as a trained layer has them, with some negative scales (pooling then sees the flip).
+    const inputs = [randomInput(rng, [6, 14, 14, 8]), randomInput(rng, [3, 3, 8, C]), randomInput(rng, [C], -0.2, 0.2),
+      randomInput(rng, [C], -0.5, 0.5), randomInput(rng, [C], 0.2, 2), randomInput(rng, [C], -1, 1), randomInput(rng, [C], -1.5, 1.5)];
+    const convBn = (x: tf.Tensor, f: tf.Tensor, b: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, offset: tf.Tensor, scale: tf.Tensor) =>
+      core.batchNorm(core.fused.conv2d({ x: x as T4, filter: f as T4, bias: b, strides: 1, pad: 'valid', activation: 'relu' }), mean as T1, variance as T1, offset as T1, scale as T1, 0.001);
+    const pooled = (...t: tf.Tensor[]) => tf.maxPool(convBn(...(t as Parameters<typeof convBn>)) as T4, 2, 2, 'valid');
+    for (const [label, fn, fused] of [['conv-bn', convBn, 'conv2d'], ['conv-bn-pool', pooled, 'conv2dPool']] as const) {
+      const { calls } = await countNativeCalls(() => runOn('native', inputs, fn));
+      assert.equal(calls.batchNorm ?? 0, 0, `${label}: no separate batch-norm pass`);
+      await checkAgainstCpu(label, inputs, fn, fused);
+    }
+  });
+
   it('a deferred convolution output used on the wasm backend (same heap) is computed first', async () => {
     await tf.setBackend('native');
     const [x, f] = [randomInput(rng, [2, 6, 6, 3]), randomInput(rng, [3, 3, 3, 4])].map((i) => tf.tensor(i.values, i.shape));

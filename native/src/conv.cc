@@ -8,6 +8,8 @@
 //   0 a (x, or dy for backprop-input)   1 b (filter, or dy for backprop-filter)   2 bias or -1
 //   3 out   4..20 geometry: N H W C KH KW OC OH OW SH SW DH DW padT padL padB padR
 //   21 activation   22 activation alpha
+//   38 per-channel scale and shift applied after the activation ([2, OC]: y * scale + shift), or -1:
+//      an inference batch norm that follows the layer, fused (src/backend/native/kernels/norm.ts)
 #include "common.h"
 #include "dnnl_util.h"
 #include "pool.h"
@@ -101,6 +103,8 @@ struct Weights {
 struct ConvFwd {
   dnnl::convolution_forward prim;
   memory src, dst, bias;
+  memory scale, shift;  // per-channel post-op operands, when a batch norm is fused
+  int scale_post_op = -1;
   Weights wei;
   bool has_bias;
 };
@@ -121,12 +125,24 @@ thread_local PrimitiveCache<ConvFwd> fwd_cache;
 thread_local PrimitiveCache<ConvBwdData> bwd_data_cache;
 thread_local PrimitiveCache<ConvBwdWeights> bwd_weights_cache;
 
-ConvFwd* forward_entry(const Geometry& g, bool has_bias, int act, float alpha) {
-  const auto key = g.key(has_bias, act, float_bits(alpha));
+ConvFwd* forward_entry(const Geometry& g, bool has_bias, int act, float alpha, bool scale_shift = false) {
+  auto key = g.key(has_bias, act, float_bits(alpha));
+  key.push_back(scale_shift);
   ConvFwd* e = fwd_cache.find(key);
   if (e) return e;
   auto u = std::make_unique<ConvFwd>();
-  auto pd = forward_pd(g, dnnl::prop_kind::forward_inference, has_bias, activation_attr(act, alpha));
+  dnnl::primitive_attr attr = activation_attr(act, alpha);
+  const auto channel = md({1, g.OC, 1, 1}, tag::nhwc);
+  if (scale_shift) {
+    dnnl::post_ops ops = attr.get_post_ops();
+    u->scale_post_op = ops.len();
+    ops.append_binary(dnnl::algorithm::binary_mul, channel);
+    ops.append_binary(dnnl::algorithm::binary_add, channel);
+    attr.set_post_ops(ops);
+    u->scale = memory(channel, dnnl_engine(), nullptr);
+    u->shift = memory(channel, dnnl_engine(), nullptr);
+  }
+  auto pd = forward_pd(g, dnnl::prop_kind::forward_inference, has_bias, attr);
   u->prim = dnnl::convolution_forward(pd);
   u->src = memory(pd.src_desc(), dnnl_engine(), nullptr);
   u->dst = memory(pd.dst_desc(), dnnl_engine(), nullptr);
@@ -136,7 +152,7 @@ ConvFwd* forward_entry(const Geometry& g, bool has_bias, int act, float alpha) {
   return fwd_cache.insert(key, std::move(u));
 }
 
-void run_forward(ConvFwd* e, float* x, float* w, float* b, float* y) {
+void run_forward(ConvFwd* e, float* x, float* w, float* b, float* y, float* scale_shift = nullptr) {
   auto& s = dnnl_stream();
   e->src.set_data_handle(x);
   e->dst.set_data_handle(y);
@@ -148,6 +164,13 @@ void run_forward(ConvFwd* e, float* x, float* w, float* b, float* y) {
     e->bias.set_data_handle(b);
     args[DNNL_ARG_BIAS] = e->bias;
   }
+  if (e->scale_post_op >= 0) {
+    const int64_t oc = e->dst.get_desc().dims()[1];
+    e->scale.set_data_handle(scale_shift);
+    e->shift.set_data_handle(scale_shift + oc);
+    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(e->scale_post_op) | DNNL_ARG_SRC_1] = e->scale;
+    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(e->scale_post_op + 1) | DNNL_ARG_SRC_1] = e->shift;
+  }
   e->prim.execute(s, args);
   s.wait();
 }
@@ -157,9 +180,10 @@ void conv2d_forward() {
   const bool has_bias = P(2) >= 0;
   const int act = static_cast<int>(PI(21));
   const float alpha = static_cast<float>(P(22));
-  ConvFwd* e = forward_entry(g, has_bias, act, alpha);
+  float* scale_shift = heap_f32_opt(P(38), 2 * g.OC);
+  ConvFwd* e = forward_entry(g, has_bias, act, alpha, scale_shift != nullptr);
   run_forward(e, heap_f32(P(0), g.src_size()), heap_f32(P(1), g.wei_size()), heap_f32_opt(P(2), g.OC),
-              heap_f32(P(3), g.dst_size()));
+              heap_f32(P(3), g.dst_size()), scale_shift);
 }
 
 // Convolution followed by max pooling, a few images at a time so that the convolution's output is
@@ -178,6 +202,7 @@ void conv2d_pool() {
   float* b = heap_f32_opt(P(2), g.OC);
   float* y = heap_f32_opt(P(3), g.dst_size());
   float* pooled = heap_f32(P(23), pg.N * pg.OH * pg.OW * pg.C);
+  float* scale_shift = heap_f32_opt(P(38), 2 * g.OC);
   const int64_t in_image = g.H * g.W * g.C, out_image = g.OH * g.OW * g.OC, pooled_image = pg.OH * pg.OW * pg.C;
   // About 1 MiB of convolution output per chunk: it stays in the (2 MiB per core) L2 cache.
   const int64_t chunk = std::min<int64_t>(g.N, std::max<int64_t>(1, (int64_t{1} << 20) / (out_image * 4)));
@@ -189,7 +214,8 @@ void conv2d_pool() {
     PoolGeometry pc = pg;
     pc.N = gc.N;
     float* out = y ? y + n0 * out_image : scratch.data();
-    run_forward(forward_entry(gc, b != nullptr, act, alpha), x + n0 * in_image, w, b, out);
+    run_forward(forward_entry(gc, b != nullptr, act, alpha, scale_shift != nullptr), x + n0 * in_image, w, b, out,
+                scale_shift);
     max_pool_images(pc, out, pooled + n0 * pooled_image);
   }
 }

@@ -25,13 +25,20 @@ export function setConvGeometry(ctx: NativeContext, c: backend_util.Conv2DInfo):
   return true;
 }
 
-/** Sets the operands part of the parameter block (after the geometry, and after allocating). */
-export function setConvOperands(ctx: NativeContext, a: TensorInfo, b: TensorInfo, bias: TensorInfo | null, out: TensorInfo | null, act = 0, alpha = 0): void {
+/**
+ * Sets the operands part of the parameter block (after the geometry, and after allocating).
+ * `scaleShift` ([2, channels]) is an inference batch norm fused after the activation.
+ */
+export function setConvOperands(ctx: NativeContext, a: TensorInfo, b: TensorInfo, bias: TensorInfo | null, out: TensorInfo | null, act = 0, alpha = 0, scaleShift: TensorInfo | null = null): void {
   ctx.syncHeap();
   ctx.set(0, [ctx.offset(a), ctx.offset(b), ctx.offsetOr(bias), ctx.offsetOr(out)]);
   ctx.params[21] = act;
   ctx.params[22] = alpha;
+  ctx.params[SCALE_SHIFT_PARAM] = ctx.offsetOr(scaleShift);
 }
+
+/** Parameter index of the fused per-channel scale and shift (native/src/conv.cc). */
+const SCALE_SHIFT_PARAM = 38;
 
 function run(ctx: NativeContext, call: () => void, a: TensorInfo, b: TensorInfo, bias: TensorInfo | null, out: TensorInfo, act = 0, alpha = 0): void {
   setConvOperands(ctx, a, b, bias, out, act, alpha);
@@ -49,6 +56,19 @@ export interface ConvRecipe extends Recipe {
   info: backend_util.Conv2DInfo;
   act: number;
   alpha: number;
+  /** A following inference batch norm, as y * scale + shift per channel ([2, channels]), or null. */
+  scaleShift: TensorInfo | null;
+}
+
+/** Defers `out` as the convolution the recipe describes (a max pooling or batch norm may take it over). */
+export function deferConv(ctx: NativeContext, out: TensorInfo, conv: Omit<ConvRecipe, 'kind' | 'sources' | 'fill'>): void {
+  const fill = () => {
+    setConvGeometry(ctx, conv.info);
+    setConvOperands(ctx, conv.x, conv.filter, conv.bias, out, conv.act, conv.alpha, conv.scaleShift);
+    ctx.addon.conv2d();
+  };
+  const sources = [conv.x, conv.filter, conv.bias, conv.scaleShift].filter((t): t is TensorInfo => t !== null);
+  ctx.deferred.defer(out, { ...conv, kind: CONV_RECIPE, sources, fill } as ConvRecipe);
 }
 
 const conv2D: NativeKernel = {
@@ -76,14 +96,8 @@ export const fusedConv2D: NativeKernel = {
     const biasFits = !bias || (sizeOf(bias.shape) === info.outChannels && bias.shape[bias.shape.length - 1] === info.outChannels);
     if (!biasFits || sizeOf(info.outShape) === 0 || sizeOf(x.shape) === 0 || !setConvGeometry(ctx, info)) return fallback(args);
     const out = ctx.backend.makeOutput(info.outShape, 'float32');
-    const alpha = leakyreluAlpha ?? 0.2;
-    // Deferred: a max pooling that follows computes it chunk by chunk, pooled while in cache.
-    const fill = () => {
-      setConvGeometry(ctx, info);
-      run(ctx, () => ctx.addon.conv2d(), x, filter, bias ?? null, out, act, alpha);
-    };
-    const recipe: ConvRecipe = { kind: CONV_RECIPE, sources: bias ? [x, filter, bias] : [x, filter], fill, x, filter, bias: bias ?? null, info, act, alpha };
-    ctx.deferred.defer(out, recipe);
+    // Deferred: a max pooling or an inference batch norm that follows computes it with them.
+    deferConv(ctx, out, { x, filter, bias: bias ?? null, info, act, alpha: leakyreluAlpha ?? 0.2, scaleShift: null });
     return out;
   },
 };

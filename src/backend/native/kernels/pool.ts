@@ -38,7 +38,7 @@ const maxPool: NativeKernel = {
       const training = tf.engine().state.gradientDepth > 0;
       setGeometry(ctx, info, 24);
       setConvGeometry(ctx, conv.info);
-      setConvOperands(ctx, conv.x, conv.filter, conv.bias, training ? x : null, conv.act, conv.alpha);
+      setConvOperands(ctx, conv.x, conv.filter, conv.bias, training ? x : null, conv.act, conv.alpha, conv.scaleShift);
       ctx.params[23] = ctx.offset(out);
       ctx.addon.conv2dPool();
       if (training) ctx.deferred.resolve(x.dataId);
