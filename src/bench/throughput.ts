@@ -8,6 +8,7 @@ import { IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
 import { buildModel } from '../models/build.js';
 import type { ModelSpec } from '../models/registry.js';
 import { Rng, withSeededMathRandom } from '../util/rng.js';
+import { median } from './rounds.js';
 
 export interface ThroughputOptions {
   batchSize: number;
@@ -27,7 +28,6 @@ export interface Throughput {
   peakRssMb: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function measureThroughput(spec: ModelSpec, images: Float32Array, labels: Uint8Array, o: ThroughputOptions = DEFAULT_THROUGHPUT): Promise<Throughput> {
   const rng = new Rng('bench');

@@ -4,6 +4,7 @@ import { loadFashionMnist, toExamples } from '../../data/index.js';
 import { requireModelSpec } from '../../models/build.js';
 import { DEFAULT_THROUGHPUT, measureThroughput, type Throughput } from '../../bench/throughput.js';
 import { findTorchScript, measureTorch, torchAvailable, type TorchResult } from '../../bench/torch.js';
+import { combineThroughput, combineTorch } from '../../bench/rounds.js';
 import { UserError, errorMessage } from '../../util/errors.js';
 import { addDataOptions, printJson } from '../common.js';
 import { commaList, positiveInt } from '../options.js';
@@ -12,6 +13,7 @@ interface BenchFlags {
   models: string[];
   backends: string[];
   steps: number;
+  rounds: number;
   torch: boolean;
   torchScript?: string;
   dataDir?: string;
@@ -24,6 +26,8 @@ interface BenchRow extends Partial<Throughput> {
   backend: string;
   description?: string;
   error?: string;
+  /** Each round's measurement, when there were several. */
+  rounds?: Throughput[];
 }
 
 const fmt = (n?: number) => (n === undefined ? '—' : Math.round(n).toLocaleString('en'));
@@ -35,6 +39,7 @@ export function registerBench(program: Command): void {
     .option('--models <list>', 'models to measure', commaList, ['cnn1', 'cnn3', 'cnn4'])
     .option('--backends <list>', `backends to measure (of ${BACKEND_NAMES.join(', ')}; cpu is very slow)`, commaList, ['native', 'wasm'])
     .option('--steps <n>', 'training steps measured after 3 warm-up steps (median reported)', positiveInt, DEFAULT_THROUGHPUT.trainSteps)
+    .option('--rounds <n>', 'alternate our backends and PyTorch this many times and report the medians (for noisy hosts)', positiveInt, 1)
     .option('--no-torch', 'skip the PyTorch reference')
     .option('--torch-script <file>', 'PyTorch reference script (default ../shared/bench/torch_reference.py)')
     .option('--json', 'print the results as JSON on stdout');
@@ -47,37 +52,52 @@ export function registerBench(program: Command): void {
     const say = (l: string) => {
       if (!f.json) process.stderr.write(l + '\n');
     };
-    const rows: BenchRow[] = [];
-    for (const b of f.backends as BackendName[]) {
-      let description: string;
-      try {
-        description = (await initBackend(b)).description;
-      } catch (e) {
-        say(`${b}: unavailable (${errorMessage(e)})`);
-        rows.push(...specs.map((s) => ({ model: s.name, backend: b, error: errorMessage(e) })));
-        continue;
-      }
-      say(`backend: ${description}`);
-      for (const spec of specs) {
-        const t = await measureThroughput(spec, train.x, train.y, { ...DEFAULT_THROUGHPUT, trainSteps: f.steps });
-        say(`  ${spec.name}: train ${fmt(t.trainImgPerS)} img/s, inference ${fmt(t.inferImgPerS)} img/s, peak RSS ${Math.round(t.peakRssMb)} MB`);
-        rows.push({ model: spec.name, backend: b, description, ...t });
-      }
-    }
-    const torch: Record<string, TorchResult | { error: string }> = {};
     const script = findTorchScript(f.torchScript);
-    if (f.torch && script && (await torchAvailable())) {
-      for (const spec of specs) {
-        try {
-          torch[spec.name] = await measureTorch(script, spec.name, data.source.dir);
-          say(`  pytorch ${spec.name}: train ${fmt((torch[spec.name] as TorchResult).train_img_per_s)} img/s`);
-        } catch (e) {
-          torch[spec.name] = { error: errorMessage(e) };
-        }
-      }
-    } else if (f.torch) {
+    const withTorch = f.torch && script !== null && (await torchAvailable());
+    if (f.torch && !withTorch) {
       say(`PyTorch reference skipped: ${script ? `${'/usr/bin/python3'} cannot import torch (see ../shared/bench/setup-torch.sh)` : 'no reference script found'}`);
     }
+    const ours = new Map<string, BenchRow & { measured: Throughput[] }>();
+    const torchRounds = new Map<string, TorchResult[]>();
+    const torchErrors: Record<string, { error: string }> = {};
+    for (let round = 1; round <= f.rounds; round++) {
+      if (f.rounds > 1) say(`round ${round} of ${f.rounds}`);
+      for (const b of f.backends as BackendName[]) {
+        let description: string;
+        try {
+          description = (await initBackend(b)).description;
+        } catch (e) {
+          if (round === 1) say(`${b}: unavailable (${errorMessage(e)})`);
+          for (const s of specs) ours.set(`${b}/${s.name}`, { model: s.name, backend: b, error: errorMessage(e), measured: [] });
+          continue;
+        }
+        say(`backend: ${description}`);
+        for (const spec of specs) {
+          const t = await measureThroughput(spec, train.x, train.y, { ...DEFAULT_THROUGHPUT, trainSteps: f.steps });
+          say(`  ${spec.name}: train ${fmt(t.trainImgPerS)} img/s, inference ${fmt(t.inferImgPerS)} img/s, peak RSS ${Math.round(t.peakRssMb)} MB`);
+          const key = `${b}/${spec.name}`;
+          const row = ours.get(key) ?? { model: spec.name, backend: b, description, measured: [] };
+          row.measured.push(t);
+          ours.set(key, row);
+        }
+      }
+      if (!withTorch || !script) continue;
+      for (const spec of specs) {
+        if (torchErrors[spec.name]) continue;
+        try {
+          const t = await measureTorch(script, spec.name, data.source.dir);
+          torchRounds.set(spec.name, [...(torchRounds.get(spec.name) ?? []), t]);
+          say(`  pytorch ${spec.name}: train ${fmt(t.train_img_per_s)} img/s, inference ${fmt(t.infer_img_per_s)} img/s`);
+        } catch (e) {
+          torchErrors[spec.name] = { error: errorMessage(e) };
+        }
+      }
+    }
+    const rows: BenchRow[] = [...ours.values()].map(({ measured, ...row }) =>
+      measured.length === 0 ? row : { ...row, ...combineThroughput(measured), ...(measured.length > 1 ? { rounds: measured } : {}) },
+    );
+    const torch: Record<string, TorchResult | { error: string }> = { ...torchErrors };
+    for (const [m, rs] of torchRounds) torch[m] = combineTorch(rs);
     const ratio = (ours?: number, ref?: number) => (ours && ref ? ours / ref : undefined);
     const table = rows.map((r) => {
       const t = torch[r.model] as TorchResult | undefined;

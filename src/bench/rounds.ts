@@ -1,0 +1,31 @@
+/**
+ * Several rounds of the same measurement, reduced to one: on a shared or throttling host a single
+ * round's throughput can move by a fifth, so `bench --rounds N` alternates our backends and PyTorch
+ * N times and compares the medians.
+ */
+import type { Throughput } from './throughput.js';
+import type { TorchResult } from './torch.js';
+
+/** The middle value (the upper middle for an even count). */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error('median of no values');
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}
+
+/** Median throughputs of the rounds; peak memory is the highest seen. */
+export function combineThroughput(rounds: readonly Throughput[]): Throughput {
+  return {
+    trainImgPerS: median(rounds.map((r) => r.trainImgPerS)),
+    inferImgPerS: median(rounds.map((r) => r.inferImgPerS)),
+    stepMs: median(rounds.map((r) => r.stepMs)),
+    peakRssMb: Math.max(...rounds.map((r) => r.peakRssMb)),
+  };
+}
+
+export function combineTorch(rounds: readonly TorchResult[]): TorchResult {
+  return {
+    ...rounds[0],
+    train_img_per_s: median(rounds.map((r) => r.train_img_per_s)),
+    infer_img_per_s: median(rounds.map((r) => r.infer_img_per_s)),
+  };
+}
