@@ -194,7 +194,6 @@ void conv2d_forward() {
 void conv2d_pool() {
   const Geometry g = Geometry::read();
   const PoolGeometry pg = PoolGeometry::read(24);
-  const bool has_bias = P(2) >= 0;
   const int act = static_cast<int>(PI(21));
   const float alpha = static_cast<float>(P(22));
   float* x = heap_f32(P(0), g.src_size());

@@ -21,6 +21,48 @@
 
 namespace fcnn {
 
+namespace {
+
+// One pooling window [h0, h1) x [w0, w1) of an NHWC image whose rows are W pixels of C channels.
+struct Window {
+  const float* img;
+  int64_t W, C, h0, h1, w0, w1;
+  const float* at(int64_t ih, int64_t iw) const { return img + (ih * W + iw) * C; }
+};
+
+// For channels c0 .. c0 + 15: the window-order index of each lane's first maximum, -1 if none
+// (NaN never wins), as TF.js's MaxPoolGrad picks it.
+inline vi window_argmax(const Window& w, int64_t c0) {
+  vf best = vf{} - std::numeric_limits<float>::infinity();
+  vi arg = vi{} - 1;
+  int32_t k = 0;
+  for (int64_t ih = w.h0; ih < w.h1; ih++)
+    for (int64_t iw = w.w0; iw < w.w1; iw++, k++) {
+      const vf v = load(w.at(ih, iw) + c0);
+      const vi gt = v > best;
+      best = gt ? v : best;
+      arg = gt ? (vi{} + k) : arg;
+    }
+  return arg;
+}
+
+// The same for one channel.
+inline int32_t window_argmax_one(const Window& w, int64_t c) {
+  float best = -std::numeric_limits<float>::infinity();
+  int32_t arg = -1, k = 0;
+  for (int64_t ih = w.h0; ih < w.h1; ih++)
+    for (int64_t iw = w.w0; iw < w.w1; iw++, k++) {
+      const float v = w.at(ih, iw)[c];
+      if (v > best) {
+        best = v;
+        arg = k;
+      }
+    }
+  return arg;
+}
+
+}  // namespace
+
 void max_pool_images(const PoolGeometry& g, const float* x, float* y) {
   const int64_t rows = g.N * g.OH, C = g.C;
 #pragma omp parallel for schedule(static) if (rows * g.OW * C > 16384)
@@ -107,34 +149,16 @@ void max_pool_grad_disjoint(const PoolGeometry& g, const float* dy, const float*
           int64_t c0 = 0;
           // Sixteen channels at a time in vector registers, then the remainder.
           for (; c0 + kLanes <= C; c0 += kLanes) {
-            vf best = vf{} - std::numeric_limits<float>::infinity();
-            vi arg = vi{} - 1;
-            int32_t k = 0;
-            for (int64_t ih = h0; ih < h1; ih++)
-              for (int64_t iw = w0; iw < w1; iw++, k++) {
-                const vf v = load(xn + (ih * g.W + iw) * C + c0);
-                const vi gt = v > best;
-                best = gt ? v : best;
-                arg = gt ? (vi{} + k) : arg;
-              }
+            const vi arg = window_argmax(Window{xn, g.W, C, h0, h1, w0, w1}, c0);
             const vf d = load(dyp + c0);
-            k = 0;
+            int32_t k = 0;
             for (int64_t ih = h0; ih < h1; ih++)
               for (int64_t iw = w0; iw < w1; iw++, k++)
                 store(dxn + (ih * g.W + iw) * C + c0, arg == k ? d : vf{});
           }
           for (int64_t c = c0; c < C; c++) {
-            float best = -std::numeric_limits<float>::infinity();
-            int32_t arg = -1, k = 0;
-            for (int64_t ih = h0; ih < h1; ih++)
-              for (int64_t iw = w0; iw < w1; iw++, k++) {
-                const float v = xn[(ih * g.W + iw) * C + c];
-                if (v > best) {
-                  best = v;
-                  arg = k;
-                }
-              }
-            k = 0;
+            const int32_t arg = window_argmax_one(Window{xn, g.W, C, h0, h1, w0, w1}, c);
+            int32_t k = 0;
             for (int64_t ih = h0; ih < h1; ih++)
               for (int64_t iw = w0; iw < w1; iw++, k++) dxn[(ih * g.W + iw) * C + c] = arg == k ? dyp[c] : 0.f;
           }
@@ -244,19 +268,10 @@ void pool_relu_grad_bias() {
           const float* dyp = dyn + (oh * g.OW + ow) * C;
           int64_t c0 = 0;
           for (; c0 + kLanes <= C; c0 += kLanes) {
-            vf best = vf{} - std::numeric_limits<float>::infinity();
-            vi arg = vi{} - 1;
-            int32_t k = 0;
-            for (int64_t ih = h0; ih < h1; ih++)
-              for (int64_t iw = w0; iw < w1; iw++, k++) {
-                const vf v = load(yn + (ih * g.W + iw) * C + c0);
-                const vi gt = v > best;
-                best = gt ? v : best;
-                arg = gt ? (vi{} + k) : arg;
-              }
+            const vi arg = window_argmax(Window{yn, g.W, C, h0, h1, w0, w1}, c0);
             const vf d = load(dyp + c0);
             vf sum = load(row.data() + c0);
-            k = 0;
+            int32_t k = 0;
             for (int64_t ih = h0; ih < h1; ih++)
               for (int64_t iw = w0; iw < w1; iw++, k++) {
                 const int64_t at = (ih * g.W + iw) * C + c0;
@@ -270,17 +285,8 @@ void pool_relu_grad_bias() {
             store(row.data() + c0, sum);
           }
           for (int64_t c = c0; c < C; c++) {
-            float best = -std::numeric_limits<float>::infinity();
-            int32_t arg = -1, k = 0;
-            for (int64_t ih = h0; ih < h1; ih++)
-              for (int64_t iw = w0; iw < w1; iw++, k++) {
-                const float v = yn[(ih * g.W + iw) * C + c];
-                if (v > best) {
-                  best = v;
-                  arg = k;
-                }
-              }
-            k = 0;
+            const int32_t arg = window_argmax_one(Window{yn, g.W, C, h0, h1, w0, w1}, c);
+            int32_t k = 0;
             for (int64_t ih = h0; ih < h1; ih++)
               for (int64_t iw = w0; iw < w1; iw++, k++) {
                 const int64_t at = (ih * g.W + iw) * C + c;
