@@ -28,7 +28,6 @@ export interface Throughput {
   peakRssMb: number;
 }
 
-
 export async function measureThroughput(spec: ModelSpec, images: Float32Array, labels: Uint8Array, o: ThroughputOptions = DEFAULT_THROUGHPUT): Promise<Throughput> {
   const rng = new Rng('bench');
   return withSeededMathRandom(rng, async () => {

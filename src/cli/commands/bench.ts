@@ -3,7 +3,7 @@ import { BACKEND_NAMES, initBackend, type BackendName } from '../../backend/inde
 import { loadFashionMnist, toExamples } from '../../data/index.js';
 import { requireModelSpec } from '../../models/build.js';
 import { DEFAULT_THROUGHPUT, measureThroughput, type Throughput } from '../../bench/throughput.js';
-import { findTorchScript, measureTorch, torchAvailable, type TorchResult } from '../../bench/torch.js';
+import { PYTHON, findTorchScript, measureTorch, torchAvailable, type TorchResult } from '../../bench/torch.js';
 import { combineThroughput, combineTorch } from '../../bench/rounds.js';
 import { UserError, errorMessage } from '../../util/errors.js';
 import { addDataOptions, printJson } from '../common.js';
@@ -55,7 +55,7 @@ export function registerBench(program: Command): void {
     const script = findTorchScript(f.torchScript);
     const withTorch = f.torch && script !== null && (await torchAvailable());
     if (f.torch && !withTorch) {
-      say(`PyTorch reference skipped: ${script ? `${'/usr/bin/python3'} cannot import torch (see ../shared/bench/setup-torch.sh)` : 'no reference script found'}`);
+      say(`PyTorch reference skipped: ${script ? `${PYTHON} cannot import torch (see ../shared/bench/setup-torch.sh)` : 'no reference script found'}`);
     }
     const ours = new Map<string, BenchRow & { measured: Throughput[] }>();
     const torchRounds = new Map<string, TorchResult[]>();

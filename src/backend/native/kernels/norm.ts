@@ -16,7 +16,9 @@ import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './type
  */
 function foldIntoConv(ctx: NativeContext, x: TensorInfo, conv: ConvRecipe, stats: (TensorInfo | undefined)[], eps: number): TensorInfo {
   const C = conv.info.outChannels;
-  const heap = (ctx.backend.wasm as unknown as { HEAPF32: Float32Array }).HEAPF32;
+  // A fresh view each time: allocating can grow the heap, which replaces its buffer.
+  const heapF32 = () => (ctx.backend.wasm as unknown as { HEAPF32: Float32Array }).HEAPF32;
+  const heap = heapF32();
   const read = (t: TensorInfo | undefined, fallback: number) => {
     if (!t) return () => fallback;
     const at = ctx.offset(t) / 4, len = sizeOf(t.shape);
@@ -30,7 +32,7 @@ function foldIntoConv(ctx: NativeContext, x: TensorInfo, conv: ConvRecipe, stats
     values[C + c] = offset(c) - mean(c) * k;
   }
   const scaleShift = ctx.backend.makeOutput([2, C], 'float32');
-  (ctx.backend.wasm as unknown as { HEAPF32: Float32Array }).HEAPF32.set(values, ctx.offset(scaleShift) / 4);
+  heapF32().set(values, ctx.offset(scaleShift) / 4);
   const out = ctx.backend.makeOutput([...x.shape], 'float32');
   deferConv(ctx, out, { ...conv, scaleShift });
   ctx.backend.disposeData(scaleShift.dataId); // the recipe holds it now
