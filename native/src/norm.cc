@@ -65,8 +65,8 @@ void reduce_parts(const std::vector<double>& part, int chunks, int64_t C, float*
   }
 }
 
-// Adds value(r, c) over rows [r0, r1) into acc[c] (double). A double accumulator per element does
-// not vectorise well and made these sums memory-latency bound; float partial sums over runs of 32
+// Adds value(r, c) over rows [r0, r1) into acc[c] (double). A double accumulator per element
+// vectorises poorly (a float-to-double widening per element); float partial sums over runs of 32
 // rows vectorise, and adding each run into double keeps the precision of the long sums.
 template <typename F>
 inline void accumulate_rows(int64_t r0, int64_t r1, int64_t C, double* acc, F value) {
