@@ -114,16 +114,6 @@ void max_pool() {
 // zeroing pass and without scattered additions.
 void max_pool_grad_disjoint(const PoolGeometry& g, const float* dy, const float* x, float* dx) {
   const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C;
-  auto row_window = [&](int64_t ih, int64_t& oh) {
-    const int64_t p = ih + g.padT;
-    oh = p / g.SH;
-    return p % g.SH < g.KH && oh < g.OH;
-  };
-  auto col_window = [&](int64_t iw, int64_t& ow) {
-    const int64_t p = iw + g.padL;
-    ow = p / g.SW;
-    return p % g.SW < g.KW && ow < g.OW;
-  };
 #pragma omp parallel for schedule(static) if (g.N * image > 16384)
     for (int64_t n = 0; n < g.N; n++) {
       const float* xn = x + n * image;
@@ -131,20 +121,18 @@ void max_pool_grad_disjoint(const PoolGeometry& g, const float* dy, const float*
       const float* dyn = dy + n * out_image;
       // Pixels outside every window get no gradient.
       for (int64_t ih = 0; ih < g.H; ih++) {
-        int64_t oh;
-        if (!row_window(ih, oh)) {
+        if (!g.row_in_window(ih)) {
           std::memset(dxn + ih * g.W * C, 0, g.W * C * sizeof(float));
           continue;
         }
         for (int64_t iw = 0; iw < g.W; iw++) {
-          int64_t ow;
-          if (!col_window(iw, ow)) std::memset(dxn + (ih * g.W + iw) * C, 0, C * sizeof(float));
+          if (!g.col_in_window(iw)) std::memset(dxn + (ih * g.W + iw) * C, 0, C * sizeof(float));
         }
       }
       for (int64_t oh = 0; oh < g.OH; oh++) {
-        const int64_t h0 = std::max<int64_t>(0, oh * g.SH - g.padT), h1 = std::min<int64_t>(g.H, oh * g.SH - g.padT + g.KH);
+        const int64_t h0 = g.row_start(oh), h1 = g.row_end(oh);
         for (int64_t ow = 0; ow < g.OW; ow++) {
-          const int64_t w0 = std::max<int64_t>(0, ow * g.SW - g.padL), w1 = std::min<int64_t>(g.W, ow * g.SW - g.padL + g.KW);
+          const int64_t w0 = g.col_start(ow), w1 = g.col_end(ow);
           const float* dyp = dyn + (oh * g.OW + ow) * C;
           int64_t c0 = 0;
           // Sixteen channels at a time in vector registers, then the remainder.
@@ -250,21 +238,19 @@ void pool_relu_grad_bias() {
       const float* dyn = dy + n * out_image;
       // Pixels outside every window: no gradient (NaN where y is NaN).
       for (int64_t ih = 0; ih < g.H; ih++) {
-        const int64_t ph = ih + g.padT;
-        const bool row_in = ph % g.SH < g.KH && ph / g.SH < g.OH;
+        const bool row_in = g.row_in_window(ih);
         for (int64_t iw = 0; iw < g.W; iw++) {
-          const int64_t pw = iw + g.padL;
-          if (row_in && pw % g.SW < g.KW && pw / g.SW < g.OW) continue;
+          if (row_in && g.col_in_window(iw)) continue;
           const float* yp = yn + (ih * g.W + iw) * C;
           float* dp = dxn + (ih * g.W + iw) * C;
           for (int64_t c = 0; c < C; c++) dp[c] = yp[c] != yp[c] ? nan : 0.f;
         }
       }
       for (int64_t oh = 0; oh < g.OH; oh++) {
-        const int64_t h0 = std::max<int64_t>(0, oh * g.SH - g.padT), h1 = std::min<int64_t>(g.H, oh * g.SH - g.padT + g.KH);
+        const int64_t h0 = g.row_start(oh), h1 = g.row_end(oh);
         std::fill(row.begin(), row.end(), 0.f);
         for (int64_t ow = 0; ow < g.OW; ow++) {
-          const int64_t w0 = std::max<int64_t>(0, ow * g.SW - g.padL), w1 = std::min<int64_t>(g.W, ow * g.SW - g.padL + g.KW);
+          const int64_t w0 = g.col_start(ow), w1 = g.col_end(ow);
           const float* dyp = dyn + (oh * g.OW + ow) * C;
           int64_t c0 = 0;
           for (; c0 + kLanes <= C; c0 += kLanes) {

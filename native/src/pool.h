@@ -28,6 +28,15 @@ struct PoolGeometry {
     for (int i = 0; i < 14; i++) f[i] = PI(at + i);
     return g;
   }
+  // The input rows [row_start, row_end) and columns [col_start, col_end) of output (oh, ow)'s
+  // window, clipped to the image (no dilation).
+  int64_t row_start(int64_t oh) const { return oh * SH - padT < 0 ? 0 : oh * SH - padT; }
+  int64_t row_end(int64_t oh) const { return oh * SH - padT + KH > H ? H : oh * SH - padT + KH; }
+  int64_t col_start(int64_t ow) const { return ow * SW - padL < 0 ? 0 : ow * SW - padL; }
+  int64_t col_end(int64_t ow) const { return ow * SW - padL + KW > W ? W : ow * SW - padL + KW; }
+  // Whether input row ih / column iw lies in some window, when windows do not overlap.
+  bool row_in_window(int64_t ih) const { return (ih + padT) % SH < KH && (ih + padT) / SH < OH; }
+  bool col_in_window(int64_t iw) const { return (iw + padL) % SW < KW && (iw + padL) / SW < OW; }
 };
 
 // y = max pooling of x (NHWC), every image of g.N, threaded.
