@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { CLASS_NAMES, IMAGE_SIZE, PIXELS, type Examples } from '../src/data/types.js';
+import { CLASS_NAMES, FASHION_SHAPE, IMAGE_SIZE, PIXELS, type Examples } from '../src/data/types.js';
 import { GRID, gridSize, pickGridItems, predictionCaption, renderGrid, type GridItem, type Prediction } from '../src/explain/index.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -19,6 +19,7 @@ function syntheticTest(): Examples {
     y: Uint8Array.from({ length: COUNT }, (_, i) => i % 10),
     count: COUNT,
     indices: Uint32Array.from({ length: COUNT }, (_, i) => i),
+    shape: FASHION_SHAPE,
   };
 }
 

@@ -7,7 +7,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfc from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
-import { CLASS_NAMES, PIXELS, type Examples } from '../src/data/types.js';
+import { CLASS_NAMES, FASHION_SHAPE, PIXELS, type Examples } from '../src/data/types.js';
 import type { EvalResult } from '../src/evaluate/types.js';
 import { writeRunPictures, type Prediction } from '../src/explain/index.js';
 import { RUN_FILES, type HistoryRow } from '../src/train/record.js';
@@ -22,7 +22,7 @@ function fixtures() {
   const count = 50;
   const x = Float32Array.from({ length: count * PIXELS }, () => rng.next());
   const y = Uint8Array.from({ length: count }, (_, i) => i % 10);
-  const test: Examples = { x, y, count, indices: Uint32Array.from({ length: count }, (_, i) => i) };
+  const test: Examples = { x, y, count, indices: Uint32Array.from({ length: count }, (_, i) => i), shape: FASHION_SHAPE };
   const predictions: Prediction[] = Array.from(y, (label, i) => (i % 5 === 0 ? { label: (label + 1) % 10, prob: 0.5 } : { label, prob: 0.95 }));
   const confusion = CLASS_NAMES.map(() => CLASS_NAMES.map(() => 0));
   predictions.forEach((p, i) => confusion[y[i]][p.label]++);

@@ -67,7 +67,7 @@ export function toExamples(set: ImageSet, indices?: ArrayLike<number>): Examples
     const out = x.subarray(i * pixels, (i + 1) * pixels);
     for (let p = 0; p < pixels; p++) out[p] = BYTE_TO_UNIT[image[p]];
   }
-  return { x, y, count, indices: idx };
+  return { x, y, count, indices: idx, shape: [set.rows, set.cols, 1] };
 }
 
 /** How many items of each class (0..numClasses-1) the labels hold. */

@@ -43,9 +43,17 @@ export interface FashionMnist {
   source: DataSource;
 }
 
-/** Model-ready examples: pixels as float32 in [0,1] (N x 28 x 28 x 1, NHWC) and integer labels. */
+/** [height, width, channels] of one image. */
+export type ImageShape = readonly [height: number, width: number, channels: number];
+
+/** Fashion-MNIST's images: 28x28 grey. */
+export const FASHION_SHAPE: ImageShape = [IMAGE_SIZE, IMAGE_SIZE, 1];
+
+/** Model-ready examples: pixels as float32 in [0,1] (N x height x width x channels, NHWC) and integer labels. */
 export interface Examples {
   x: Float32Array;
+  /** The shape of one image; x holds count x shape[0] x shape[1] x shape[2] values. */
+  shape: ImageShape;
   y: Uint8Array;
   count: number;
   /** Index of each example in the set it came from (e.g. the 60k training file). */
