@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util';
 import sharp, { type OverlayOptions } from 'sharp';
 import { initBackend } from '../src/backend/index.js';
 import { CLASS_NAMES } from '../src/data/types.js';
-import { classifyImages, framePng, loadRunModel, preprocessImage, savePreprocessed, uniqueStems, type MirrorMode, type PreprocessOverride } from '../src/predict/index.js';
+import { loadRunModel } from '../src/runs/index.js';
+import { classifyImages, framePng, preprocessImage, savePreprocessed, uniqueStems, type MirrorMode, type PreprocessOverride } from '../src/predict/index.js';
 
 interface Photo {
   file: string;

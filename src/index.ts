@@ -3,7 +3,7 @@
  *
  *   const data = await loadFashionMnist({});
  *   const run = await trainRun({ model: 'cnn1', hyper, augmentation: ARTICLE_AUGMENTATION });
- *   const model = await loadModel(`${run.runDir}/model`);
+ *   const { model } = await loadRunModel(run.runDir);
  *   const [result] = await classifyImages(model, [await fs.readFile('shirt.jpg')]);
  */
 export * from './data/index.js';
@@ -15,9 +15,12 @@ export { trainRun, type TrainRunOptions, type RunSummary } from './train/run.js'
 export { ARTICLE_AUGMENTATION, augmentBatch, type AugmentConfig } from './train/augment.js';
 export { EarlyStopping, type TrainCallback } from './train/callbacks.js';
 export { LrScheduler, parseLrSchedule } from './train/lr-schedule.js';
-export { RUN_FILES, runPath, type RunConfig, type HistoryRow, type TrainHyperParams } from './train/record.js';
-export { evaluateModel, readEvalReport } from './evaluate/report.js';
-export type { EvalReport, EvalResult, ClassMetrics } from './evaluate/types.js';
+export * from './runs/index.js';
+export { compileForTraining, makeOptimizer, makeLoss, type TrainOptimizer } from './train/optimizer.js';
+export { evaluateModel } from './evaluate/report.js';
+export { evaluateRun } from './evaluate/run.js';
+export { compareModels } from './compare/run.js';
+export { predictRun, classifyImages } from './predict/index.js';
 export { writeRunPictures } from './explain/index.js';
 export { Rng } from './util/rng.js';
 export { UserError } from './util/errors.js';

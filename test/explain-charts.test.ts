@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { CLASS_NAMES } from '../src/data/types.js';
 import type { EvalResult } from '../src/evaluate/types.js';
 import { PHASE_BOUNDARY_LABEL, phaseBoundary, PNG_SCALE, renderConfusion, renderCurves } from '../src/explain/index.js';
-import type { HistoryRow } from '../src/train/record.js';
+import type { HistoryRow } from '../src/runs/index.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng } from '../src/util/rng.js';
 

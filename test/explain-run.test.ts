@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { CLASS_NAMES, FASHION_SHAPE, PIXELS, type Examples } from '../src/data/types.js';
 import type { EvalResult } from '../src/evaluate/types.js';
 import { writeRunPictures, type Prediction } from '../src/explain/index.js';
-import { RUN_FILES, type HistoryRow } from '../src/train/record.js';
+import { RUN_FILES, type HistoryRow } from '../src/runs/index.js';
 import { Rng } from '../src/util/rng.js';
 
 before(async () => {

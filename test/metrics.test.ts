@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { confusionMatrix, evaluationFromProbs, lossAndAccuracy, perClassMetrics } from '../src/evaluate/metrics.js';
 import { LrScheduler, parseLrSchedule } from '../src/train/lr-schedule.js';
 import { EarlyStopping, type TrainControl } from '../src/train/callbacks.js';
-import type { HistoryRow } from '../src/train/record.js';
+import type { HistoryRow } from '../src/runs/index.js';
 
 test('loss and accuracy of softmax outputs', () => {
   const probs = new Float32Array([0.9, 0.1, 0.2, 0.8, 0.6, 0.4]);

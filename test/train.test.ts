@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { trainRun } from '../src/train/run.js';
 import { ARTICLE_AUGMENTATION } from '../src/train/augment.js';
-import type { TrainHyperParams } from '../src/train/record.js';
+import { DEFAULT_OPTIMIZER } from '../src/train/optimizer.js';
+import type { TrainHyperParams } from '../src/runs/index.js';
 import { runCli } from './helpers/cli.js';
 
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
@@ -13,6 +14,7 @@ const skip = HAVE_DATA ? false : 'Fashion-MNIST not installed (apt-get install d
 
 const hyper: TrainHyperParams = {
   epochs: 2, augEpochs: 2, batchSize: 64, lr: 0.001, seed: 5, valSplit: 0.2, limit: 512, earlyStop: null, lrSchedule: { kind: 'constant' },
+  optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0,
 };
 const withoutSeconds = (rows: { seconds: number }[]) => rows.map(({ seconds: _s, ...rest }) => rest);
 

@@ -24,6 +24,20 @@ export function fraction(value: string): number {
   return n;
 }
 
+/** A number from 0 to 1 inclusive. */
+export function unitInterval(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`expected a number from 0 to 1, got "${value}"`);
+  return n;
+}
+
+/** A number from 0 (inclusive) to 1 (exclusive): 1 would make every target uniform. */
+export function smoothing(value: string): number {
+  const n = unitInterval(value);
+  if (n >= 1) throw new InvalidArgumentError(`expected a number below 1, got "${value}"`);
+  return n;
+}
+
 export function integer(value: string): number {
   if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected an integer, got "${value}"`);
   return Number(value);

@@ -1,6 +1,5 @@
 /** The article's comparison table beside ours, as data (compare.json) and Markdown (compare.md). */
-import type { EvalReport, EvalResult } from '../evaluate/types.js';
-import type { HistoryRow } from '../train/record.js';
+import type { EvalReport, EvalResult, HistoryRow } from '../runs/types.js';
 import type { ArticleFigures } from '../models/registry.js';
 
 export interface CompareRow {

@@ -1,11 +1,8 @@
-import { promises as fs } from 'node:fs';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Examples } from '../data/types.js';
-import { writeJsonAtomic } from '../util/atomic.js';
-import { runPath } from '../train/record.js';
 import { evaluationFromProbs } from './metrics.js';
 import { predictProbs } from './predict.js';
-import type { EvalReport, EvalResult } from './types.js';
+import type { EvalResult } from './types.js';
 
 export interface Evaluation {
   result: EvalResult;
@@ -15,24 +12,6 @@ export interface Evaluation {
 export function evaluateModel(model: tfl.LayersModel, test: Examples, at: { phase: EvalResult['phase']; epoch: number }): Evaluation {
   const probs = predictProbs(model, test);
   return { result: evaluationFromProbs(probs, test.y, at), probs };
-}
-
-export async function readEvalReport(runDir: string): Promise<EvalReport | null> {
-  try {
-    return JSON.parse(await fs.readFile(runPath(runDir, 'eval'), 'utf8')) as EvalReport;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-}
-
-/** Adds (or replaces) the result for its phase in eval.json, keeping phase order. */
-export async function recordEvaluation(runDir: string, model: string, result: EvalResult): Promise<EvalReport> {
-  const report = (await readEvalReport(runDir)) ?? { model, results: [] };
-  const order = ['base', 'augment', 'final'];
-  report.results = [...report.results.filter((r) => r.phase !== result.phase), result].sort((a, b) => order.indexOf(a.phase) - order.indexOf(b.phase));
-  await writeJsonAtomic(runPath(runDir, 'eval'), report);
-  return report;
 }
 
 export function formatEvalResult(r: EvalResult): string {

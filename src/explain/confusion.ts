@@ -1,7 +1,7 @@
 /** The 10x10 confusion matrix of a test evaluation as an annotated heatmap. */
 import type { TopLevelSpec } from 'vega-lite';
 import { CLASS_NAMES } from '../data/types.js';
-import type { EvalResult } from '../evaluate/types.js';
+import type { EvalResult } from '../runs/types.js';
 import { UserError } from '../util/errors.js';
 import { CHART_CONFIG, vegaLiteToSvg, writeSvgAndPng } from './render.js';
 

@@ -1,6 +1,6 @@
 /** Training curves: accuracy and loss per epoch, train and validation, both phases of a run. */
 import type { TopLevelSpec } from 'vega-lite';
-import type { HistoryRow } from '../train/record.js';
+import type { HistoryRow } from '../runs/types.js';
 import { UserError } from '../util/errors.js';
 import { CHART_CONFIG, vegaLiteToSvg, writeSvgAndPng } from './render.js';
 

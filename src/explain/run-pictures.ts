@@ -1,8 +1,7 @@
 /** All the pictures of one training run, written into its run directory (names from RUN_FILES). */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { CLASS_NAMES, PIXELS, type Examples } from '../data/types.js';
-import type { EvalResult } from '../evaluate/types.js';
-import { runPath, type HistoryRow } from '../train/record.js';
+import { PICTURE_FILES, runPath, type EvalResult, type HistoryRow, type PictureFile } from '../runs/index.js';
 import { Rng } from '../util/rng.js';
 import { renderActivations } from './activations.js';
 import { renderConfusion } from './confusion.js';
@@ -20,20 +19,12 @@ export interface RunPicturesInput {
   seed: number | string;
 }
 
-export type RunPictureFile = 'curvesSvg' | 'curvesPng' | 'confusionSvg' | 'confusionPng' | 'correctPng' | 'incorrectPng' | 'activationsPng';
+export type RunPictureFile = PictureFile;
 
 /** Writes every picture (each file atomically) and returns the paths written. */
 export async function writeRunPictures(input: RunPicturesInput): Promise<Record<RunPictureFile, string>> {
   const { runDir, model, history, evalResult, test, predictions, seed } = input;
-  const files: Record<RunPictureFile, string> = {
-    curvesSvg: runPath(runDir, 'curvesSvg'),
-    curvesPng: runPath(runDir, 'curvesPng'),
-    confusionSvg: runPath(runDir, 'confusionSvg'),
-    confusionPng: runPath(runDir, 'confusionPng'),
-    correctPng: runPath(runDir, 'correctPng'),
-    incorrectPng: runPath(runDir, 'incorrectPng'),
-    activationsPng: runPath(runDir, 'activationsPng'),
-  };
+  const files = Object.fromEntries(PICTURE_FILES.map((f) => [f, runPath(runDir, f)])) as Record<RunPictureFile, string>;
   await renderCurves(history, { svg: files.curvesSvg, png: files.curvesPng }, { title: `Training history — ${model.name}` });
   await renderConfusion(evalResult, { svg: files.confusionSvg, png: files.confusionPng });
 

@@ -6,27 +6,10 @@
  * Hand-written: no npm library applies a random affine warp to a float batch with Keras's exact
  * parameterisation, and the cost (~200k pixels per batch) is negligible next to a training step.
  */
+import type { AugmentConfig } from '../runs/types.js';
 import type { Rng } from '../util/rng.js';
 
-export interface AugmentConfig {
-  /** Maximum rotation, degrees (Keras rotation_range). */
-  rotationDeg: number;
-  /** Maximum shift as a fraction of width / height (Keras width/height_shift_range). */
-  widthShift: number;
-  heightShift: number;
-  /** Maximum shear angle (Keras shear_range), in `shearUnit`. */
-  shear: number;
-  /** Keras >= 2.2 reads shear_range in degrees; Keras 2.1 (the article's era) in radians. */
-  shearUnit: 'degrees' | 'radians';
-  /** Zoom factors are drawn from [1 - zoom, 1 + zoom], independently per axis. */
-  zoom: number;
-  /**
-   * How a warped pixel is sampled. Keras up to keras-preprocessing 1.0.5 (the article's era) called
-   * scipy's affine_transform with order=0, i.e. nearest neighbour: augmented images stay as sharp as
-   * the test images. Later Keras samples bilinearly (order=1), which blurs every augmented image.
-   */
-  interpolation: 'nearest' | 'bilinear';
-}
+export type { AugmentConfig };
 
 /** The article's settings. Shear: we follow current Keras (degrees); `--shear-unit radians` gives Keras 2.1's. */
 export const ARTICLE_AUGMENTATION: AugmentConfig = {

@@ -3,7 +3,7 @@
  * early stopping and learning-rate schedules are each one small callback on the same loop.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { HistoryRow, Phase } from './record.js';
+import type { HistoryRow, Phase } from '../runs/types.js';
 
 export interface EpochInfo {
   phase: Phase;

@@ -1,6 +1,6 @@
 import { UserError } from '../util/errors.js';
 import type { TrainCallback, TrainControl, EpochInfo } from './callbacks.js';
-import type { HistoryRow, LrScheduleSpec } from './record.js';
+import type { HistoryRow, LrScheduleSpec } from '../runs/types.js';
 
 export const LR_SCHEDULE_HELP =
   'constant | step:EVERY:FACTOR (multiply by FACTOR every EVERY epochs) | cosine[:MIN_LR] (cosine decay over all epochs) | plateau:PATIENCE:FACTOR (multiply by FACTOR when val_loss stalls)';

@@ -4,7 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { BatchInfo, EpochInfo, TrainCallback } from './callbacks.js';
-import type { HistoryRow } from './record.js';
+import type { HistoryRow } from '../runs/types.js';
 
 const fmt = (n: number, d = 4) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 

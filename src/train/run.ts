@@ -1,35 +1,56 @@
 /**
- * One training run from start to finish, recorded in a run directory: data, model, both phases
- * with validation and checkpoints, test evaluation after each phase, final model and pictures.
- * The CLI's `train` and `compare` both call `trainRun`.
+ * One training run from start to finish, recorded in a run directory, as named steps:
+ *
+ *   startBackend → openRun → loadRunData → restoreOrBuildModel → compileModel → recordRunStart
+ *   → trainingCallbacks → runTraining (evaluating after each phase) → finishRun
+ *
+ * `trainRun` chains them; each step is exported so that a test (or another driver, such as a
+ * worker process) can call it alone. `train` and `compare` both call `trainRun`.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend, type BackendName } from '../backend/index.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend, type BackendInfo, type BackendName } from '../backend/index.js';
 import { loadFashionMnist, splitTrainVal, toExamples } from '../data/index.js';
-import type { FashionMnist } from '../data/types.js';
+import type { Examples, FashionMnist, TrainValSplit } from '../data/types.js';
 import { buildModel, countParams, requireModelSpec } from '../models/build.js';
-import { saveModel } from '../models/io.js';
-import { appendLine, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { modelNames, type ModelSpec } from '../models/registry.js';
+import {
+  appendHistoryRow,
+  createRunRecord,
+  hasCheckpoint,
+  hasRunConfig,
+  loadCheckpoint,
+  readEvalReport,
+  readRunConfig,
+  recordEvaluation,
+  rewriteHistory,
+  RunExistsError,
+  saveCheckpoint,
+  saveRunModel,
+  type AugmentConfig,
+  type EvalReport,
+  type HistoryRow,
+  type NamedTensor,
+  type Phase,
+  type RunConfig,
+  type TrainHyperParams,
+  type TrainState,
+} from '../runs/index.js';
 import { UserError } from '../util/errors.js';
 import { Rng, withSeededMathRandom } from '../util/rng.js';
 import { versions } from '../util/version.js';
-import { evaluateModel, readEvalReport, recordEvaluation } from '../evaluate/report.js';
+import { evaluateModel } from '../evaluate/report.js';
 import { topPredictions } from '../evaluate/metrics.js';
-import type { EvalReport } from '../evaluate/types.js';
 import { writeRunPictures } from '../explain/index.js';
-import type { AugmentConfig } from './augment.js';
 import { EarlyStopping, type TrainCallback } from './callbacks.js';
-import { checkpointExists, loadCheckpoint, saveCheckpoint, type NamedTensor } from './checkpoint.js';
 import { LrScheduler } from './lr-schedule.js';
+import { compileForTraining, type TrainOptimizer } from './optimizer.js';
 import { ProgressDisplay } from './progress.js';
-import { runPath, type HistoryRow, type RunConfig, type TrainHyperParams } from './record.js';
 import { freshTrainState, runTraining } from './trainer.js';
 
 export interface TrainRunOptions {
-  model: string;
+  /** The model to train (a registry name); a resumed run's comes from its record. */
+  model?: string;
   hyper: TrainHyperParams;
   augmentation: AugmentConfig;
   runDir?: string;
@@ -62,136 +83,181 @@ export function defaultRunDir(model: string, now = new Date()): string {
   return path.join('runs', `${model}-${stamp}`);
 }
 
-async function readConfig(runDir: string): Promise<RunConfig> {
-  try {
-    return JSON.parse(await fs.readFile(runPath(runDir, 'config'), 'utf8')) as RunConfig;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`cannot resume: ${runPath(runDir, 'config')} does not exist`);
-    throw new UserError(`cannot resume: ${runPath(runDir, 'config')} is not valid JSON`);
+/** Step 1: the backend, announced (and why it is not the preferred one, when it is not). */
+export async function startBackend(requested: BackendName | undefined, log: (line: string) => void): Promise<BackendInfo> {
+  const backend = await initBackend(requested);
+  if (backend.fallbackReason) log(`note: ${backend.fallbackReason}`);
+  log(`backend: ${backend.description}`);
+  return backend;
+}
+
+/** What a run is: the model, its hyper-parameters and augmentation, from the record when resuming. */
+export interface RunPlan {
+  runDir: string;
+  /** The record's config when continuing a run; null for a new run. */
+  existing: RunConfig | null;
+  spec: ModelSpec;
+  hyper: TrainHyperParams;
+  augmentation: AugmentConfig;
+}
+
+/** Step 2: a new run directory (refusing one that holds a run), or the record of the run to resume. */
+export async function openRun(opts: Pick<TrainRunOptions, 'model' | 'hyper' | 'augmentation' | 'runDir' | 'resume'>): Promise<RunPlan> {
+  if (opts.resume) {
+    if (!opts.runDir) throw new UserError('--resume needs --run-dir RUN_DIR (the run to continue)');
+    const existing = await readRunConfig(opts.runDir);
+    return { runDir: opts.runDir, existing, spec: requireModelSpec(existing.model), hyper: existing.hyper, augmentation: existing.augmentation };
   }
+  if (!opts.model) throw new UserError(`train needs --model (one of ${modelNames().join(', ')})`);
+  const spec = requireModelSpec(opts.model);
+  const runDir = opts.runDir ?? defaultRunDir(spec.name);
+  if (await hasRunConfig(runDir)) throw new RunExistsError(runDir);
+  return { runDir, existing: null, spec, hyper: opts.hyper, augmentation: opts.augmentation };
+}
+
+export interface RunData {
+  source: FashionMnist['source'];
+  split: TrainValSplit;
+  test: Examples;
+}
+
+/** Step 3: the data set, split into training and validation by the run's seed. */
+export async function loadRunData(hyper: TrainHyperParams, opts: Pick<TrainRunOptions, 'data' | 'dataDir' | 'verify'>): Promise<RunData> {
+  const data = opts.data ?? (await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify }));
+  const split = splitTrainVal(data.train, { seed: hyper.seed, valFraction: hyper.valSplit, limit: hyper.limit });
+  return { source: data.source, split, test: toExamples(data.test) };
+}
+
+export interface ModelStart {
+  model: tfl.LayersModel;
+  state: TrainState;
+  /** The optimizer's saved state, when resuming; compileModel restores and frees it. */
+  optimizerWeights: NamedTensor[] | null;
+}
+
+/** Step 4: the checkpointed model and training state, or a freshly initialised model (seeded). */
+export async function restoreOrBuildModel(plan: RunPlan, log: (line: string) => void): Promise<ModelStart> {
+  if (plan.existing && (await hasCheckpoint(plan.runDir))) {
+    const ck = await loadCheckpoint(plan.runDir);
+    log(`resuming ${plan.runDir} after epoch ${ck.state.history.length}`);
+    // Drop any history line written after the checkpoint, so the file matches the resume point.
+    await rewriteHistory(plan.runDir, ck.state.history);
+    return { model: ck.model, state: ck.state, optimizerWeights: ck.optimizerWeights };
+  }
+  const model = await withSeededMathRandom(Rng.derive(plan.hyper.seed, 'init'), () => buildModel(plan.spec));
+  return { model, state: freshTrainState(plan.hyper.seed, plan.hyper.lr), optimizerWeights: null };
+}
+
+/** Step 5: optimizer and loss from the run's config; a resumed run's optimizer state restored. */
+export async function compileModel(start: ModelStart, hyper: TrainHyperParams): Promise<TrainOptimizer> {
+  const optimizer = compileForTraining(start.model, hyper);
+  if (start.optimizerWeights) {
+    await optimizer.setWeights(start.optimizerWeights);
+    start.optimizerWeights.forEach((w) => w.tensor.dispose());
+    start.optimizerWeights = null;
+  }
+  return optimizer;
+}
+
+/** Step 6: config.json and an empty history for a new run; a resumed run keeps its record. */
+export async function recordRunStart(plan: RunPlan, model: tfl.LayersModel, data: RunData, backend: BackendInfo): Promise<RunConfig> {
+  if (plan.existing) return plan.existing;
+  const config: RunConfig = {
+    id: path.basename(plan.runDir),
+    model: plan.spec.name,
+    createdAt: new Date().toISOString(),
+    hyper: plan.hyper,
+    augmentation: plan.augmentation,
+    data: { kind: data.source.kind, dir: data.source.dir, files: data.source.files, trainCount: data.split.train.count, valCount: data.split.val.count, testCount: data.test.count },
+    backend: backend.description,
+    params: countParams(model),
+    versions: versions(),
+  };
+  await createRunRecord(plan.runDir, config);
+  return config;
+}
+
+/** Step 7: the callbacks every run has (schedule, early stop, history file, progress) and the caller's. */
+export function trainingCallbacks(plan: RunPlan, opts: Pick<TrainRunOptions, 'progress' | 'callbacks'>): TrainCallback[] {
+  const { hyper } = plan;
+  return [
+    new LrScheduler(hyper.lrSchedule, hyper.lr, hyper.epochs + hyper.augEpochs),
+    ...(hyper.earlyStop ? [new EarlyStopping(hyper.earlyStop)] : []),
+    { onEpochEnd: (_c, row) => appendHistoryRow(plan.runDir, row) },
+    ...(opts.progress === false ? [] : [new ProgressDisplay(plan.spec.name)]),
+    ...(opts.callbacks ?? []),
+  ];
+}
+
+/** The latest test evaluation of a run in this invocation: its report and the probabilities behind it. */
+export interface LatestEvaluation {
+  report: EvalReport;
+  probs: Float32Array;
+}
+
+/** Step 8a: the test evaluation that ends a phase, recorded in eval.json. */
+export async function evaluateAfterPhase(plan: RunPlan, model: tfl.LayersModel, test: Examples, phase: Phase, state: TrainState, log: (line: string) => void): Promise<LatestEvaluation> {
+  const epoch = state.epochsDone.base + state.epochsDone.augment;
+  const ev = evaluateModel(model, test, { phase, epoch });
+  const report = await recordEvaluation(plan.runDir, plan.spec.name, ev.result);
+  log(`${plan.spec.name} after ${phase === 'base' ? 'phase 1' : 'phase 2'}: test loss ${ev.result.test_loss.toFixed(4)}, test accuracy ${(ev.result.test_acc * 100).toFixed(2)}%`);
+  return { report, probs: ev.probs };
+}
+
+/**
+ * Step 9: the final model, and the pictures. A resume of a finished run evaluates nothing new:
+ * its eval.json already holds the results, and the pictures only need the probabilities.
+ */
+export async function finishRun(plan: RunPlan, model: tfl.LayersModel, test: Examples, state: TrainState, latest: LatestEvaluation | null, pictures: boolean): Promise<EvalReport> {
+  await saveRunModel(plan.runDir, model);
+  if (!latest) {
+    const ev = evaluateModel(model, test, { phase: 'final', epoch: state.history.length });
+    const existing = await readEvalReport(plan.runDir);
+    const report = existing && existing.results.length > 0 ? existing : await recordEvaluation(plan.runDir, plan.spec.name, ev.result);
+    latest = { report, probs: ev.probs };
+  }
+  if (pictures) {
+    await writeRunPictures({
+      runDir: plan.runDir,
+      model,
+      history: state.history,
+      evalResult: latest.report.results[latest.report.results.length - 1],
+      test,
+      predictions: topPredictions(latest.probs),
+      seed: plan.hyper.seed,
+    });
+  }
+  return latest.report;
 }
 
 export async function trainRun(opts: TrainRunOptions): Promise<RunSummary> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const started = performance.now();
-  const backend = await initBackend(opts.backend);
-  if (backend.fallbackReason) log(`note: ${backend.fallbackReason}`);
-  log(`backend: ${backend.description}`);
+  const backend = await startBackend(opts.backend, log);
+  const plan = await openRun(opts);
+  const data = await loadRunData(plan.hyper, opts);
+  const start = await restoreOrBuildModel(plan, log);
+  const { model } = start;
+  const optimizer = await compileModel(start, plan.hyper);
+  const config = await recordRunStart(plan, model, data, backend);
+  log(`run ${plan.runDir}: ${plan.spec.name}, ${data.split.train.count} train / ${data.split.val.count} validation / ${data.test.count} test images`);
 
-  let runDir: string;
-  let config: RunConfig | null = null;
-  if (opts.resume) {
-    if (!opts.runDir) throw new UserError('--resume needs --run-dir RUN_DIR (the run to continue)');
-    runDir = opts.runDir;
-    config = await readConfig(runDir);
-  } else {
-    runDir = opts.runDir ?? defaultRunDir(opts.model);
-    try {
-      await fs.access(runPath(runDir, 'config'));
-      throw new UserError(`${runDir} already holds a run; pass --resume to continue it or choose another --run-dir`);
-    } catch (e) {
-      if (e instanceof UserError) throw e;
-    }
-  }
-  const modelName = config?.model ?? opts.model;
-  const spec = requireModelSpec(modelName);
-  const hyper = config?.hyper ?? opts.hyper;
-  // Records written before `interpolation` existed were trained with bilinear sampling.
-  const augmentation: AugmentConfig = config ? { ...config.augmentation, interpolation: config.augmentation.interpolation ?? 'bilinear' } : opts.augmentation;
-
-  const data = opts.data ?? (await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify }));
-  const split = splitTrainVal(data.train, { seed: hyper.seed, valFraction: hyper.valSplit, limit: hyper.limit });
-  const test = toExamples(data.test);
-
-  const resuming = Boolean(opts.resume) && (await checkpointExists(runPath(runDir, 'checkpoint')));
-  let model: tfl.LayersModel;
-  let state = freshTrainState(hyper.seed, hyper.lr);
-  let optimizerWeights: NamedTensor[] | null = null;
-  if (resuming) {
-    const ck = await loadCheckpoint(runPath(runDir, 'checkpoint'));
-    model = ck.model;
-    state = ck.state;
-    optimizerWeights = ck.optimizerWeights;
-    log(`resuming ${runDir} after epoch ${state.history.length}`);
-    // Drop any history line written after the checkpoint, so the file matches the resume point.
-    await writeFileAtomic(runPath(runDir, 'history'), state.history.map((r) => JSON.stringify(r) + '\n').join(''));
-  } else {
-    model = withSeededMathRandom(Rng.derive(hyper.seed, 'init'), () => buildModel(spec));
-  }
-  const optimizer = tf.train.adam(hyper.lr);
-  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  if (optimizerWeights) {
-    await optimizer.setWeights(optimizerWeights);
-    optimizerWeights.forEach((w) => w.tensor.dispose());
-  }
-
-  if (!config) {
-    config = {
-      id: path.basename(runDir),
-      model: spec.name,
-      createdAt: new Date().toISOString(),
-      hyper,
-      augmentation,
-      data: { kind: data.source.kind, dir: data.source.dir, files: data.source.files, trainCount: split.train.count, valCount: split.val.count, testCount: test.count },
-      backend: backend.description,
-      params: countParams(model),
-      versions: versions(),
-    };
-    await fs.mkdir(runDir, { recursive: true });
-    await writeJsonAtomic(runPath(runDir, 'config'), config);
-    await writeFileAtomic(runPath(runDir, 'history'), '');
-  }
-  log(`run ${runDir}: ${spec.name}, ${split.train.count} train / ${split.val.count} validation / ${test.count} test images`);
-
-  const callbacks: TrainCallback[] = [
-    new LrScheduler(hyper.lrSchedule, hyper.lr, hyper.epochs + hyper.augEpochs),
-    ...(hyper.earlyStop ? [new EarlyStopping(hyper.earlyStop)] : []),
-    { onEpochEnd: (_c, row) => appendLine(runPath(runDir, 'history'), JSON.stringify(row)) },
-    ...(opts.progress === false ? [] : [new ProgressDisplay(spec.name)]),
-    ...(opts.callbacks ?? []),
-  ];
-
-  let lastProbs: Float32Array | null = null;
-  let report: EvalReport | null = null;
-  state = await runTraining({
+  let latest: LatestEvaluation | null = null;
+  const state = await runTraining({
     model,
     optimizer,
-    data: split,
-    hyper,
-    augmentation,
-    callbacks,
-    state,
-    saveCheckpoint: (s) => saveCheckpoint(runPath(runDir, 'checkpoint'), model, optimizer, s),
+    data: data.split,
+    hyper: plan.hyper,
+    augmentation: plan.augmentation,
+    callbacks: trainingCallbacks(plan, opts),
+    state: start.state,
+    saveCheckpoint: (s) => saveCheckpoint(plan.runDir, model, optimizer, s),
     onPhaseDone: async (phase, s) => {
-      const epoch = s.epochsDone.base + s.epochsDone.augment;
-      const ev = evaluateModel(model, test, { phase, epoch });
-      lastProbs = ev.probs;
-      report = await recordEvaluation(runDir, spec.name, ev.result);
-      log(`${spec.name} after ${phase === 'base' ? 'phase 1' : 'phase 2'}: test loss ${ev.result.test_loss.toFixed(4)}, test accuracy ${(ev.result.test_acc * 100).toFixed(2)}%`);
+      latest = await evaluateAfterPhase(plan, model, data.test, phase, s, log);
     },
   });
-
-  await saveModel(model, runPath(runDir, 'model'));
-  if (!lastProbs || !report) {
-    // A resume of a finished run: its eval.json already holds the results; the pictures need probabilities.
-    const ev = evaluateModel(model, test, { phase: 'final', epoch: state.history.length });
-    lastProbs = ev.probs;
-    const existing = await readEvalReport(runDir);
-    report = existing && existing.results.length > 0 ? existing : await recordEvaluation(runDir, spec.name, ev.result);
-  }
-  const finalReport = report as EvalReport;
-  if (opts.pictures !== false) {
-    await writeRunPictures({
-      runDir,
-      model,
-      history: state.history,
-      evalResult: finalReport.results[finalReport.results.length - 1],
-      test,
-      predictions: topPredictions(lastProbs as Float32Array),
-      seed: hyper.seed,
-    });
-  }
+  const report = await finishRun(plan, model, data.test, state, latest, opts.pictures !== false);
   model.dispose();
   optimizer.dispose();
-  return { runDir, config, history: state.history, eval: finalReport, seconds: (performance.now() - started) / 1000 };
+  return { runDir: plan.runDir, config, history: state.history, eval: report, seconds: (performance.now() - started) / 1000 };
 }

@@ -5,20 +5,21 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type Examples, type TrainValSplit } from '../data/types.js';
+import { NUM_CLASSES, type Examples, type TrainValSplit } from '../data/types.js';
+import type { AugmentConfig, HistoryRow, Phase, TrainHyperParams, TrainState } from '../runs/types.js';
+import { UserError } from '../util/errors.js';
 import { Rng, withSeededMathRandom } from '../util/rng.js';
 import { lossAndAccuracy } from '../evaluate/metrics.js';
 import { predictProbs } from '../evaluate/predict.js';
-import { augmentBatch, type AugmentConfig } from './augment.js';
+import { augmentBatch } from './augment.js';
 import type { EpochInfo, TrainCallback, TrainControl } from './callbacks.js';
-import type { TrainState } from './checkpoint.js';
-import type { HistoryRow, Phase, TrainHyperParams } from './record.js';
+import type { TrainOptimizer } from './optimizer.js';
 
 export const PHASES: readonly Phase[] = ['base', 'augment'];
 
 export interface TrainerOptions {
   model: tfl.LayersModel;
-  optimizer: tf.Optimizer;
+  optimizer: TrainOptimizer;
   data: TrainValSplit;
   hyper: TrainHyperParams;
   augmentation: AugmentConfig;
@@ -52,12 +53,13 @@ export function stepsPerEpoch(phase: Phase, count: number, batchSize: number): n
 }
 
 function gatherBatch(src: Examples, order: Uint32Array, start: number, n: number): { x: Float32Array; y: Float32Array; labels: Uint8Array } {
-  const x = new Float32Array(n * PIXELS);
+  const per = src.shape[0] * src.shape[1] * src.shape[2];
+  const x = new Float32Array(n * per);
   const y = new Float32Array(n * NUM_CLASSES);
   const labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const k = order[start + i];
-    x.set(src.x.subarray(k * PIXELS, (k + 1) * PIXELS), i * PIXELS);
+    x.set(src.x.subarray(k * per, (k + 1) * per), i * per);
     labels[i] = src.y[k];
     y[i * NUM_CLASSES + src.y[k]] = 1;
   }
@@ -72,20 +74,19 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
   const dropoutRng = new Rng(state.rng.dropout);
   for (const cb of callbacks) if (cb.stateKey && state.callbacks[cb.stateKey] !== undefined) cb.setState?.(state.callbacks[cb.stateKey]);
 
-  const adam = optimizer as unknown as { learningRate: number };
-  adam.learningRate = state.learningRate;
+  optimizer.setLearningRate(state.learningRate);
   const ctl: TrainControl = {
     model,
     stopPhase: state.phaseStopped,
-    getLearningRate: () => adam.learningRate,
-    setLearningRate: (lr) => {
-      adam.learningRate = lr;
-    },
+    getLearningRate: () => optimizer.getLearningRate(),
+    setLearningRate: (lr) => optimizer.setLearningRate(lr),
   };
+  const [rows, cols, channels] = data.train.shape;
+  if (hyper.augEpochs > 0 && channels !== 1) throw new UserError(`augmentation warps grey images; these have ${channels} channels`);
 
   const snapshot = () => {
     state.rng = { shuffle: shuffleRng.getState(), augment: augmentRng.getState(), dropout: dropoutRng.getState() };
-    state.learningRate = adam.learningRate;
+    state.learningRate = optimizer.getLearningRate();
     state.phaseStopped = ctl.stopPhase;
     for (const cb of callbacks) if (cb.stateKey && cb.getState) state.callbacks[cb.stateKey] = cb.getState();
   };
@@ -137,8 +138,8 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
       const start = step * hyper.batchSize;
       const n = Math.min(hyper.batchSize, train.count - start);
       const batch = gatherBatch(train, order, start, n);
-      const x = phase === 'augment' ? augmentBatch(batch.x, n, IMAGE_SIZE, IMAGE_SIZE, opts.augmentation, augmentRng) : batch.x;
-      const xs = tf.tensor4d(x, [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+      const x = phase === 'augment' ? augmentBatch(batch.x, n, rows, cols, opts.augmentation, augmentRng) : batch.x;
+      const xs = tf.tensor4d(x, [n, rows, cols, channels]);
       const ys = tf.tensor2d(batch.y, [n, NUM_CLASSES]);
       const out = await model.trainOnBatch(xs, ys);
       xs.dispose();
@@ -160,7 +161,7 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
       val_loss: val.loss,
       val_acc: val.acc,
       seconds: (performance.now() - t0) / 1000,
-      lr: adam.learningRate,
+      lr: optimizer.getLearningRate(),
     };
     await emit('onEpochEnd', row, info);
     return row;

@@ -1,16 +1,15 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
-import { initBackend } from '../../backend/index.js';
-import { loadFashionMnist } from '../../data/index.js';
-import { requireModelSpec } from '../../models/build.js';
-import { compareMarkdown, compareRow, type CompareReport } from '../../compare/table.js';
-import { runPath } from '../../train/record.js';
-import { trainRun } from '../../train/run.js';
-import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
+import { compareModels } from '../../compare/run.js';
 import { addBackendOption, addDataOptions, printJson } from '../common.js';
 import { commaList } from '../options.js';
-import { addTrainingOptions, augmentationFromFlags, hyperFromFlags } from './train.js';
+import { addTrainingOptions, augmentationFromFlags, hyperFromFlags, type TrainingFlags } from './train.js';
+
+interface CompareFlags extends TrainingFlags {
+  models: string[];
+  out: string;
+  pictures: boolean;
+  json?: boolean;
+}
 
 export function registerCompare(program: Command): void {
   const cmd = program
@@ -23,37 +22,18 @@ export function registerCompare(program: Command): void {
   addTrainingOptions(cmd);
   addDataOptions(cmd);
   addBackendOption(cmd);
-  cmd.action(async (f) => {
-    const specs = (f.models as string[]).map(requireModelSpec); // unknown or not-yet-available models fail before any training
-    const hyper = hyperFromFlags(f);
-    const backend = await initBackend(f.backend);
-    const data = await loadFashionMnist({ dataDir: f.dataDir, verify: f.verify });
-    const report: CompareReport = {
-      createdAt: new Date().toISOString(),
-      backend: backend.description,
-      protocol: { epochs: hyper.epochs, augEpochs: hyper.augEpochs, batchSize: hyper.batchSize, seed: hyper.seed, limit: hyper.limit },
-      rows: [],
-    };
-    for (const spec of specs) {
-      const runDir = path.join(f.out, spec.name);
-      const exists = await fs.access(runPath(runDir, 'config')).then(() => true, () => false);
-      process.stderr.write(`\n== ${spec.name}: ${spec.title}${exists ? ' (resuming)' : ''}\n`);
-      const s = await trainRun({
-        model: spec.name,
-        hyper,
-        augmentation: augmentationFromFlags(f),
-        runDir,
-        resume: exists,
-        data,
-        backend: f.backend,
-        pictures: f.pictures,
-      });
-      report.rows.push(compareRow(spec.name, runDir, s.config.params.total, s.history, s.eval, spec.article ?? null));
-      await writeJsonAtomic(path.join(f.out, 'compare.json'), report);
-    }
-    const md = compareMarkdown(report);
-    await writeFileAtomic(path.join(f.out, 'compare.md'), md);
+  cmd.action(async (f: CompareFlags) => {
+    const { report, markdown, files } = await compareModels({
+      models: f.models,
+      hyper: hyperFromFlags(f),
+      augmentation: augmentationFromFlags(f),
+      out: f.out,
+      pictures: f.pictures,
+      backend: f.backend,
+      dataDir: f.dataDir,
+      verify: f.verify,
+    });
     if (f.json) printJson(report);
-    else process.stdout.write('\n' + md + `\nwritten: ${path.join(f.out, 'compare.json')}, ${path.join(f.out, 'compare.md')}\n`);
+    else process.stdout.write('\n' + markdown + `\nwritten: ${files.json}, ${files.markdown}\n`);
   });
 }

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { initBackend } from '../../backend/index.js';
 import { IMAGE_SIZE, NUM_CLASSES } from '../../data/types.js';
-import { classifyImages, loadRunModel, savePreprocessed, uniqueStems, type ImagePrediction } from '../../predict/index.js';
-import { UserError } from '../../util/errors.js';
+import { predictRun, type ImagePrediction } from '../../predict/index.js';
 import { positiveInt } from '../options.js';
 import { addBackendOption, printJson, type CommonFlags } from '../common.js';
 
@@ -40,21 +38,7 @@ export function registerPredict(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .option('--save-preprocessed <dir>', `write each ${IMAGE_SIZE}x${IMAGE_SIZE} image the model saw (and an 8x enlargement) as PNG into DIR`);
   addBackendOption(cmd).action(async (runDir: string, images: string[], f: PredictFlags) => {
-    if (f.top > NUM_CLASSES) throw new UserError(`--top must be at most ${NUM_CLASSES}, got ${f.top}`);
-    await initBackend(f.backend);
-    const { model } = await loadRunModel(runDir);
-    const results = await classifyImages(model, images, { top: f.top });
-    model.dispose();
-
-    const saved: (string[] | undefined)[] = [];
-    if (f.savePreprocessed) {
-      const stems = uniqueStems(images);
-      for (const [i, p] of results.entries()) {
-        saved[i] = p.ok ? await savePreprocessed(f.savePreprocessed, stems[i], p.pixels, IMAGE_SIZE) : undefined;
-      }
-    }
-
-    const failed = results.filter((p) => !p.ok).length;
+    const { results, saved, failed } = await predictRun({ runDir, images, top: f.top, savePreprocessedDir: f.savePreprocessed, backend: f.backend });
     if (f.json) {
       printJson(results.map((p, i) => jsonResult(p, saved[i])));
     } else {

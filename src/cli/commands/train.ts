@@ -1,16 +1,16 @@
 import { Option, type Command } from 'commander';
 import { ARTICLE_AUGMENTATION, type AugmentConfig } from '../../train/augment.js';
 import { LR_SCHEDULE_HELP, parseLrSchedule } from '../../train/lr-schedule.js';
+import { DEFAULT_OPTIMIZER } from '../../train/optimizer.js';
 import { trainRun } from '../../train/run.js';
-import type { TrainHyperParams } from '../../train/record.js';
+import type { OptimizerSpec, TrainHyperParams } from '../../runs/types.js';
 import { UserError } from '../../util/errors.js';
 import { modelNames } from '../../models/registry.js';
-import { requireModelSpec } from '../../models/build.js';
 import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '../common.js';
-import { fraction, nonNegativeInt, positiveInt, positiveNumber } from '../options.js';
+import { fraction, nonNegativeInt, positiveInt, positiveNumber, smoothing, unitInterval } from '../options.js';
 
-interface TrainFlags extends CommonFlags {
-  model?: string;
+/** The flags of one training run's protocol (shared by train and compare). */
+export interface TrainingFlags extends CommonFlags {
   epochs: number;
   augEpochs: number;
   batchSize: number;
@@ -18,17 +18,40 @@ interface TrainFlags extends CommonFlags {
   seed: number;
   valSplit: number;
   limit?: number;
-  runDir?: string;
-  resume?: boolean;
   earlyStop?: number;
   lrSchedule: string;
+  optimizer: OptimizerSpec['kind'];
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+  labelSmoothing: number;
   shearUnit: AugmentConfig['shearUnit'];
   interpolation: AugmentConfig['interpolation'];
+}
+
+interface TrainFlags extends TrainingFlags {
+  model?: string;
+  runDir?: string;
+  resume?: boolean;
   pictures: boolean;
   json?: boolean;
 }
 
-export function hyperFromFlags(f: Pick<TrainFlags, 'epochs' | 'augEpochs' | 'batchSize' | 'lr' | 'seed' | 'valSplit' | 'limit' | 'earlyStop' | 'lrSchedule'>): TrainHyperParams {
+/** The optimizer the flags ask for; a flag that belongs to another optimizer is an error, not ignored. */
+export function optimizerFromFlags(f: Pick<TrainingFlags, 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay'>): OptimizerSpec {
+  if (f.optimizer !== 'sgd' && (f.momentum !== undefined || f.nesterov)) throw new UserError(`--momentum and --nesterov are for --optimizer sgd, not ${f.optimizer}`);
+  if (f.optimizer !== 'adamw' && f.weightDecay !== undefined) throw new UserError(`--weight-decay is for --optimizer adamw, not ${f.optimizer}`);
+  switch (f.optimizer) {
+    case 'adam':
+      return DEFAULT_OPTIMIZER;
+    case 'adamw':
+      return { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: null, weightDecay: f.weightDecay ?? 0.01 };
+    case 'sgd':
+      return { kind: 'sgd', momentum: f.momentum ?? 0.9, nesterov: Boolean(f.nesterov) };
+  }
+}
+
+export function hyperFromFlags(f: TrainingFlags): TrainHyperParams {
   if (f.epochs + f.augEpochs === 0) throw new UserError('nothing to train: --epochs and --aug-epochs are both 0');
   return {
     epochs: f.epochs,
@@ -40,11 +63,13 @@ export function hyperFromFlags(f: Pick<TrainFlags, 'epochs' | 'augEpochs' | 'bat
     limit: f.limit ?? null,
     earlyStop: f.earlyStop ?? null,
     lrSchedule: parseLrSchedule(f.lrSchedule),
+    optimizer: optimizerFromFlags(f),
+    labelSmoothing: f.labelSmoothing,
   };
 }
 
 /** The article's augmentation with the two Keras-version choices the flags make. */
-export function augmentationFromFlags(f: Pick<TrainFlags, 'shearUnit' | 'interpolation'>): AugmentConfig {
+export function augmentationFromFlags(f: Pick<TrainingFlags, 'shearUnit' | 'interpolation'>): AugmentConfig {
   return { ...ARTICLE_AUGMENTATION, shearUnit: f.shearUnit, interpolation: f.interpolation };
 }
 
@@ -53,7 +78,12 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--epochs <n>', 'phase 1: epochs on the clean training images', nonNegativeInt, 10)
     .option('--aug-epochs <n>', 'phase 2: further epochs on augmented batches', nonNegativeInt, 50)
     .option('--batch-size <n>', 'images per training step', positiveInt, 256)
-    .option('--lr <rate>', 'Adam learning rate', positiveNumber, 0.001)
+    .option('--lr <rate>', 'learning rate (the start of a schedule)', positiveNumber, 0.001)
+    .addOption(new Option('--optimizer <name>', 'adam (the article\'s), adamw (decoupled weight decay) or sgd (with momentum)').choices(['adam', 'adamw', 'sgd']).default('adam'))
+    .option('--momentum <m>', 'sgd: momentum (default 0.9; 0 is plain SGD)', unitInterval)
+    .option('--nesterov', 'sgd: Nesterov momentum')
+    .option('--weight-decay <d>', 'adamw: decoupled weight decay of kernels per step, times the learning rate (default 0.01)', unitInterval)
+    .option('--label-smoothing <s>', 'categorical cross-entropy label smoothing, 0 to <1 (Keras label_smoothing)', smoothing, 0)
     .option('--seed <n>', 'seed for the split, shuffles, initial weights, dropout and augmentation', nonNegativeInt, 13)
     .option('--val-split <fraction>', 'fraction of the 60k training images held out for validation', fraction, 0.2)
     .option('--limit <n>', 'train on the first N training images of the seeded shuffle (quick runs)', positiveInt)
@@ -76,10 +106,8 @@ export function registerTrain(program: Command): void {
   addDataOptions(cmd);
   addBackendOption(cmd);
   cmd.action(async (f: TrainFlags) => {
-    if (!f.model && !f.resume) throw new UserError(`train needs --model (one of ${modelNames().join(', ')})`);
-    if (f.model) requireModelSpec(f.model);
     const summary = await trainRun({
-      model: f.model ?? '',
+      model: f.model,
       hyper: hyperFromFlags(f),
       augmentation: augmentationFromFlags(f),
       runDir: f.runDir,

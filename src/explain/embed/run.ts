@@ -8,8 +8,7 @@ import path from 'node:path';
 import { initBackend, type BackendName } from '../../backend/index.js';
 import { CLASS_NAMES, IMAGE_SIZE, type Examples } from '../../data/types.js';
 import { loadFashionMnist, splitTrainVal, toExamples } from '../../data/index.js';
-import { loadModel } from '../../models/io.js';
-import { locateRunModel, runPath, type RunConfig } from '../../train/record.js';
+import { hasRunConfig, loadRunModel, locateRunModel, readRunConfig, runPath, type RunConfig, type RunModelLocation } from '../../runs/index.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { computeEmbedding, checkProjectionOptions, type ProjectionOptions } from './compute.js';
@@ -63,15 +62,6 @@ export function defaultEmbedOut(req: Pick<EmbedRequest, 'runDir' | 'method' | 'd
   return req.runDir ? path.join(req.runDir, 'embed', name) : path.join('runs', 'embed-pixels', name);
 }
 
-async function readRunConfig(runDir: string): Promise<RunConfig | null> {
-  try {
-    return JSON.parse(await fs.readFile(runPath(runDir, 'config'), 'utf8')) as RunConfig;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new UserError(`cannot read ${runPath(runDir, 'config')}: ${(e as Error).message}`);
-  }
-}
-
 function validate(req: EmbedRequest): void {
   if (req.pixels && req.runDir) throw new UserError('give either RUN_DIR or --pixels, not both');
   if (!req.pixels && !req.runDir) throw new UserError('embed needs RUN_DIR (a trained run) or --pixels (raw images)');
@@ -113,11 +103,11 @@ export async function runEmbed(req: EmbedRequest): Promise<EmbedOutcome> {
   const timings: Record<string, StageTime> = {};
 
   let config: RunConfig | null = null;
-  let modelDir: { dir: string; fromCheckpoint: boolean } | null = null;
+  let modelDir: RunModelLocation | null = null;
   if (req.runDir) {
     modelDir = await locateRunModel(req.runDir);
     if (modelDir.fromCheckpoint) log(`note: ${req.runDir} has no final model yet; using its latest checkpoint`);
-    config = await readRunConfig(req.runDir);
+    config = (await hasRunConfig(req.runDir)) ? await readRunConfig(req.runDir) : null;
     if (split === 'val' && !config) throw new UserError(`${runPath(req.runDir, 'config')} is missing, so the run's validation split is unknown`);
   }
   const backend = await initBackend(req.backend);
@@ -142,7 +132,7 @@ export async function runEmbed(req: EmbedRequest): Promise<EmbedOutcome> {
       source = { kind: 'pixels', runDir: null, model: null, layer: null, dim: m.cols };
       return m;
     }
-    const model = await loadModel((modelDir as { dir: string }).dir);
+    const { model } = await loadRunModel(req.runDir);
     try {
       const layer = req.layer ?? defaultFeatureLayer(model);
       requireLayer(model, layer);

@@ -1,0 +1,39 @@
+/** `fashion-cnn evaluate`: a run's model on the 10,000 test images, recorded in its eval.json. */
+import { initBackend, type BackendName } from '../backend/index.js';
+import { loadFashionMnist, toExamples } from '../data/index.js';
+import { hasRunConfig, loadRunModel, readHistory, readRunConfig, recordEvaluation } from '../runs/index.js';
+import { evaluateModel } from './report.js';
+import type { EvalResult } from './types.js';
+
+export interface EvaluateRunOptions {
+  runDir: string;
+  backend?: BackendName;
+  dataDir?: string;
+  verify?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface EvaluateRunResult {
+  result: EvalResult;
+  /** True when the run had no final model yet and its latest checkpoint was evaluated. */
+  fromCheckpoint: boolean;
+}
+
+export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRunResult> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  // Read the record first: a damaged file fails before ten thousand images are scored.
+  const config = (await hasRunConfig(opts.runDir)) ? await readRunConfig(opts.runDir) : null;
+  const epochs = config ? (await readHistory(opts.runDir)).length : 0;
+  const backend = await initBackend(opts.backend);
+  log(`backend: ${backend.description}`);
+  const { model, fromCheckpoint } = await loadRunModel(opts.runDir);
+  try {
+    if (fromCheckpoint) log(`note: ${opts.runDir} has no final model yet; evaluating its latest checkpoint`);
+    const data = await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify });
+    const { result } = evaluateModel(model, toExamples(data.test), { phase: 'final', epoch: epochs });
+    await recordEvaluation(opts.runDir, config?.model ?? model.name, result);
+    return { result, fromCheckpoint };
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The optimizer and the loss of a training run, made from its typed config in one place (train
+ * and bench both compile through `compileForTraining`). Each optimizer is a small subclass of
+ * TF.js's own that exposes its learning rate, so schedules need no casts to reach it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { OptimizerSpec, TrainHyperParams } from '../runs/types.js';
+
+/** An optimizer whose learning rate a schedule can read and set between steps. */
+export interface TrainOptimizer extends tf.Optimizer {
+  getLearningRate(): number;
+  setLearningRate(lr: number): void;
+}
+
+export const DEFAULT_OPTIMIZER: OptimizerSpec = { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null };
+
+class Adam extends tf.AdamOptimizer implements TrainOptimizer {
+  constructor(lr: number, spec: { beta1: number; beta2: number; epsilon: number | null }) {
+    // TF.js takes the backend's epsilon when none is given (its own default, and Keras's 1e-7).
+    super(lr, spec.beta1, spec.beta2, spec.epsilon ?? undefined);
+  }
+  getLearningRate(): number {
+    return this.learningRate;
+  }
+  setLearningRate(lr: number): void {
+    this.learningRate = lr;
+  }
+}
+
+/**
+ * Adam with decoupled weight decay (Loshchilov & Hutter; PyTorch's AdamW): before each Adam step
+ * every kernel (weights of rank >= 2) is multiplied by 1 - lr * decay. Biases and batch-norm
+ * parameters are not decayed: shrinking them only fights the normalisation.
+ */
+class AdamW extends Adam {
+  constructor(lr: number, private readonly spec: Extract<OptimizerSpec, { kind: 'adamw' }>) {
+    super(lr, spec);
+  }
+  override applyGradients(variableGradients: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
+    const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
+    const keep = 1 - this.learningRate * this.spec.weightDecay;
+    tf.tidy(() => {
+      for (const name of names) {
+        const v = tf.engine().registeredVariables[name];
+        if (v && v.rank >= 2) v.assign(tf.mul(v, keep));
+      }
+    });
+    super.applyGradients(variableGradients);
+  }
+}
+
+/** SGD with (optionally Nesterov) momentum; momentum 0 is plain SGD. */
+class Sgd extends tf.MomentumOptimizer implements TrainOptimizer {
+  constructor(lr: number, spec: Extract<OptimizerSpec, { kind: 'sgd' }>) {
+    super(lr, spec.momentum, spec.nesterov);
+  }
+  getLearningRate(): number {
+    return this.learningRate;
+  }
+}
+
+export function makeOptimizer(spec: OptimizerSpec, lr: number): TrainOptimizer {
+  switch (spec.kind) {
+    case 'adam':
+      return new Adam(lr, spec);
+    case 'adamw':
+      return new AdamW(lr, spec);
+    case 'sgd':
+      return new Sgd(lr, spec);
+  }
+}
+
+/**
+ * Categorical cross-entropy, with Keras's label smoothing when asked for: the targets become
+ * y * (1 - s) + s / classes. Without smoothing it is tfjs-layers' own loss by name.
+ */
+export function makeLoss(labelSmoothing: number): string | ((yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor) {
+  if (labelSmoothing === 0) return 'categoricalCrossentropy';
+  return (yTrue, yPred) =>
+    tf.tidy(() => {
+      const classes = yTrue.shape[yTrue.shape.length - 1] as number;
+      const smoothed = tf.add(tf.mul(yTrue, 1 - labelSmoothing), labelSmoothing / classes);
+      return tfl.metrics.categoricalCrossentropy(smoothed, yPred);
+    });
+}
+
+/** Compiles `model` for training with the run's optimizer and loss; returns the optimizer. */
+export function compileForTraining(model: tfl.LayersModel, hyper: Pick<TrainHyperParams, 'optimizer' | 'lr' | 'labelSmoothing'>): TrainOptimizer {
+  const optimizer = makeOptimizer(hyper.optimizer, hyper.lr);
+  model.compile({ optimizer, loss: makeLoss(hyper.labelSmoothing), metrics: ['accuracy'] });
+  return optimizer;
+}
