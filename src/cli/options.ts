@@ -1,5 +1,6 @@
 /** Flag parsers shared by every command: each rejects bad input with one clear line. */
 import { InvalidArgumentError } from 'commander';
+import { BACKEND_NAMES, type BackendName } from '../backend/types.js';
 
 export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
@@ -47,4 +48,12 @@ export function commaList(value: string): string[] {
   const items = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list, got "${value}"`);
   return items;
+}
+
+/** A comma-separated list of backend names, each checked. */
+export function backendList(value: string): BackendName[] {
+  return commaList(value).map((b) => {
+    if (!(BACKEND_NAMES as readonly string[]).includes(b)) throw new InvalidArgumentError(`unknown backend "${b}" (choose from ${BACKEND_NAMES.join(', ')})`);
+    return b as BackendName;
+  });
 }

@@ -1,7 +1,7 @@
 /**
  * One training run from start to finish, recorded in a run directory, as named steps:
  *
- *   startBackend → openRun → loadRunData → restoreOrBuildModel → compileModel → recordRunStart
+ *   openRun → startBackend → loadRunData → restoreOrBuildModel → compileModel → recordRunStart
  *   → trainingCallbacks → runTraining (evaluating after each phase) → finishRun
  *
  * `trainRun` chains them; each step is exported so that a test (or another driver, such as a
@@ -83,7 +83,7 @@ export function defaultRunDir(model: string, now = new Date()): string {
   return path.join('runs', `${model}-${stamp}`);
 }
 
-/** Step 1: the backend, announced (and why it is not the preferred one, when it is not). */
+/** Step 2: the backend, announced (and why it is not the preferred one, when it is not). */
 export async function startBackend(requested: BackendName | undefined, log: (line: string) => void): Promise<BackendInfo> {
   const backend = await initBackend(requested);
   if (backend.fallbackReason) log(`note: ${backend.fallbackReason}`);
@@ -101,7 +101,7 @@ export interface RunPlan {
   augmentation: AugmentConfig;
 }
 
-/** Step 2: a new run directory (refusing one that holds a run), or the record of the run to resume. */
+/** Step 1: a new run directory (refusing one that holds a run), or the record of the run to resume. */
 export async function openRun(opts: Pick<TrainRunOptions, 'model' | 'hyper' | 'augmentation' | 'runDir' | 'resume'>): Promise<RunPlan> {
   if (opts.resume) {
     if (!opts.runDir) throw new UserError('--resume needs --run-dir RUN_DIR (the run to continue)');
@@ -233,8 +233,8 @@ export async function finishRun(plan: RunPlan, model: tfl.LayersModel, test: Exa
 export async function trainRun(opts: TrainRunOptions): Promise<RunSummary> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const started = performance.now();
-  const backend = await startBackend(opts.backend, log);
   const plan = await openRun(opts);
+  const backend = await startBackend(opts.backend, log);
   const data = await loadRunData(plan.hyper, opts);
   const start = await restoreOrBuildModel(plan, log);
   const { model } = start;

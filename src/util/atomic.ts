@@ -21,8 +21,8 @@ export async function writeJsonAtomic(file: string, value: unknown): Promise<voi
 }
 
 /**
- * Appends one line. A crash mid-append can leave a partial last line; readers of such files use
- * readJsonLines, which drops a final line without its newline, so a record is all or nothing.
+ * Appends one line. A crash mid-append can leave a partial last line; readers of such files drop
+ * a final line without its newline (see readHistory in src/runs), so a record is all or nothing.
  */
 export async function appendLine(file: string, line: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
@@ -33,21 +33,6 @@ export async function appendLine(file: string, line: string): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-export async function readJsonLines<T>(file: string): Promise<T[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
-  return complete
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T);
 }
 
 /**

@@ -1,0 +1,116 @@
+/**
+ * `fashion-cnn bench`: training and inference images/s per model and backend, with PyTorch
+ * measured in the same run when it is installed. With several rounds, our backends and PyTorch
+ * alternate and the medians are reported (single rounds move by a fifth on a shared host).
+ */
+import { initBackend, type BackendName } from '../backend/index.js';
+import { loadFashionMnist, toExamples } from '../data/index.js';
+import { requireModelSpec } from '../models/build.js';
+import { errorMessage } from '../util/errors.js';
+import { combineThroughput, combineTorch } from './rounds.js';
+import { DEFAULT_THROUGHPUT, measureThroughput, type Throughput } from './throughput.js';
+import { PYTHON, findTorchScript, measureTorch, torchAvailable, type TorchResult } from './torch.js';
+
+export interface BenchOptions {
+  models: string[];
+  backends: BackendName[];
+  /** Training steps measured after warm-up. */
+  steps: number;
+  rounds: number;
+  /** Measure PyTorch too, when it can be imported. */
+  torch: boolean;
+  torchScript?: string;
+  dataDir?: string;
+  verify?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface BenchRow extends Partial<Throughput> {
+  model: string;
+  backend: string;
+  description?: string;
+  error?: string;
+  /** Each round's measurement, when there were several. */
+  rounds?: Throughput[];
+  trainVsTorch?: number;
+  inferVsTorch?: number;
+}
+
+export interface BenchReport {
+  rows: BenchRow[];
+  torch: Record<string, TorchResult | { error: string }>;
+}
+
+export const formatRate = (n?: number) => (n === undefined ? '—' : Math.round(n).toLocaleString('en'));
+
+export async function benchModels(opts: BenchOptions): Promise<BenchReport> {
+  const say = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const specs = opts.models.map(requireModelSpec);
+  const data = await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify });
+  const train = toExamples(data.train);
+  const script = findTorchScript(opts.torchScript);
+  const withTorch = opts.torch && script !== null && (await torchAvailable());
+  if (opts.torch && !withTorch) {
+    say(`PyTorch reference skipped: ${script ? `${PYTHON} cannot import torch (see ../shared/bench/setup-torch.sh)` : 'no reference script found'}`);
+  }
+  const ours = new Map<string, BenchRow & { measured: Throughput[] }>();
+  const torchRounds = new Map<string, TorchResult[]>();
+  const torchErrors: Record<string, { error: string }> = {};
+  for (let round = 1; round <= opts.rounds; round++) {
+    if (opts.rounds > 1) say(`round ${round} of ${opts.rounds}`);
+    for (const b of opts.backends) {
+      let description: string;
+      try {
+        description = (await initBackend(b)).description;
+      } catch (e) {
+        if (round === 1) say(`${b}: unavailable (${errorMessage(e)})`);
+        for (const s of specs) ours.set(`${b}/${s.name}`, { model: s.name, backend: b, error: errorMessage(e), measured: [] });
+        continue;
+      }
+      say(`backend: ${description}`);
+      for (const spec of specs) {
+        const t = await measureThroughput(spec, train.x, train.y, { ...DEFAULT_THROUGHPUT, trainSteps: opts.steps });
+        say(`  ${spec.name}: train ${formatRate(t.trainImgPerS)} img/s, inference ${formatRate(t.inferImgPerS)} img/s, peak RSS ${Math.round(t.peakRssMb)} MB`);
+        const key = `${b}/${spec.name}`;
+        const row = ours.get(key) ?? { model: spec.name, backend: b, description, measured: [] };
+        row.measured.push(t);
+        ours.set(key, row);
+      }
+    }
+    if (!withTorch || !script) continue;
+    for (const spec of specs) {
+      if (torchErrors[spec.name]) continue;
+      try {
+        const t = await measureTorch(script, spec.name, data.source.dir);
+        torchRounds.set(spec.name, [...(torchRounds.get(spec.name) ?? []), t]);
+        say(`  pytorch ${spec.name}: train ${formatRate(t.train_img_per_s)} img/s, inference ${formatRate(t.infer_img_per_s)} img/s`);
+      } catch (e) {
+        torchErrors[spec.name] = { error: errorMessage(e) };
+      }
+    }
+  }
+  const torch: BenchReport['torch'] = { ...torchErrors };
+  for (const [m, rs] of torchRounds) torch[m] = combineTorch(rs);
+  const ratio = (ours?: number, ref?: number) => (ours && ref ? ours / ref : undefined);
+  const rows = [...ours.values()].map(({ measured, ...row }): BenchRow => {
+    const combined: BenchRow = measured.length === 0 ? row : { ...row, ...combineThroughput(measured), ...(measured.length > 1 ? { rounds: measured } : {}) };
+    const t = torch[row.model] as TorchResult | undefined;
+    return { ...combined, trainVsTorch: ratio(combined.trainImgPerS, t?.train_img_per_s), inferVsTorch: ratio(combined.inferImgPerS, t?.infer_img_per_s) };
+  });
+  return { rows, torch };
+}
+
+/** The report as a Markdown table, PyTorch's rows last. */
+export function benchMarkdown(report: BenchReport): string {
+  const lines = ['| model | backend | train img/s | vs PyTorch | inference img/s | vs PyTorch | peak RSS MB |', '|---|---|---|---|---|---|---|'];
+  const x = (v?: number) => (v === undefined ? '—' : `${v.toFixed(2)}x`);
+  for (const r of report.rows) {
+    if (r.error) lines.push(`| ${r.model} | ${r.backend} | unavailable | | | | |`);
+    else lines.push(`| ${r.model} | ${r.backend} | ${formatRate(r.trainImgPerS)} | ${x(r.trainVsTorch)} | ${formatRate(r.inferImgPerS)} | ${x(r.inferVsTorch)} | ${formatRate(r.peakRssMb)} |`);
+  }
+  for (const [m, t] of Object.entries(report.torch)) {
+    if ('error' in t) lines.push(`| ${m} | pytorch | error: ${t.error} | | | | |`);
+    else lines.push(`| ${m} | ${t.framework} (${t.threads} threads) | ${formatRate(t.train_img_per_s)} | 1.00x | ${formatRate(t.infer_img_per_s)} | 1.00x | |`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,184 @@
+/** The run store (src/runs): one behaviour per file, typed errors that name the file. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from '../src/backend/index.js';
+import { saveModel } from '../src/models/io.js';
+import {
+  createRunRecord,
+  hasCheckpoint,
+  listRuns,
+  loadCheckpoint,
+  loadRunModel,
+  readEvalReport,
+  readHistory,
+  readRunConfig,
+  recordEvaluation,
+  saveCheckpoint,
+  RunExistsError,
+  RunFileCorruptError,
+  RunFileMissingError,
+  RunNotFoundError,
+  type EvalResult,
+  type RunConfig,
+  type TrainState,
+} from '../src/runs/index.js';
+import { DEFAULT_OPTIMIZER, makeOptimizer } from '../src/train/optimizer.js';
+import { ARTICLE_AUGMENTATION } from '../src/train/augment.js';
+import { freshTrainState } from '../src/train/trainer.js';
+
+const fresh = (name: string) => path.join(mkdtempSync(path.join(tmpdir(), `fcnn-runs-${name}-`)), 'run');
+
+function config(model = 'cnn1'): RunConfig {
+  return {
+    id: 'run',
+    model,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    hyper: { epochs: 1, augEpochs: 0, batchSize: 32, lr: 0.001, seed: 1, valSplit: 0.2, limit: 100, earlyStop: null, lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0 },
+    augmentation: ARTICLE_AUGMENTATION,
+    data: { kind: 'system', dir: '/data', files: {} as RunConfig['data']['files'], trainCount: 80, valCount: 20, testCount: 10 },
+    backend: 'cpu',
+    params: { total: 1, trainable: 1, nonTrainable: 0 },
+    versions: {},
+  };
+}
+
+const result = (phase: EvalResult['phase'], acc: number): EvalResult => ({ phase, epoch: 1, test_loss: 1, test_acc: acc, per_class: [], macro_f1: 0, confusion: [], count: 0 });
+
+async function rejectsAs(p: Promise<unknown>, cls: new (...a: never[]) => Error, re: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
+    assert.match((e as Error).message, re);
+    assert.ok(!(e as Error).message.includes('\n'), 'one line');
+    return true;
+  });
+}
+
+test('config.json: a missing directory, a missing file and bad JSON are three typed errors naming the path', async () => {
+  await rejectsAs(readRunConfig('/nonexistent/run'), RunNotFoundError, /\/nonexistent\/run does not exist/);
+  const dir = fresh('cfg');
+  mkdirSync(dir, { recursive: true });
+  await rejectsAs(readRunConfig(dir), RunFileMissingError, /config\.json does not exist/);
+  writeFileSync(path.join(dir, 'config.json'), '{"model": "cnn1", "hyper": ');
+  await rejectsAs(readRunConfig(dir), RunFileCorruptError, /config\.json is damaged: not valid JSON/);
+  writeFileSync(path.join(dir, 'config.json'), '{"model": "cnn1"}');
+  await rejectsAs(readRunConfig(dir), RunFileCorruptError, /config\.json is damaged: missing hyper, augmentation/);
+});
+
+test('a config.json from an earlier version reads in today\'s form', async () => {
+  const dir = fresh('old');
+  mkdirSync(dir, { recursive: true });
+  const old = config() as unknown as { hyper: Record<string, unknown>; augmentation: Record<string, unknown> };
+  delete old.hyper.optimizer;
+  delete old.hyper.labelSmoothing;
+  delete old.augmentation.interpolation;
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(old));
+  const c = await readRunConfig(dir);
+  assert.deepEqual(c.hyper.optimizer, { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null });
+  assert.equal(c.hyper.labelSmoothing, 0);
+  assert.equal(c.augmentation.interpolation, 'bilinear', 'records from before the flag were trained with bilinear sampling');
+});
+
+test('a new record refuses a directory that holds a run; history drops a cut-off last line and names a bad one', async () => {
+  const dir = fresh('hist');
+  await createRunRecord(dir, config());
+  await rejectsAs(createRunRecord(dir, config()), RunExistsError, /already holds a run/);
+  assert.deepEqual(await readHistory(dir), []);
+  const row = { phase: 'base', epoch: 1, loss: 1, acc: 0.5, val_loss: 1, val_acc: 0.5, seconds: 1, lr: 0.001 };
+  writeFileSync(path.join(dir, 'history.jsonl'), JSON.stringify(row) + '\n' + JSON.stringify({ ...row, epoch: 2 }).slice(0, 20));
+  assert.deepEqual(await readHistory(dir), [row]);
+  writeFileSync(path.join(dir, 'history.jsonl'), JSON.stringify(row) + '\n{oops\n');
+  await rejectsAs(readHistory(dir), RunFileCorruptError, /history\.jsonl line 2 is damaged/);
+});
+
+test('eval.json: absent is null, damaged is an error, results are kept in phase order', async () => {
+  const dir = fresh('eval');
+  await createRunRecord(dir, config());
+  assert.equal(await readEvalReport(dir), null);
+  await recordEvaluation(dir, 'cnn1', result('final', 0.3));
+  await recordEvaluation(dir, 'cnn1', result('base', 0.1));
+  await recordEvaluation(dir, 'cnn1', result('base', 0.2));
+  const report = await readEvalReport(dir);
+  assert.deepEqual(report?.results.map((r) => [r.phase, r.test_acc]), [['base', 0.2], ['final', 0.3]]);
+  writeFileSync(path.join(dir, 'eval.json'), '[1, 2');
+  await rejectsAs(readEvalReport(dir), RunFileCorruptError, /eval\.json is damaged/);
+  await rejectsAs(recordEvaluation(dir, 'cnn1', result('base', 0.5)), RunFileCorruptError, /eval\.json/);
+  assert.equal(readFileSync(path.join(dir, 'eval.json'), 'utf8'), '[1, 2', 'a damaged record is not overwritten');
+});
+
+function tinyModel(inputShape: number[], classes: number): tfl.LayersModel {
+  const m = tfl.sequential();
+  m.add(tfl.layers.flatten({ inputShape }));
+  m.add(tfl.layers.dense({ units: classes, activation: 'softmax' }));
+  return m;
+}
+
+test('a run\'s model loads with its shapes checked; a missing or damaged model is an error naming the folder', async () => {
+  await initBackend('cpu');
+  const dir = fresh('model');
+  await createRunRecord(dir, config());
+  await rejectsAs(loadRunModel(dir), RunFileMissingError, /holds no trained model/);
+
+  await saveModel(tinyModel([28, 28, 1], 10), path.join(dir, 'model'));
+  const { model, fromCheckpoint } = await loadRunModel(dir);
+  assert.equal(fromCheckpoint, false);
+  assert.deepEqual(model.outputs[0].shape, [null, 10]);
+  model.dispose();
+
+  await saveModel(tinyModel([32, 32, 3], 10), path.join(dir, 'model'));
+  await rejectsAs(loadRunModel(dir), Error, /model: the model takes input of shape \[,32,32,3\]|model: the model takes input of shape \[, 32, 32, 3\]/);
+  await saveModel(tinyModel([28, 28, 1], 7), path.join(dir, 'model'));
+  await rejectsAs(loadRunModel(dir), Error, /gives 7 outputs/);
+
+  await saveModel(tinyModel([28, 28, 1], 10), path.join(dir, 'model'));
+  truncateSync(path.join(dir, 'model', 'weights.bin'), 100);
+  await rejectsAs(loadRunModel(dir), RunFileCorruptError, /model is damaged/);
+});
+
+test('a checkpoint round-trips model, optimizer and state; a truncated optimizer file is named', async () => {
+  await initBackend('cpu');
+  const dir = fresh('ck');
+  await createRunRecord(dir, config());
+  assert.equal(await hasCheckpoint(dir), false);
+  const model = tinyModel([4, 4, 1], 10);
+  const optimizer = makeOptimizer(DEFAULT_OPTIMIZER, 0.01);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+  await model.trainOnBatch(tf.ones([2, 4, 4, 1]), tf.oneHot(tf.tensor1d([1, 2], 'int32'), 10));
+  const state: TrainState = { ...freshTrainState(3, 0.01), epochsDone: { base: 1, augment: 0 } };
+  await saveCheckpoint(dir, model, optimizer, state);
+  assert.equal(await hasCheckpoint(dir), true);
+
+  const ck = await loadCheckpoint(dir);
+  assert.deepEqual(ck.state, state);
+  const saved = await optimizer.getWeights();
+  assert.deepEqual(ck.optimizerWeights.map((w) => w.name), saved.map((w) => w.name));
+  for (let i = 0; i < saved.length; i++) assert.deepEqual(await ck.optimizerWeights[i].tensor.data(), await saved[i].tensor.data());
+  const [a, b] = [model.getWeights(), ck.model.getWeights()];
+  for (let i = 0; i < a.length; i++) assert.deepEqual(await b[i].data(), await a[i].data());
+
+  truncateSync(path.join(dir, 'checkpoint', 'optimizer.bin'), 12);
+  await rejectsAs(loadCheckpoint(dir), RunFileCorruptError, /optimizer\.bin is damaged: holds 12 bytes/);
+  writeFileSync(path.join(dir, 'checkpoint', 'state.json'), '{');
+  await rejectsAs(loadCheckpoint(dir), RunFileCorruptError, /state\.json is damaged/);
+});
+
+test('listRuns lists every run under a folder, a damaged one with its error', async () => {
+  const root = path.dirname(fresh('list'));
+  await createRunRecord(path.join(root, 'b-run'), config('cnn3'));
+  await createRunRecord(path.join(root, 'a-run'), config('cnn1'));
+  await recordEvaluation(path.join(root, 'a-run'), 'cnn1', result('base', 0.9));
+  mkdirSync(path.join(root, 'c-broken'));
+  writeFileSync(path.join(root, 'c-broken', 'config.json'), 'nope');
+  mkdirSync(path.join(root, 'not-a-run'));
+  const runs = await listRuns(root);
+  assert.deepEqual(runs.map((r) => r.id), ['a-run', 'b-run', 'c-broken']);
+  assert.equal(runs[0].config?.model, 'cnn1');
+  assert.equal(runs[0].lastEval?.test_acc, 0.9);
+  assert.equal(runs[1].lastEval, null);
+  assert.match(runs[2].error ?? '', /config\.json is damaged/);
+  assert.deepEqual(await listRuns(path.join(root, 'none')), []);
+});
