@@ -3,7 +3,6 @@
  * or a trained model's activations), project it, measure it, and write what the dashboard and
  * TensorBoard's projector read.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { initBackend, type BackendName } from '../../backend/index.js';
 import { CLASS_NAMES, IMAGE_SIZE, type Examples } from '../../data/types.js';
