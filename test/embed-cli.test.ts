@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../src/backend/index.js';
 import { saveModel } from '../src/models/io.js';
+import { ARTICLE_AUGMENTATION } from '../src/train/augment.js';
 import { loadFashionMnist, splitTrainVal } from '../src/data/index.js';
 import { runCli } from './helpers/cli.js';
 import { runEmbed, type EmbedRequest } from '../src/explain/embed/index.js';
@@ -29,7 +30,7 @@ before(async () => {
   model.add(tfl.layers.dense({ units: 10, activation: 'softmax', name: 'out' }));
   await saveModel(model, path.join(runDir, 'model'));
   // Just the fields embed reads: the model name and the split the run trained with.
-  await writeFile(path.join(runDir, 'config.json'), JSON.stringify({ id: 'run-tiny', model: 'tiny', hyper: { seed: 5, valSplit: 0.2, limit: 500 } }));
+  await writeFile(path.join(runDir, 'config.json'), JSON.stringify({ id: 'run-tiny', model: 'tiny', hyper: { epochs: 1, augEpochs: 0, batchSize: 64, lr: 0.001, seed: 5, valSplit: 0.2, limit: 500 }, augmentation: ARTICLE_AUGMENTATION }));
 });
 
 after(async () => {

@@ -1,6 +1,6 @@
 /**
- * Settings of the photo -> Fashion-MNIST pipeline, in one typed place so that the CLI, the HTTP
- * server and the tests use the same defaults and can override single fields.
+ * Settings of the photo -> Fashion-MNIST pipeline, in one typed place so that the CLI, the library
+ * and the tests use the same defaults and can override single fields.
  */
 import { IMAGE_SIZE } from '../data/types.js';
 

@@ -1,6 +1,6 @@
 /**
  * An error caused by the user's input (a flag, a file, an upload). The CLI prints its message as
- * one line and exits non-zero; the HTTP server answers 4xx. Anything else is a bug and keeps its stack.
+ * one line and exits non-zero. Anything else is a bug and keeps its stack.
  */
 export class UserError extends Error {
   constructor(message: string, readonly exitCode = 2) {

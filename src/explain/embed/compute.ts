@@ -1,6 +1,6 @@
 /**
  * From a feature matrix to a projection and its quality figures: the part of `embed` that knows
- * nothing about files, runs or the CLI (the dashboard and the tests call it directly).
+ * nothing about files, runs or the CLI (runEmbed and the tests call it directly).
  */
 import { UserError } from '../../util/errors.js';
 import { checkCustomSearches, customProjection, type CustomSpec } from './custom.js';

@@ -1,7 +1,7 @@
 /**
  * `embed` end to end: pick a seeded, stratified sample of a split, turn it into features (pixels
- * or a trained model's activations), project it, measure it, and write what the dashboard and
- * TensorBoard's projector read.
+ * or a trained model's activations), project it, measure it, and write projection.json (the
+ * whole result as data), a scatter plot, and the files TensorBoard's projector reads.
  */
 import path from 'node:path';
 import { initBackend, type BackendName } from '../../backend/index.js';

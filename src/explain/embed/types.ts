@@ -1,4 +1,4 @@
-/** The typed values the embedding stage passes around and writes for the dashboard. */
+/** The typed values the embedding stage passes around and writes to projection.json. */
 
 export const EMBED_METHODS = ['pca', 'tsne', 'umap', 'custom'] as const;
 export type EmbedMethod = (typeof EMBED_METHODS)[number];
@@ -117,7 +117,7 @@ export interface StageTime {
   cpuSeconds: number;
 }
 
-/** projection.json: what the dashboard reads. */
+/** projection.json: the whole projection as data (coordinates, labels, quality, settings). */
 export interface ProjectionFile {
   version: 1;
   method: EmbedMethod;
