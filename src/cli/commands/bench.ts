@@ -1,17 +1,12 @@
 import type { Command } from 'commander';
-import { BACKEND_NAMES, type BackendName } from '../../backend/index.js';
-import { benchMarkdown, benchModels } from '../../bench/run.js';
+import { BACKEND_NAMES } from '../../backend/index.js';
+import { benchMarkdown, benchModels, type BenchOptions } from '../../bench/run.js';
 import { DEFAULT_THROUGHPUT } from '../../bench/throughput.js';
-import { addDataOptions, printJson, type CommonFlags } from '../common.js';
+import { addDataOptions, printJson } from '../common.js';
 import { backendList, commaList, positiveInt } from '../options.js';
 
-interface BenchFlags extends Omit<CommonFlags, 'backend'> {
-  models: string[];
-  backends: BackendName[];
-  steps: number;
-  rounds: number;
-  torch: boolean;
-  torchScript?: string;
+/** The command's flags are the stage's options, plus --json. */
+interface BenchFlags extends Omit<BenchOptions, 'log'> {
   json?: boolean;
 }
 
