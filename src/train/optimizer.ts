@@ -15,6 +15,31 @@ export interface TrainOptimizer extends tf.Optimizer {
 
 export const DEFAULT_OPTIMIZER: OptimizerSpec = { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null };
 
+/** TF.js's Adam keeps beta1^t and beta2^t in these variables (private in its typings). */
+interface AdamBiasCorrection {
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+}
+
+type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
+
+const ACC_BETA_NAMES = ['adam/accBeta1', 'adam/accBeta2'] as const;
+
+/** beta^(t+1) as TF.js's Adam accumulates it: a float32 product, rounded at every step. */
+export function accumulatedBeta(beta: number, iterations: number): number {
+  const b = Math.fround(beta);
+  let acc = b;
+  for (let t = 0; t < iterations; t++) acc = Math.fround(acc * b);
+  return acc;
+}
+
+/**
+ * TF.js's Adam, with its whole state in getWeights/setWeights. TF.js saves the moments and the
+ * step count but not beta1^t and beta2^t: its setWeights recomputes them with pow(), which differs
+ * in the last bits from the product it accumulates step by step, so a resumed run drifts from an
+ * uninterrupted one after a few hundred steps. Here both are saved and restored exactly (and a
+ * checkpoint without them gets the product recomputed step by step).
+ */
 class Adam extends tf.AdamOptimizer implements TrainOptimizer {
   constructor(lr: number, spec: { beta1: number; beta2: number; epsilon: number | null }) {
     // TF.js takes the backend's epsilon when none is given (its own default, and Keras's 1e-7).
@@ -25,6 +50,33 @@ class Adam extends tf.AdamOptimizer implements TrainOptimizer {
   }
   setLearningRate(lr: number): void {
     this.learningRate = lr;
+  }
+
+  private biasCorrection(): AdamBiasCorrection {
+    const internals = this as unknown as Partial<AdamBiasCorrection>;
+    if (!(internals.accBeta1 instanceof tf.Variable) || !(internals.accBeta2 instanceof tf.Variable)) {
+      throw new Error('TF.js\'s AdamOptimizer no longer keeps accBeta1/accBeta2: exact resume needs updating for this version');
+    }
+    return internals as AdamBiasCorrection;
+  }
+
+  override async getWeights(): Promise<NamedTensor[]> {
+    const { accBeta1, accBeta2 } = this.biasCorrection();
+    return [...(await super.getWeights()), { name: ACC_BETA_NAMES[0], tensor: accBeta1 }, { name: ACC_BETA_NAMES[1], tensor: accBeta2 }];
+  }
+
+  override async setWeights(weights: NamedTensor[]): Promise<void> {
+    const saved = weights.filter((w) => (ACC_BETA_NAMES as readonly string[]).includes(w.name));
+    await super.setWeights(weights.filter((w) => !saved.includes(w)));
+    const { accBeta1, accBeta2 } = this.biasCorrection();
+    const restore = (v: tf.Variable, name: string, beta: number) => {
+      const w = saved.find((s) => s.name === name);
+      v.assign(w ? tf.reshape(w.tensor, []) : tf.scalar(accumulatedBeta(beta, this.iterations)));
+    };
+    tf.tidy(() => {
+      restore(accBeta1, ACC_BETA_NAMES[0], this.beta1);
+      restore(accBeta2, ACC_BETA_NAMES[1], this.beta2);
+    });
   }
 }
 
