@@ -9,6 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../src/backend/index.js';
 import { saveModel } from '../src/models/io.js';
 import {
+  checkpointDir,
   createRunRecord,
   hasCheckpoint,
   listRuns,
@@ -35,6 +36,7 @@ const fresh = (name: string) => path.join(mkdtempSync(path.join(tmpdir(), `fcnn-
 
 function config(model = 'cnn1'): RunConfig {
   return {
+    format: 2,
     id: 'run',
     model,
     createdAt: '2026-01-01T00:00:00.000Z',
@@ -160,9 +162,11 @@ test('a checkpoint round-trips model, optimizer and state; a truncated optimizer
   const [a, b] = [model.getWeights(), ck.model.getWeights()];
   for (let i = 0; i < a.length; i++) assert.deepEqual(await b[i].data(), await a[i].data());
 
-  truncateSync(path.join(dir, 'checkpoint', 'optimizer.bin'), 12);
+  const ckDir = await checkpointDir(dir);
+  assert.ok(ckDir);
+  truncateSync(path.join(ckDir, 'optimizer.bin'), 12);
   await rejectsAs(loadCheckpoint(dir), RunFileCorruptError, /optimizer\.bin is damaged: holds 12 bytes/);
-  writeFileSync(path.join(dir, 'checkpoint', 'state.json'), '{');
+  writeFileSync(path.join(ckDir, 'state.json'), '{');
   await rejectsAs(loadCheckpoint(dir), RunFileCorruptError, /state\.json is damaged/);
 });
 

@@ -48,7 +48,9 @@ export async function compareModels(opts: CompareOptions): Promise<CompareOutcom
     const runDir = path.join(opts.out, spec.name);
     const resume = await hasRunConfig(runDir);
     log(`\n== ${spec.name}: ${spec.title}${resume ? ' (resuming)' : ''}`);
-    const s = await trainRun({ model: spec.name, hyper, augmentation: opts.augmentation, runDir, resume, data, backend: opts.backend, pictures: opts.pictures, log });
+    // A run already in `out` is resumed only if it was started with this same protocol.
+    const requested = { model: spec.name, hyper, augmentation: opts.augmentation };
+    const s = await trainRun({ model: spec.name, hyper, augmentation: opts.augmentation, runDir, resume, requested, data, backend: opts.backend, pictures: opts.pictures, log });
     report.rows.push(compareRow(spec.name, runDir, s.config.params.total, s.history, s.eval, spec.article ?? null));
     await writeJsonAtomic(files.json, report);
   }

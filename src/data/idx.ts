@@ -28,6 +28,13 @@ export interface IdxArray {
   gzipped: boolean;
 }
 
+/**
+ * The most bytes a gzipped IDX file may inflate to: 64 MiB holds 80,000 28x28 images, more than
+ * any Fashion-MNIST file. zlib stops at the limit, so a small file that would inflate to gigabytes
+ * is refused after 64 MiB of work instead of exhausting memory.
+ */
+export const MAX_INFLATED_BYTES = 64 * 2 ** 20;
+
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
 
 /** Reads a file and gunzips it if it starts with the gzip magic bytes (1f 8b), whatever its name. */
@@ -44,8 +51,11 @@ export async function readMaybeGzip(file: string): Promise<{ bytes: Buffer; gzip
   }
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
     try {
-      return { bytes: await gunzipAsync(raw), gzipped: true };
+      return { bytes: await gunzipAsync(raw, { maxOutputLength: MAX_INFLATED_BYTES }), gzipped: true };
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+        throw new UserError(`${name}: inflates to more than ${MAX_INFLATED_BYTES / 2 ** 20} MiB, larger than any Fashion-MNIST file (refused)`);
+      }
       throw new UserError(`${name}: corrupt gzip data (${errorMessage(e)})`);
     }
   }
@@ -139,6 +149,7 @@ export interface ImageSetFiles {
 /** Reads a pair of image and label files and checks they describe the same number of items. */
 export async function readImageSet(imagesFile: string, labelsFile: string): Promise<ImageSetFiles> {
   const [images, labels] = await Promise.all([readImagesIdx(imagesFile), readLabelsIdx(labelsFile)]);
+  if (images.count === 0) throw new UserError(`${path.basename(imagesFile)}: holds no images (the header declares 0 items)`);
   if (images.count !== labels.count) {
     throw new UserError(`${path.basename(imagesFile)} has ${images.count} images but ${path.basename(labelsFile)} has ${labels.count} labels`);
   }

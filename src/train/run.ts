@@ -15,7 +15,7 @@ import type { Examples, FashionMnist, TrainValSplit } from '../data/types.js';
 import { buildModel, countParams, requireModelSpec } from '../models/build.js';
 import { modelNames, type ModelSpec } from '../models/registry.js';
 import {
-  appendHistoryRow,
+  cleanStaleFiles,
   createRunRecord,
   hasCheckpoint,
   hasRunConfig,
@@ -25,6 +25,8 @@ import {
   recordEvaluation,
   rewriteHistory,
   RunExistsError,
+  RunMismatchError,
+  RUN_FORMAT,
   saveCheckpoint,
   saveRunModel,
   type AugmentConfig,
@@ -67,6 +69,34 @@ export interface TrainRunOptions {
   log?: (line: string) => void;
   /** Extra callbacks (e.g. a test that interrupts a run). */
   callbacks?: TrainCallback[];
+  /**
+   * Settings the user asked for explicitly. Resuming a run whose record says otherwise is an
+   * error rather than a run that silently carries on with something else.
+   */
+  requested?: RequestedSettings;
+}
+
+export interface RequestedSettings {
+  model?: string;
+  hyper?: Partial<TrainHyperParams>;
+  augmentation?: Partial<AugmentConfig>;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Fails when a requested setting differs from the run's record, naming each difference. */
+export function checkRequestedSettings(runDir: string, record: RunConfig, requested: RequestedSettings): void {
+  const diffs: string[] = [];
+  if (requested.model !== undefined && requested.model !== record.model) diffs.push(`model ${requested.model} (the run trains ${record.model})`);
+  for (const [key, value] of Object.entries(requested.hyper ?? {})) {
+    const recorded = record.hyper[key as keyof TrainHyperParams];
+    if (value !== undefined && !same(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded)})`);
+  }
+  for (const [key, value] of Object.entries(requested.augmentation ?? {})) {
+    const recorded = record.augmentation[key as keyof AugmentConfig];
+    if (value !== undefined && !same(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded)})`);
+  }
+  if (diffs.length) throw new RunMismatchError(runDir, `cannot resume with ${diffs.join(', ')}; a resumed run keeps its recorded settings (drop those flags, or start a new run)`);
 }
 
 export interface RunSummary {
@@ -102,10 +132,11 @@ export interface RunPlan {
 }
 
 /** Step 1: a new run directory (refusing one that holds a run), or the record of the run to resume. */
-export async function openRun(opts: Pick<TrainRunOptions, 'model' | 'hyper' | 'augmentation' | 'runDir' | 'resume'>): Promise<RunPlan> {
+export async function openRun(opts: Pick<TrainRunOptions, 'model' | 'hyper' | 'augmentation' | 'runDir' | 'resume' | 'requested'>): Promise<RunPlan> {
   if (opts.resume) {
     if (!opts.runDir) throw new UserError('--resume needs --run-dir RUN_DIR (the run to continue)');
     const existing = await readRunConfig(opts.runDir);
+    checkRequestedSettings(opts.runDir, existing, opts.requested ?? {});
     return { runDir: opts.runDir, existing, spec: requireModelSpec(existing.model), hyper: existing.hyper, augmentation: existing.augmentation };
   }
   if (!opts.model) throw new UserError(`train needs --model (one of ${modelNames().join(', ')})`);
@@ -135,17 +166,48 @@ export interface ModelStart {
   optimizerWeights: NamedTensor[] | null;
 }
 
-/** Step 4: the checkpointed model and training state, or a freshly initialised model (seeded). */
+/**
+ * Step 4: the checkpointed model and training state, checked against the run's record, or a
+ * freshly initialised model (seeded). A run interrupted before its first checkpoint starts over,
+ * with its history emptied to match.
+ */
 export async function restoreOrBuildModel(plan: RunPlan, log: (line: string) => void): Promise<ModelStart> {
-  if (plan.existing && (await hasCheckpoint(plan.runDir))) {
-    const ck = await loadCheckpoint(plan.runDir);
-    log(`resuming ${plan.runDir} after epoch ${ck.state.history.length}`);
-    // Drop any history line written after the checkpoint, so the file matches the resume point.
-    await rewriteHistory(plan.runDir, ck.state.history);
-    return { model: ck.model, state: ck.state, optimizerWeights: ck.optimizerWeights };
+  if (plan.existing) {
+    await cleanStaleFiles(plan.runDir);
+    if (await hasCheckpoint(plan.runDir)) {
+      const ck = await loadCheckpoint(plan.runDir);
+      try {
+        await checkModelMatchesRecord(plan, ck.model, ck.dir);
+      } catch (e) {
+        ck.model.dispose();
+        ck.optimizerWeights.forEach((w) => w.tensor.dispose());
+        throw e;
+      }
+      log(`resuming ${plan.runDir} after epoch ${ck.state.history.length}`);
+      // The history follows the committed checkpoint (a kill can fall between the two writes).
+      await rewriteHistory(plan.runDir, ck.state.history);
+      return { model: ck.model, state: ck.state, optimizerWeights: ck.optimizerWeights };
+    }
+    log(`${plan.runDir} has no checkpoint yet: starting it from the beginning`);
+    await rewriteHistory(plan.runDir, []);
   }
   const model = await withSeededMathRandom(Rng.derive(plan.hyper.seed, 'init'), () => buildModel(plan.spec));
   return { model, state: freshTrainState(plan.hyper.seed, plan.hyper.lr), optimizerWeights: null };
+}
+
+/** Refuses a checkpoint whose model is not the one the record names (other weights or shapes). */
+async function checkModelMatchesRecord(plan: RunPlan, model: tfl.LayersModel, dir: string): Promise<void> {
+  const reference = await buildModel(plan.spec);
+  try {
+    const want = reference.weights.map((w) => w.shape.join('x'));
+    const got = model.weights.map((w) => w.shape.join('x'));
+    if (want.length !== got.length || want.some((s, i) => s !== got[i])) {
+      const first = want.findIndex((s, i) => s !== got[i]);
+      throw new RunMismatchError(plan.runDir, `the checkpoint in ${dir} does not hold a ${plan.spec.name} model as config.json says (${got.length} weights, ${want.length} expected; first difference at weight ${first + 1}: ${got[first] ?? 'none'} instead of ${want[first] ?? 'none'})`);
+    }
+  } finally {
+    reference.dispose();
+  }
 }
 
 /** Step 5: optimizer and loss from the run's config; a resumed run's optimizer state restored. */
@@ -163,6 +225,7 @@ export async function compileModel(start: ModelStart, hyper: TrainHyperParams): 
 export async function recordRunStart(plan: RunPlan, model: tfl.LayersModel, data: RunData, backend: BackendInfo): Promise<RunConfig> {
   if (plan.existing) return plan.existing;
   const config: RunConfig = {
+    format: RUN_FORMAT,
     id: path.basename(plan.runDir),
     model: plan.spec.name,
     createdAt: new Date().toISOString(),
@@ -177,13 +240,15 @@ export async function recordRunStart(plan: RunPlan, model: tfl.LayersModel, data
   return config;
 }
 
-/** Step 7: the callbacks every run has (schedule, early stop, history file, progress) and the caller's. */
+/**
+ * Step 7: the callbacks every run has (schedule, early stop, progress) and the caller's.
+ * history.jsonl is not a callback's: it is rewritten from the state each checkpoint commits.
+ */
 export function trainingCallbacks(plan: RunPlan, opts: Pick<TrainRunOptions, 'progress' | 'callbacks'>): TrainCallback[] {
   const { hyper } = plan;
   return [
     new LrScheduler(hyper.lrSchedule, hyper.lr, hyper.epochs + hyper.augEpochs),
     ...(hyper.earlyStop ? [new EarlyStopping(hyper.earlyStop)] : []),
-    { onEpochEnd: (_c, row) => appendHistoryRow(plan.runDir, row) },
     ...(opts.progress === false ? [] : [new ProgressDisplay(plan.spec.name)]),
     ...(opts.callbacks ?? []),
   ];

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { ARTICLE_AUGMENTATION, type AugmentConfig } from '../../train/augment.js';
 import { LR_SCHEDULE_HELP, parseLrSchedule } from '../../train/lr-schedule.js';
 import { DEFAULT_OPTIMIZER } from '../../train/optimizer.js';
-import { trainRun } from '../../train/run.js';
+import { trainRun, type RequestedSettings } from '../../train/run.js';
 import type { OptimizerSpec, TrainHyperParams } from '../../runs/types.js';
 import { UserError } from '../../util/errors.js';
 import { modelNames } from '../../models/registry.js';
@@ -73,6 +73,28 @@ export function augmentationFromFlags(f: Pick<TrainingFlags, 'shearUnit' | 'inte
   return { ...ARTICLE_AUGMENTATION, shearUnit: f.shearUnit, interpolation: f.interpolation };
 }
 
+const HYPER_FLAGS = ['epochs', 'augEpochs', 'batchSize', 'lr', 'seed', 'valSplit', 'limit', 'earlyStop', 'lrSchedule', 'labelSmoothing'] as const;
+const OPTIMIZER_FLAGS = ['optimizer', 'momentum', 'nesterov', 'weightDecay'] as const;
+const AUGMENT_FLAGS = ['shearUnit', 'interpolation'] as const;
+
+/**
+ * The settings given on the command line (not defaults): with --resume each must agree with the
+ * run's record. `all` treats every setting as given (compare resumes with its whole protocol).
+ */
+export function requestedFromFlags(f: TrainingFlags & { model?: string }, command: Command, all = false): RequestedSettings {
+  const given = (k: string) => all || command.getOptionValueSource(k) === 'cli';
+  const full = hyperFromFlags(f);
+  const augmentation = augmentationFromFlags(f);
+  const hyper: Partial<TrainHyperParams> = {};
+  for (const k of HYPER_FLAGS) if (given(k)) Object.assign(hyper, { [k]: full[k] });
+  if (OPTIMIZER_FLAGS.some(given)) hyper.optimizer = full.optimizer;
+  return {
+    ...(f.model !== undefined && given('model') ? { model: f.model } : {}),
+    hyper,
+    augmentation: Object.fromEntries(AUGMENT_FLAGS.filter(given).map((k) => [k, augmentation[k]])),
+  };
+}
+
 export function addTrainingOptions(cmd: Command): Command {
   return cmd
     .option('--epochs <n>', 'phase 1: epochs on the clean training images', nonNegativeInt, 10)
@@ -105,8 +127,9 @@ export function registerTrain(program: Command): void {
   addTrainingOptions(cmd);
   addDataOptions(cmd);
   addBackendOption(cmd);
-  cmd.action(async (f: TrainFlags) => {
+  cmd.action(async (f: TrainFlags, command: Command) => {
     const summary = await trainRun({
+      requested: f.resume ? requestedFromFlags(f, command) : undefined,
       model: f.model,
       hyper: hyperFromFlags(f),
       augmentation: augmentationFromFlags(f),
