@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { preprocessImage } from '../src/predict/index.js';
 import { sideHeights } from '../src/predict/preprocess.js';
 import { UserError } from '../src/util/errors.js';
+import { rejectsWith } from './helpers/assert-user-error.js';
 import { Rng } from '../src/util/rng.js';
 import { writeBadFiles } from './predict-fixtures.js';
 
@@ -258,9 +259,12 @@ test('shoes facing right are mirrored to face left like Fashion-MNIST\'s; garmen
   }
 });
 
-test('a blank photo gives a black frame and says no object was found', async () => {
+test('a blank photo is refused; asked not to refuse, it gives a black frame and says no object was found', async () => {
   const png = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#f4f4f4' } }).png().toBuffer();
-  const { pixels, info } = await preprocessImage(png);
+  await rejectsWith(preprocessImage(png), /no object stands out from the background/);
+  const tiny = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toBuffer();
+  await rejectsWith(preprocessImage(tiny), /image too small: 1x1 pixels/);
+  const { pixels, info } = await preprocessImage(png, { requireObject: false });
   assert.equal(info.objectFound, false);
   assert.ok(pixels.every((v) => v === 0));
 });
@@ -298,6 +302,6 @@ test('the size limits are configurable and checked before decoding', async () =>
   const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#ffffff' } }).png().toBuffer();
   await assert.rejects(preprocessImage(png, { limits: { maxPixels: 100_000 } }), /image too large: 400x300/);
   await assert.rejects(preprocessImage(png, { limits: { maxFileBytes: 100 } }), /file too large/);
-  const ok = await preprocessImage(png, { limits: { maxPixels: 120_000 } });
+  const ok = await preprocessImage(png, { limits: { maxPixels: 120_000 }, requireObject: false });
   assert.equal(ok.info.source.width, 400);
 });

@@ -1,7 +1,7 @@
 /** `fashion-cnn evaluate`: a run's model on the 10,000 test images, recorded in its eval.json. */
 import { initBackend, type BackendName } from '../backend/index.js';
 import { loadFashionMnist, toExamples } from '../data/index.js';
-import { hasRunConfig, loadRunModel, readHistory, readRunConfig, recordEvaluation } from '../runs/index.js';
+import { hasRunConfig, loadRunModel, readEvalReport, readHistory, readRunConfig, recordEvaluation } from '../runs/index.js';
 import { evaluateModel } from './report.js';
 import type { EvalResult } from './types.js';
 
@@ -24,6 +24,7 @@ export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRun
   // Read the record first: a damaged file fails before ten thousand images are scored.
   const config = (await hasRunConfig(opts.runDir)) ? await readRunConfig(opts.runDir) : null;
   const epochs = config ? (await readHistory(opts.runDir)).length : 0;
+  await readEvalReport(opts.runDir); // eval.json is rewritten at the end: a damaged one fails now
   const backend = await initBackend(opts.backend);
   log(`backend: ${backend.description}`);
   const { model, fromCheckpoint } = await loadRunModel(opts.runDir);

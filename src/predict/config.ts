@@ -15,12 +15,15 @@ export interface DecodeLimits {
    * truncated files instead of classifying a half-grey picture.
    */
   failOn: 'none' | 'truncated' | 'error' | 'warning';
+  /** Smallest width and height accepted: below this there is no garment to see. */
+  minSide: number;
 }
 
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxFileBytes: 50 * 1024 * 1024,
   maxPixels: 50_000_000,
   failOn: 'warning',
+  minSide: 8,
 };
 
 export interface PreprocessConfig {
@@ -61,6 +64,11 @@ export interface PreprocessConfig {
   insideShare: number;
   /** Extra margin around the object's box before fitting, as a fraction of its long side (Fashion-MNIST uses none). */
   cropMargin: number;
+  /**
+   * Refuse an image in which no object stands out from the background (blank, uniform), instead of
+   * classifying an empty frame with a made-up confidence.
+   */
+  requireObject: boolean;
   /** Output frame side (Fashion-MNIST: 28). */
   size: number;
   /** sharp resampling kernel for the shrink to `size`. */
@@ -98,6 +106,7 @@ export const DEFAULT_PREPROCESS_CONFIG: PreprocessConfig = {
   minComponentFraction: 0.05,
   insideShare: 0.5,
   cropMargin: 0,
+  requireObject: true,
   size: IMAGE_SIZE,
   kernel: 'lanczos3',
   sharpenSigma: 0,

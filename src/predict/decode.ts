@@ -97,6 +97,7 @@ export async function decodeImage(bytes: Buffer, limits: DecodeLimits, maxSide: 
   }
   const { width, height } = meta;
   if (!width || !height) throw new UserError('not an image (no dimensions)');
+  if (width < limits.minSide || height < limits.minSide) throw new UserError(`image too small: ${width}x${height} pixels (at least ${limits.minSide}x${limits.minSide} needed to see a garment)`);
   const pixels = width * height;
   if (pixels > limits.maxPixels) {
     throw new UserError(`image too large: ${width}x${height} = ${(pixels / 1e6).toFixed(1)} megapixels (limit ${(limits.maxPixels / 1e6).toFixed(0)})`);

@@ -8,6 +8,7 @@
  * is the grey level itself. The steps below estimate the background, find the object as the pixels
  * that differ from it, and keep only that object.
  */
+import { UserError } from '../util/errors.js';
 import sharp from 'sharp';
 import { resolvePreprocessConfig, type PreprocessConfig, type PreprocessOverride } from './config.js';
 import { loadImage, type RgbImage } from './decode.js';
@@ -324,6 +325,7 @@ export async function preprocessRgb(img: RgbImage, config: PreprocessConfig): Pr
   const dist = distanceFromBackground(img, bg, blurRadius);
   const { mask, thresholds } = objectMask(dist, width, height, bg, config);
   const object = selectObject(mask, width, height, config);
+  if (!object && config.requireObject) throw new UserError('no object stands out from the background (a blank or uniform image?)');
   const fullBox = { x: 0, y: 0, width, height };
   const objectMaskPixels = object?.mask ?? new Uint8Array(width * height);
   const intensity = objectIntensity(greyLevels(img), bg, objectMaskPixels);

@@ -1,4 +1,5 @@
 /** `fashion-cnn predict RUN_DIR IMAGE...`: a run's model on the user's photos. */
+import { promises as fs } from 'node:fs';
 import { initBackend, type BackendName } from '../backend/index.js';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
 import { loadRunModel } from '../runs/index.js';
@@ -23,9 +24,16 @@ export interface PredictRunResult {
   failed: number;
 }
 
+/** Fails unless `dir` is a folder or does not exist yet (it is created later). */
+async function requireFolderOrNothing(dir: string): Promise<void> {
+  const stat = await fs.stat(dir).catch(() => null);
+  if (stat && !stat.isDirectory()) throw new UserError(`--save-preprocessed ${dir}: exists and is not a folder`);
+}
+
 /** Classifies every image; a bad image gets its own error and does not stop the others. */
 export async function predictRun(opts: PredictRunOptions): Promise<PredictRunResult> {
   if (!Number.isInteger(opts.top) || opts.top < 1 || opts.top > NUM_CLASSES) throw new UserError(`--top must be at most ${NUM_CLASSES} (and at least 1), got ${opts.top}`);
+  if (opts.savePreprocessedDir) await requireFolderOrNothing(opts.savePreprocessedDir);
   await initBackend(opts.backend);
   const { model } = await loadRunModel(opts.runDir);
   let results: ImagePrediction[];
