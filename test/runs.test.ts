@@ -138,7 +138,9 @@ test('a run\'s model loads with its shapes checked; a missing or damaged model i
 
   await saveModel(tinyModel([28, 28, 1], 10), path.join(dir, 'model'));
   truncateSync(path.join(dir, 'model', 'weights.bin'), 100);
-  await rejectsAs(loadRunModel(dir), RunFileCorruptError, /model is damaged/);
+  await rejectsAs(loadRunModel(dir), Error, /model\/weights\.bin: holds 100 bytes of weights/);
+  writeFileSync(path.join(dir, 'model', 'model.json'), '{"modelTopology": ');
+  await rejectsAs(loadRunModel(dir), Error, /model\/model\.json/);
 });
 
 test('a checkpoint round-trips model, optimizer and state; a truncated optimizer file is named', async () => {
@@ -185,4 +187,15 @@ test('listRuns lists every run under a folder, a damaged one with its error', as
   assert.equal(runs[1].lastEval, null);
   assert.match(runs[2].error ?? '', /config\.json is damaged/);
   assert.deepEqual(await listRuns(path.join(root, 'none')), []);
+});
+
+test('a weights.bin that does not fit model.json (another model\'s, or cut short) is refused, naming both files', async () => {
+  await initBackend('cpu');
+  const dir = fresh('weights');
+  await createRunRecord(dir, config());
+  await saveModel(tinyModel([28, 28, 1], 10), path.join(dir, 'model'));
+  const other = fresh('other');
+  await saveModel(tinyModel([28, 28, 2], 10), other);
+  writeFileSync(path.join(dir, 'model', 'weights.bin'), readFileSync(path.join(other, 'weights.bin')));
+  await rejectsAs(loadRunModel(dir), Error, /weights\.bin: holds 62760 bytes of weights, .*model\.json describes 31400/);
 });

@@ -39,6 +39,22 @@ export async function saveModel(model: tfl.LayersModel, dir: string): Promise<vo
   });
 }
 
+const BYTES_PER_VALUE: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
+
+/**
+ * How many bytes of weight data a manifest describes, or null when it cannot say (string
+ * weights). TF.js itself only checks that there are enough bytes, and takes extra ones silently.
+ */
+function manifestBytes(specs: readonly tfc.io.WeightsManifestEntry[]): number | null {
+  let total = 0;
+  for (const s of specs) {
+    const per = BYTES_PER_VALUE[s.quantization?.dtype ?? s.dtype];
+    if (per === undefined) return null;
+    total += s.shape.reduce((a, b) => a * b, 1) * per;
+  }
+  return total;
+}
+
 /** An IO handler that reads a TF.js layers model (any number of weight shards) from a folder. */
 export function fileHandler(dir: string): tfc.io.IOHandler {
   return {
@@ -64,6 +80,11 @@ export function fileHandler(dir: string): tfc.io.IOHandler {
         for (const p of group.paths) buffers.push(await fs.readFile(path.join(dir, p)));
       }
       const all = Buffer.concat(buffers);
+      const expected = manifestBytes(specs);
+      if (expected !== null && expected !== all.byteLength) {
+        const files = (json.weightsManifest ?? []).flatMap((g) => g.paths).join(', ');
+        throw new UserError(`${path.join(dir, files)}: holds ${all.byteLength} bytes of weights, ${jsonPath} describes ${expected}: the weights belong to another model or were cut short`);
+      }
       return {
         modelTopology: json.modelTopology,
         weightSpecs: specs,
