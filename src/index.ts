@@ -7,7 +7,9 @@
  *   const [result] = await classifyImages(model, [await fs.readFile('shirt.jpg')]);
  */
 export * from './data/index.js';
-export { MODEL_SPECS, findModelSpec, modelNames, type ModelSpec, type LayerSpec } from './models/registry.js';
+export { MODEL_SPECS, findModelSpec, modelNames, type ModelSpec, type LayerSpec, type LayersSpec, type GraphSpec, type TransferSpec, type BackboneSpec } from './models/registry.js';
+export { GraphBuilder } from './models/graph.js';
+export { checkModelIO, modelImageShape } from './models/shape.js';
 export { buildModel, countParams, requireModelSpec } from './models/build.js';
 export { loadModel, saveModel } from './models/io.js';
 export { initBackend, currentBackend, BACKEND_NAMES, type BackendName, type BackendInfo } from './backend/index.js';

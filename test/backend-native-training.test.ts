@@ -6,7 +6,6 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
 import { createRequire } from 'node:module';
 import { buildModel, requireModelSpec } from '../src/models/build.js';
 import { nativeContext } from '../src/backend/native/index.js';
@@ -28,7 +27,7 @@ function batch(seed: string, size: number): { x: tf.Tensor; y: tf.Tensor } {
 async function losses(backend: string, model: string, steps: number, size: number): Promise<number[]> {
   await tf.setBackend(backend);
   const rng = new Rng(`train-${model}`);
-  const net = withSeededMathRandom(rng, () => buildModel(requireModelSpec(model)));
+  const net = await withSeededMathRandom(rng, () => buildModel(requireModelSpec(model)));
   net.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy' });
   const out: number[] = [];
   for (let s = 0; s < steps; s++) {
@@ -64,7 +63,7 @@ describe('training on the native backend', { skip }, () => {
   it('repeated training steps leak no tensors and no wasm heap', async () => {
     await tf.setBackend('native');
     const rng = new Rng('leak');
-    const net: tfl.Sequential = withSeededMathRandom(rng, () => buildModel(requireModelSpec('cnn4')));
+    const net = await withSeededMathRandom(rng, () => buildModel(requireModelSpec('cnn4')));
     net.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     const { x, y } = batch('leak', 32);
     const heap = () => (nativeContext()!.backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer.byteLength;

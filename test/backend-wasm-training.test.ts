@@ -41,9 +41,9 @@ interface Trace {
  * Builds a model and trains it `steps` Adam steps on `backendName`, with Math.random seeded for
  * both the initial weights and the dropout masks (TF.js draws both in JS, whatever the backend).
  */
-async function trainOn(backendName: string, make: () => tfl.LayersModel, steps: number, n: number, size: number): Promise<Trace> {
+async function trainOn(backendName: string, make: () => tfl.LayersModel | Promise<tfl.LayersModel>, steps: number, n: number, size: number): Promise<Trace> {
   await tf.setBackend(backendName);
-  const model = withSeededMathRandom(new Rng('init'), make);
+  const model = await withSeededMathRandom(new Rng('init'), make);
   compileAdam(model);
   const { x, y } = batch('data', n, size);
   const losses: number[] = [];
@@ -81,7 +81,7 @@ describe('cnn1, cnn3 and cnn4 on wasm', () => {
   for (const name of ['cnn1', 'cnn3', 'cnn4']) {
     it(`${name} trains, predicts and evaluates without leaking tensors`, async () => {
       await tf.setBackend('wasm');
-      const model = withSeededMathRandom(new Rng(name), () => buildModel(requireModelSpec(name)));
+      const model = await withSeededMathRandom(new Rng(name), () => buildModel(requireModelSpec(name)));
       compileAdam(model);
       const { x, y } = batch(name, 16);
       const losses: number[] = [];
@@ -142,7 +142,7 @@ describe('training on wasm matches the cpu backend', () => {
 describe('inference mode and batch-norm statistics on wasm', () => {
   it('cnn4: training updates the moving statistics from batch statistics; predict is deterministic', async () => {
     await tf.setBackend('wasm');
-    const model = withSeededMathRandom(new Rng('cnn4-bn'), () => buildModel(requireModelSpec('cnn4')));
+    const model = await withSeededMathRandom(new Rng('cnn4-bn'), () => buildModel(requireModelSpec('cnn4')));
     compileAdam(model);
     const { x, y } = batch('cnn4-bn', 8);
     const bn = model.layers[1] as tfl.layers.Layer;

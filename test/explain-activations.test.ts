@@ -7,7 +7,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfc from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
-import { PIXELS } from '../src/data/types.js';
+import { FASHION_SHAPE, PIXELS } from '../src/data/types.js';
 import { ACTIVATIONS, activationsPng, renderActivations } from '../src/explain/index.js';
 import { UserError } from '../src/util/errors.js';
 
@@ -42,7 +42,7 @@ test('activations: one block per conv layer, heights derived from each output sh
   try {
     const file = path.join(dir, 'activations.png');
     const tensorsBefore = tfc.memory().numTensors;
-    const layout = await renderActivations(model, gradientImage(), file, { caption: 'synthetic' });
+    const layout = await renderActivations(model, gradientImage(), FASHION_SHAPE, file, { caption: 'synthetic' });
     assert.equal(tfc.memory().numTensors, tensorsBefore, 'every tensor disposed');
 
     const convs = model.layers.filter((l) => l.getClassName() === 'Conv2D');
@@ -79,8 +79,8 @@ test('activations: one more conv layer adds exactly one block', async () => {
   const two = smallCnn([4, 8]);
   const three = smallCnn([4, 8, 8]);
   try {
-    const a = (await activationsPng(two, gradientImage())).layout;
-    const b = (await activationsPng(three, gradientImage())).layout;
+    const a = (await activationsPng(two, gradientImage(), FASHION_SHAPE)).layout;
+    const b = (await activationsPng(three, gradientImage(), FASHION_SHAPE)).layout;
     assert.equal(b.blocks.length, a.blocks.length + 1);
     const extra = b.blocks[2];
     assert.deepEqual(extra.shape, [3, 3, 8]);
@@ -97,7 +97,7 @@ test('activations: each channel is normalised on its own; a constant channel is 
   model.add(tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 2, kernelSize: 1, activation: 'relu' }));
   model.setWeights([tfc.tensor4d([1, -1], [1, 1, 1, 2]), tfc.zeros([2])]);
   try {
-    const { png, layout } = await activationsPng(model, gradientImage());
+    const { png, layout } = await activationsPng(model, gradientImage(), FASHION_SHAPE);
     const [block] = layout.blocks;
     assert.equal(block.scale, 2);
     const { at } = await rawRgb(png);
@@ -117,10 +117,11 @@ test('activations: a model without conv layers still gets a picture; a wrong ima
   dense.add(tfl.layers.flatten({ inputShape: [28, 28, 1] }));
   dense.add(tfl.layers.dense({ units: 10, activation: 'softmax' }));
   try {
-    const { png, layout } = await activationsPng(dense, gradientImage());
+    const { png, layout } = await activationsPng(dense, gradientImage(), FASHION_SHAPE);
     assert.equal(layout.blocks.length, 0);
     assert.equal((await sharp(png).metadata()).height, layout.height);
-    await assert.rejects(activationsPng(dense, new Float32Array(100)), UserError);
+    await assert.rejects(activationsPng(dense, new Float32Array(100), FASHION_SHAPE), UserError);
+    await assert.rejects(activationsPng(dense, new Float32Array(100), [10, 10, 1]), UserError);
   } finally {
     dense.dispose();
   }

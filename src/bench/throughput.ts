@@ -4,9 +4,12 @@
  * after warm-up, and the median inference pass over 1,000 images.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
+import { NUM_CLASSES } from '../data/types.js';
 import { buildModel } from '../models/build.js';
-import type { ModelSpec } from '../models/registry.js';
+import { compileForTraining, DEFAULT_OPTIMIZER } from '../train/optimizer.js';
+import { formatShape, shapeSize } from '../models/shape.js';
+import type { ModelSpec } from '../models/spec.js';
+import { UserError } from '../util/errors.js';
 import { Rng, withSeededMathRandom } from '../util/rng.js';
 import { median } from './rounds.js';
 
@@ -31,15 +34,15 @@ export interface Throughput {
 export async function measureThroughput(spec: ModelSpec, images: Float32Array, labels: Uint8Array, o: ThroughputOptions = DEFAULT_THROUGHPUT): Promise<Throughput> {
   const rng = new Rng('bench');
   return withSeededMathRandom(rng, async () => {
-    const model = buildModel(spec);
-    const optimizer = tf.train.adam(0.001);
-    model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-    const size = IMAGE_SIZE * IMAGE_SIZE;
+    const model = await buildModel(spec);
+    const optimizer = compileForTraining(model, { optimizer: DEFAULT_OPTIMIZER, lr: 0.001, labelSmoothing: 0 });
+    const size = shapeSize(spec.input);
     const available = labels.length;
+    if (images.length !== available * size) throw new UserError(`${spec.name} takes ${formatShape(spec.input)} images; ${images.length} values are not ${available} of them`);
     let peak = process.memoryUsage().rss;
     const batch = (n: number, offset: number) => {
       const start = offset % Math.max(1, available - n + 1);
-      const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+      const x = tf.tensor4d(images.subarray(start * size, (start + n) * size), [n, ...spec.input]);
       const y = tf.oneHot(tf.tensor1d(Array.from(labels.subarray(start, start + n)), 'int32'), NUM_CLASSES);
       return { x, y };
     };

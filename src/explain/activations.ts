@@ -1,16 +1,19 @@
 /**
  * Intermediate activations: for one input image, the feature maps of every convolutional layer,
- * one titled block per layer with each channel as a tile (like the article's notebooks).
+ * one titled block per layer with each channel as a tile (like the article's notebooks). The conv
+ * layers are found anywhere in the model: in a Sequential, in a functional graph, and inside
+ * nested models (a transfer model's backbone).
  */
 import * as tfc from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import sharp, { type OverlayOptions } from 'sharp';
 import * as vega from 'vega';
-import { IMAGE_SIZE, PIXELS } from '../data/types.js';
+import type { ImageShape } from '../data/types.js';
+import { isNestedModel, layerInputIn, layerOutputIn } from '../models/inspect.js';
+import { formatShape as formatImageShape, modelImageShape, sameShape, shapeSize } from '../models/shape.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 import { escapeXml, estimateTextWidth, FONT } from './render.js';
-import { digitPng } from './grid.js';
 
 /** Layer classes whose outputs are spatial feature maps worth showing. */
 const CONV_CLASSES = new Set(['Conv2D', 'SeparableConv2D', 'DepthwiseConv2D']);
@@ -18,7 +21,8 @@ const CONV_CLASSES = new Set(['Conv2D', 'SeparableConv2D', 'DepthwiseConv2D']);
 export const ACTIVATIONS = {
   margin: 16,
   headerFontSize: 18,
-  inputScale: 4,
+  /** The input image is upscaled by the largest integer that keeps it at or under this many pixels (28 -> x4). */
+  inputTarget: 112,
   labelFontSize: 13,
   blockTitleHeight: 30,
   blockTitleFontSize: 15,
@@ -64,12 +68,21 @@ function tilesSize(b: Pick<ActivationBlock, 'shape' | 'scale' | 'cols' | 'rows'>
   };
 }
 
-/** Where everything goes; a pure function of the layer shapes, so tests can check the picture against it. */
-export function activationsLayout(layers: readonly { name: string; shape: MapShape }[], titleWidth = 0): ActivationsLayout {
+/** How much the input image is upscaled in the picture. */
+export function inputScale([h, w]: ImageShape): number {
+  return Math.max(1, Math.floor(ACTIVATIONS.inputTarget / Math.max(h, w)));
+}
+
+/**
+ * Where everything goes; a pure function of the input image's shape and the layer shapes, so
+ * tests can check the picture against it.
+ */
+export function activationsLayout(layers: readonly { name: string; shape: MapShape }[], input: ImageShape, titleWidth = 0): ActivationsLayout {
   const A = ACTIVATIONS;
-  const headerHeight = A.headerFontSize + 10 + IMAGE_SIZE * A.inputScale + A.labelFontSize + 8 + A.blockGap;
+  const scale = inputScale(input);
+  const headerHeight = A.headerFontSize + 10 + input[0] * scale + A.labelFontSize + 8 + A.blockGap;
   let top = A.margin + headerHeight;
-  let width = A.margin * 2 + Math.max(IMAGE_SIZE * A.inputScale + 360, titleWidth);
+  let width = A.margin * 2 + Math.max(input[1] * scale + 360, titleWidth);
   const blocks: ActivationBlock[] = [];
   for (const { name, shape } of layers) {
     const cols = Math.min(shape[2], A.maxCols);
@@ -135,61 +148,106 @@ function tilesRgb(map: Float32Array, block: ActivationBlock): { data: Buffer; wi
   return { data, width, height };
 }
 
-function convLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
-  return model.layers.filter((l) => CONV_CLASSES.has(l.getClassName()));
+export interface ActivationMap {
+  /** The layer's name; inside a nested model, prefixed with the nested model's name ("backbone/conv1"). */
+  name: string;
+  shape: MapShape;
+  data: Float32Array;
 }
 
-/** The feature maps of every conv layer for one image, as plain arrays (no tensor outlives the call). */
-export async function convActivations(model: tfl.LayersModel, pixels: Float32Array): Promise<{ name: string; shape: MapShape; data: Float32Array }[]> {
-  const inputShape = model.inputs[0].shape.slice(1).map((d) => d ?? -1);
-  if (inputShape.reduce((a, b) => a * b, 1) !== pixels.length) {
-    throw new UserError(`model input ${JSON.stringify(inputShape)} does not take one ${IMAGE_SIZE}x${IMAGE_SIZE} image (${PIXELS} values)`);
-  }
-  const convs = convLayers(model);
-  if (convs.length === 0) return [];
+/**
+ * The feature maps of `model`'s conv layers for a batch of one image, in graph order. A conv
+ * layer inside a nested model is not reachable from the outer model's input (TF.js wires it in the
+ * nested model's own graph), so the outer model is run up to the nested model's input, and the
+ * nested model is probed from there.
+ */
+async function mapsOf(model: tfl.LayersModel, input: tfc.Tensor, prefix: string): Promise<ActivationMap[]> {
+  const wanted = model.layers.filter((l) => CONV_CLASSES.has(l.getClassName()) || isNestedModel(l));
+  if (wanted.length === 0) return [];
+  const symbolic = wanted.map((l) => (isNestedModel(l) ? layerInputIn(model, l) : layerOutputIn(model, l)));
+  // One probe output per distinct tensor (a nested model can take a conv layer's output).
+  const outputs = [...new Set(symbolic)];
   // A second model over the same layers (shared weights). It is deliberately not disposed:
   // Container.dispose() would release the layers' weights, which still belong to `model`.
-  const probe = tfl.model({ inputs: model.inputs, outputs: convs.map((l) => l.output as tfl.SymbolicTensor) });
-  const outputs = tfc.tidy(() => {
-    const out = probe.predict(tfc.tensor(pixels, [1, ...inputShape]));
+  const probe = tfl.model({ inputs: model.inputs, outputs });
+  const values = tfc.tidy(() => {
+    const out = probe.predict(input);
     return Array.isArray(out) ? out : [out];
   });
   try {
-    return await Promise.all(
-      outputs.map(async (t, i) => {
-        if (t.rank !== 4) throw new Error(`${convs[i].name}: expected a 4-d feature map, got shape ${JSON.stringify(t.shape)}`);
-        return { name: convs[i].name, shape: t.shape.slice(1) as MapShape, data: (await t.data()) as Float32Array };
-      }),
-    );
+    const maps: ActivationMap[] = [];
+    for (let i = 0; i < wanted.length; i++) {
+      const layer = wanted[i];
+      const t = values[outputs.indexOf(symbolic[i])];
+      if (isNestedModel(layer)) {
+        maps.push(...(await mapsOf(layer, t, `${prefix}${layer.name}/`)));
+        continue;
+      }
+      if (t.rank !== 4) throw new Error(`${layer.name}: expected a 4-d feature map, got shape ${JSON.stringify(t.shape)}`);
+      maps.push({ name: prefix + layer.name, shape: t.shape.slice(1) as MapShape, data: (await t.data()) as Float32Array });
+    }
+    return maps;
   } finally {
-    tfc.dispose(outputs);
+    tfc.dispose(values);
   }
+}
+
+/**
+ * The feature maps of every conv layer for one image of `shape` (no tensor outlives the call).
+ * The image must be what the model takes.
+ */
+export async function convActivations(model: tfl.LayersModel, pixels: Float32Array, shape: ImageShape): Promise<ActivationMap[]> {
+  const wants = modelImageShape(model);
+  if (!sameShape(wants, shape)) throw new UserError(`the model takes ${formatImageShape(wants)} images, not ${formatImageShape(shape)}`);
+  if (pixels.length !== shapeSize(shape)) throw new UserError(`an image of ${formatImageShape(shape)} has ${shapeSize(shape)} values, not ${pixels.length}`);
+  const input = tfc.tensor(pixels, [1, ...shape]);
+  try {
+    return await mapsOf(model, input, '');
+  } finally {
+    input.dispose();
+  }
+}
+
+/** One image ([0,1] values, grey or RGB; otherwise its first channel) as a PNG, upscaled with nearest neighbour. */
+async function imagePng(pixels: Float32Array, [h, w, c]: ImageShape, scale: number): Promise<Buffer> {
+  const channels = c === 3 ? 3 : 1;
+  const bytes = Buffer.alloc(h * w * channels);
+  for (let i = 0; i < h * w; i++) {
+    for (let k = 0; k < channels; k++) bytes[i * channels + k] = Math.round(Math.min(1, Math.max(0, pixels[i * c + k])) * 255);
+  }
+  return sharp(bytes, { raw: { width: w, height: h, channels } })
+    .resize(w * scale, h * scale, { kernel: 'nearest' })
+    .png()
+    .toBuffer();
 }
 
 function formatShape([h, w, c]: MapShape): string {
   return `${h}×${w}×${c}`;
 }
 
+/** The picture for one image of `shape` (which must be what the model takes). */
 export async function activationsPng(
   model: tfl.LayersModel,
   pixels: Float32Array,
+  shape: ImageShape,
   opts: { caption?: string } = {},
 ): Promise<{ png: Buffer; layout: ActivationsLayout }> {
-  const maps = await convActivations(model, pixels);
+  const maps = await convActivations(model, pixels, shape);
   const title = `Activations of ${model.name}${opts.caption ? ` — ${opts.caption}` : ''}`;
-  const layout = activationsLayout(maps, estimateTextWidth(title, ACTIVATIONS.headerFontSize, true));
+  const layout = activationsLayout(maps, shape, estimateTextWidth(title, ACTIVATIONS.headerFontSize, true));
   const A = ACTIVATIONS;
   const texts: string[] = [];
   const text = (x: number, y: number, size: number, s: string, extra = 'fill="#111"') =>
     texts.push(`<text x="${x}" y="${y}" font-size="${size}" ${extra}>${escapeXml(s)}</text>`);
   text(A.margin, A.margin + A.headerFontSize, A.headerFontSize, title, 'fill="#111" font-weight="bold"');
   const inputTop = A.margin + A.headerFontSize + 10;
-  const inputSize = IMAGE_SIZE * A.inputScale;
-  text(A.margin, inputTop + inputSize + A.labelFontSize + 4, A.labelFontSize, `input ${IMAGE_SIZE}×${IMAGE_SIZE}`);
-  const noteLeft = A.margin + inputSize + 20;
+  const scale = inputScale(shape);
+  const [h, w, c] = shape;
+  text(A.margin, inputTop + h * scale + A.labelFontSize + 4, A.labelFontSize, `input ${h}×${w}${c === 1 ? '' : `×${c}`}`);
+  const noteLeft = A.margin + w * scale + 20;
   text(noteLeft, inputTop + 20, A.labelFontSize, 'one tile per channel, each scaled to its own range:', 'fill="#444"');
   text(noteLeft, inputTop + 20 + A.labelFontSize + 6, A.labelFontSize, 'dark = lowest activation, yellow = highest', 'fill="#444"');
-  const overlays: OverlayOptions[] = [{ input: await digitPng(pixels, A.inputScale), left: A.margin, top: inputTop }];
+  const overlays: OverlayOptions[] = [{ input: await imagePng(pixels, shape, scale), left: A.margin, top: inputTop }];
   for (let i = 0; i < maps.length; i++) {
     const block = layout.blocks[i];
     const scaleNote = block.scale > 1 ? `, shown ×${block.scale}` : '';
@@ -220,10 +278,11 @@ export async function activationsPng(
 export async function renderActivations(
   model: tfl.LayersModel,
   pixels: Float32Array,
+  shape: ImageShape,
   outPng: string,
   opts: { caption?: string } = {},
 ): Promise<ActivationsLayout> {
-  const { png, layout } = await activationsPng(model, pixels, opts);
+  const { png, layout } = await activationsPng(model, pixels, shape, opts);
   await writeFileAtomic(outPng, png);
   return layout;
 }

@@ -1,6 +1,7 @@
 /** All the pictures of one training run, written into its run directory (names from RUN_FILES). */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { CLASS_NAMES, PIXELS, type Examples } from '../data/types.js';
+import { CLASS_NAMES, type Examples } from '../data/types.js';
+import { shapeSize } from '../models/shape.js';
 import { PICTURE_FILES, runPath, type EvalResult, type HistoryRow, type PictureFile } from '../runs/index.js';
 import { Rng } from '../util/rng.js';
 import { renderActivations } from './activations.js';
@@ -36,7 +37,8 @@ export async function writeRunPictures(input: RunPicturesInput): Promise<Record<
 
   const i = Rng.derive(seed, 'explain/activations').int(test.count);
   const pred = predictions[i];
-  await renderActivations(model, test.x.slice(i * PIXELS, (i + 1) * PIXELS), files.activationsPng, {
+  const per = shapeSize(test.shape);
+  await renderActivations(model, test.x.slice(i * per, (i + 1) * per), test.shape, files.activationsPng, {
     caption: `test image #${i}, true: ${CLASS_NAMES[test.y[i]]}, predicted: ${CLASS_NAMES[pred.label]} (${pred.prob.toFixed(2)})`,
   });
   return files;

@@ -1,24 +1,11 @@
-import * as tf from '@tensorflow/tfjs-layers';
+/** Building a model from its spec, by kind. */
+import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../util/errors.js';
-import { findModelSpec, INPUT_SHAPE, modelNames, PLANNED_MODELS, type LayerSpec, type ModelSpec } from './registry.js';
-
-function toLayer(spec: LayerSpec, first: boolean): tf.layers.Layer {
-  const input = first ? { inputShape: [...INPUT_SHAPE] } : {};
-  switch (spec.type) {
-    case 'conv2d':
-      return tf.layers.conv2d({ ...input, filters: spec.filters, kernelSize: spec.kernel ?? 3, activation: 'relu', kernelInitializer: 'glorotUniform' });
-    case 'maxPool':
-      return tf.layers.maxPooling2d({ ...input, poolSize: spec.size });
-    case 'dropout':
-      return tf.layers.dropout({ ...input, rate: spec.rate });
-    case 'batchNorm':
-      return tf.layers.batchNormalization({ ...input });
-    case 'flatten':
-      return tf.layers.flatten({ ...input });
-    case 'dense':
-      return tf.layers.dense({ ...input, units: spec.units, activation: spec.activation ?? 'relu', kernelInitializer: 'glorotUniform' });
-  }
-}
+import { GraphBuilder } from './graph.js';
+import { toLayer } from './layers.js';
+import { findModelSpec, modelNames, PLANNED_MODELS } from './registry.js';
+import type { GraphSpec, LayersSpec, ModelSpec } from './spec.js';
+import { buildTransfer } from './transfer.js';
 
 /** Looks a model up by name, with a one-line error that lists the choices. */
 export function requireModelSpec(name: string): ModelSpec {
@@ -28,11 +15,34 @@ export function requireModelSpec(name: string): ModelSpec {
   throw new UserError(`unknown model "${name}" (choose one of ${modelNames().join(', ')})`);
 }
 
-/** Builds a fresh, uncompiled model. Weight initialisation draws from Math.random (see util/rng). */
-export function buildModel(spec: ModelSpec): tf.Sequential {
-  const model = tf.sequential({ name: spec.name });
-  spec.layers.forEach((l, i) => model.add(toLayer(l, i === 0)));
+/** A 'layers' model: a tfl.Sequential of the listed layers, created in list order. */
+export function buildSequential(spec: LayersSpec): tfl.Sequential {
+  const model = tfl.sequential({ name: spec.name });
+  spec.layers.forEach((l, i) => model.add(toLayer(l, i === 0 ? { inputShape: spec.input } : {})));
   return model;
+}
+
+/** A 'graph' model: the spec's graph function applied to one input node. */
+export function buildGraph(spec: GraphSpec): tfl.LayersModel {
+  const input = tfl.input({ shape: [...spec.input] });
+  const output = spec.graph(input, new GraphBuilder());
+  return tfl.model({ inputs: input, outputs: output, name: spec.name });
+}
+
+/**
+ * Builds a fresh, uncompiled model. Weight initialisation draws from Math.random (see util/rng):
+ * 'layers' and 'graph' models are built before this function first awaits, so they draw exactly
+ * as a synchronous build would; a transfer model's head draws after its backbone has loaded.
+ */
+export async function buildModel(spec: ModelSpec): Promise<tfl.LayersModel> {
+  switch (spec.kind) {
+    case 'layers':
+      return buildSequential(spec);
+    case 'graph':
+      return buildGraph(spec);
+    case 'transfer':
+      return buildTransfer(spec);
+  }
 }
 
 export interface ParamCounts {
@@ -41,8 +51,8 @@ export interface ParamCounts {
   nonTrainable: number;
 }
 
-export function countParams(model: tf.LayersModel): ParamCounts {
-  const size = (ws: tf.LayerVariable[]) => ws.reduce((s, w) => s + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+export function countParams(model: tfl.LayersModel): ParamCounts {
+  const size = (ws: tfl.LayerVariable[]) => ws.reduce((s, w) => s + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
   const trainable = size(model.trainableWeights);
   const nonTrainable = size(model.nonTrainableWeights);
   return { total: trainable + nonTrainable, trainable, nonTrainable };

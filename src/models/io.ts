@@ -9,6 +9,7 @@ import * as tfc from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { replaceDirAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
+import './custom-layers.js'; // registers fashion-cnn's layer classes, so saved transfer models load
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';

@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
+import { CLASS_NAMES, FASHION_SHAPE, IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
+import { checkModelIO, formatShape, modelImageShape, sameShape, shapeSize } from '../models/shape.js';
 import { UserError, errorMessage } from '../util/errors.js';
 import { type PreprocessOverride } from './config.js';
 import { preprocessImage, type PreprocessedImage, type PreprocessInfo } from './preprocess.js';
@@ -58,15 +59,6 @@ export function topK(probs: ArrayLike<number>, k: number): ClassScore[] {
     .slice(0, Math.max(0, k));
 }
 
-/** Refuses a model that does not take 28x28x1 images and give 10 probabilities. */
-export function checkModelShape(model: tfl.LayersModel): void {
-  const input = model.inputs[0]?.shape ?? [];
-  const output = model.outputs[0]?.shape ?? [];
-  const inputOk = input.length === 4 && input[1] === IMAGE_SIZE && input[2] === IMAGE_SIZE && input[3] === 1;
-  if (!inputOk) throw new UserError(`the model takes input of shape [${input.join(', ')}], not [batch, ${IMAGE_SIZE}, ${IMAGE_SIZE}, 1]`);
-  if (output[output.length - 1] !== NUM_CLASSES) throw new UserError(`the model gives ${output[output.length - 1]} outputs, not ${NUM_CLASSES} class probabilities`);
-}
-
 /** The frame flipped left-right. */
 export function mirrorFrame(frame: Float32Array, size = IMAGE_SIZE): Float32Array {
   const out = new Float32Array(frame.length);
@@ -76,12 +68,20 @@ export function mirrorFrame(frame: Float32Array, size = IMAGE_SIZE): Float32Arra
   return out;
 }
 
+/** Runs the frames (FASHION_SHAPE each) through the model in one batch; the model must take that shape. */
 function runModel(model: tfl.LayersModel, frames: readonly Float32Array[]): Float32Array {
-  const pixels = IMAGE_SIZE * IMAGE_SIZE;
-  const batch = new Float32Array(frames.length * pixels);
-  frames.forEach((f, i) => batch.set(f, i * pixels));
+  const shape = modelImageShape(model);
+  if (!sameShape(shape, FASHION_SHAPE)) {
+    throw new UserError(`the model "${model.name}" takes ${formatShape(shape)} images, not the ${formatShape(FASHION_SHAPE)} frames of preprocessing (adapt them inside the model)`);
+  }
+  const size = shapeSize(shape);
+  const batch = new Float32Array(frames.length * size);
+  frames.forEach((f, i) => {
+    if (f.length !== size) throw new Error(`frame ${i} has ${f.length} values, not ${size}`);
+    batch.set(f, i * size);
+  });
   return tf.tidy(() => {
-    const x = tf.tensor4d(batch, [frames.length, IMAGE_SIZE, IMAGE_SIZE, 1]);
+    const x = tf.tensor4d(batch, [frames.length, ...shape]);
     return (model.predict(x, { batchSize: 256 }) as tf.Tensor).dataSync() as Float32Array;
   });
 }
@@ -133,7 +133,7 @@ export async function preprocessAll(inputs: readonly ImageInput[], options: Clas
  * (see src/backend). Never throws for a bad image: that image's result has `ok: false`.
  */
 export async function classifyImages(model: tfl.LayersModel, inputs: readonly ImageInput[], options: ClassifyOptions = {}): Promise<ImagePrediction[]> {
-  checkModelShape(model);
+  checkModelIO(model, { input: FASHION_SHAPE, classes: NUM_CLASSES }, `model "${model.name}"`);
   const prepared = await preprocessAll(inputs, options);
   const good = prepared.filter((p) => p.ok);
   const probs = predictFrames(model, good.map((p) => p.image.pixels), options.mirror);

@@ -1,47 +1,50 @@
 import type { Command } from 'commander';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../backend/index.js';
-import { buildModel, countParams } from '../../models/build.js';
+import { describeModel, type LayerRow, type ModelDescription } from '../../models/describe.js';
 import { MODEL_SPECS, PLANNED_MODELS } from '../../models/registry.js';
 import { printJson } from '../common.js';
 
-interface LayerRow {
-  name: string;
-  type: string;
-  outputShape: (number | null)[];
-  params: number;
-}
+const count = (n: number) => n.toLocaleString('en');
 
-function describe(model: tfl.LayersModel): LayerRow[] {
-  return model.layers.map((l) => ({
-    name: l.name,
-    type: l.getClassName(),
-    outputShape: l.outputShape as (number | null)[],
-    params: l.countParams(),
-  }));
+/** The text listing: one header line per model, then one line per layer (nested layers indented). */
+export function modelsText(models: readonly ModelDescription[], planned: Readonly<Record<string, string>> = {}): string[] {
+  const lines: string[] = [];
+  for (const m of models) {
+    const head = `${m.name} — ${m.title} [${m.kind}]`;
+    if (!m.available) {
+      lines.push(`${head}: not available (${m.reason})`);
+      continue;
+    }
+    lines.push(`${head}: ${count(m.params.total)} parameters (${count(m.params.trainable)} trainable, ${count(m.params.nonTrainable)} non-trainable)`);
+    const name = (l: LayerRow) => `${'  '.repeat(l.depth)}${l.name}`;
+    const width = (f: (l: LayerRow) => string, min: number) => Math.max(min, ...m.layers.map((l) => f(l).length));
+    const nameWidth = width(name, 28);
+    const typeWidth = width((l) => l.type, 20);
+    const shapeWidth = width((l) => JSON.stringify(l.outputShape), 20);
+    for (const l of m.layers) {
+      const frozen = l.params > 0 && l.trainableParams === 0 ? ' frozen' : '';
+      // A Sequential's layers each take the one before; a graph's connections are worth showing.
+      const from = m.kind !== 'layers' && l.inputs.length > 0 ? `  <- ${l.inputs.join(', ')}` : '';
+      lines.push(`  ${name(l).padEnd(nameWidth)} ${l.type.padEnd(typeWidth)} ${JSON.stringify(l.outputShape).padEnd(shapeWidth)} ${count(l.params).padStart(10)}${frozen}${from}`);
+    }
+  }
+  for (const [name, why] of Object.entries(planned)) lines.push(`${name} — ${why}`);
+  return lines;
 }
 
 export function registerModels(program: Command): void {
   program
     .command('models')
-    .description('list the models: layers, output shapes, trainable and non-trainable parameters')
+    .description('list the models: kind, layers (nested ones indented), output shapes, trainable and non-trainable parameters')
     .option('--json', 'print JSON on stdout')
     .action(async (f: { json?: boolean }) => {
       await initBackend('cpu'); // building a model to count its parameters needs no speed
-      const rows = MODEL_SPECS.map((spec) => {
-        const model = buildModel(spec);
-        const out = { name: spec.name, title: spec.title, params: countParams(model), layers: describe(model), article: spec.article ?? null };
-        model.dispose();
-        return out;
-      });
+      const models: ModelDescription[] = [];
+      for (const spec of MODEL_SPECS) models.push(await describeModel(spec));
       if (f.json) {
-        printJson({ models: rows, planned: PLANNED_MODELS });
+        printJson({ models, planned: PLANNED_MODELS });
         return;
       }
-      for (const m of rows) {
-        console.log(`${m.name} — ${m.title}: ${m.params.total.toLocaleString('en')} parameters (${m.params.trainable.toLocaleString('en')} trainable, ${m.params.nonTrainable.toLocaleString('en')} non-trainable)`);
-        for (const l of m.layers) console.log(`  ${l.name.padEnd(28)} ${l.type.padEnd(20)} ${JSON.stringify(l.outputShape).padEnd(20)} ${l.params.toLocaleString('en').padStart(10)}`);
-      }
-      for (const [name, why] of Object.entries(PLANNED_MODELS)) console.log(`${name} — ${why}`);
+      for (const line of modelsText(models, PLANNED_MODELS)) console.log(line);
     });
 }

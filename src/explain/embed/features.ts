@@ -1,11 +1,13 @@
 /** What gets embedded: raw pixels, or the activations of one layer of a trained model. */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { classifierInputLayer, layerOutputIn } from '../../models/inspect.js';
+import { formatShape, modelImageShape, sameShape, shapeSize } from '../../models/shape.js';
 import { UserError } from '../../util/errors.js';
 import type { Examples } from '../../data/types.js';
 import type { DenseMatrix } from './types.js';
 
-/** The chosen examples' pixels in [0, 1], one 784-long row each. */
+/** The chosen examples' pixels in [0, 1], one row of height x width x channels values each. */
 export function pixelMatrix(ex: Examples, positions: ArrayLike<number>): DenseMatrix {
   const d = ex.x.length / Math.max(1, ex.count);
   const data = new Float32Array(positions.length * d);
@@ -19,12 +21,12 @@ export function layerNames(model: tfl.LayersModel): string[] {
 
 /**
  * The layer whose output counts as "what the model learned": the one feeding the final
- * classifier (cnn1: the Dense-128; cnn3/cnn4: the Dropout after it, identical at inference).
+ * classifier (cnn1: the Dense-128; cnn3/cnn4: the Dropout after it, identical at inference; a
+ * functional or transfer model: whatever its last Dense takes, found through the graph).
  */
 export function defaultFeatureLayer(model: tfl.LayersModel): string {
-  const layers = model.layers;
-  if (layers.length === 0) throw new UserError('the model has no layers');
-  return layers[Math.max(0, layers.length - 2)].name;
+  if (model.layers.length === 0) throw new UserError('the model has no layers');
+  return classifierInputLayer(model).name;
 }
 
 export function requireLayer(model: tfl.LayersModel, name: string): tfl.layers.Layer {
@@ -36,12 +38,13 @@ export function requireLayer(model: tfl.LayersModel, name: string): tfl.layers.L
 /** Activations of `layerName` for the chosen examples, flattened to one row per example. */
 export function learnedFeatures(model: tfl.LayersModel, ex: Examples, positions: ArrayLike<number>, layerName: string, batchSize = 256): DenseMatrix {
   const layer = requireLayer(model, layerName);
-  const probe = tfl.model({ inputs: model.inputs, outputs: layer.output as tfl.SymbolicTensor });
-  const shape = (model.inputs[0].shape.slice(1) as number[]);
-  const per = shape.reduce((a, b) => a * b, 1);
-  if (per * ex.count !== ex.x.length) throw new UserError(`the model expects inputs of shape [${shape.join(', ')}], which does not fit ${ex.x.length / ex.count} values per image`);
-  const outShape = (layer.outputShape as (number | null)[]).slice(1) as number[];
-  const d = outShape.reduce((a, b) => a * b, 1);
+  const shape = modelImageShape(model);
+  if (!sameShape(shape, ex.shape)) throw new UserError(`the model takes ${formatShape(shape)} images, but the examples are ${formatShape(ex.shape)}`);
+  const per = shapeSize(shape);
+  if (per * ex.count !== ex.x.length) throw new Error(`examples hold ${ex.x.length} values, not ${ex.count} images of ${formatShape(ex.shape)}`);
+  const output = layerOutputIn(model, layer);
+  const probe = tfl.model({ inputs: model.inputs, outputs: output });
+  const d = output.shape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
   const n = positions.length;
   const data = new Float32Array(n * d);
   const batch = new Float32Array(batchSize * per);

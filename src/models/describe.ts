@@ -1,0 +1,84 @@
+/** A model's make-up as plain data: its layers (nested ones too), shapes and parameter counts. */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { ImageShape } from '../data/types.js';
+import { buildModel, countParams, type ParamCounts } from './build.js';
+import { inboundLayersIn, walkLayers } from './inspect.js';
+import type { ArticleFigures, ModelKind, ModelSpec } from './spec.js';
+import { backboneDir } from './transfer.js';
+
+export interface LayerRow {
+  name: string;
+  type: string;
+  outputShape: (number | null)[] | (number | null)[][];
+  /** All its weights (batch norm's moving statistics included). */
+  params: number;
+  /** The part of `params` that training changes (0 in a frozen backbone). */
+  trainableParams: number;
+  /** 0 for the model's own layers, 1 inside a nested model (a transfer backbone), ... */
+  depth: number;
+  /** The enclosing nested models' names, outermost first. */
+  path: string[];
+  /** The layers it takes its input from, in its own graph. */
+  inputs: string[];
+}
+
+interface DescriptionBase {
+  name: string;
+  title: string;
+  kind: ModelKind;
+  input: ImageShape;
+  article: ArticleFigures | null;
+}
+
+export type ModelDescription =
+  | (DescriptionBase & { available: true; params: ParamCounts; layers: LayerRow[] })
+  | (DescriptionBase & { available: false; reason: string });
+
+const weightCount = (ws: readonly tfl.LayerVariable[]) => ws.reduce((s, w) => s + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+
+/** Every layer of a built model, nested models' layers right after the nested model. */
+export function describeLayers(model: tfl.LayersModel): LayerRow[] {
+  const frozen = new Set<string>(); // paths of nested models that are not trained
+  return walkLayers(model).map(({ layer, model: owner, depth, path: where }) => {
+    const key = [...where, layer.name].join('/');
+    const inFrozen = where.some((_, i) => frozen.has(where.slice(0, i + 1).join('/')));
+    if (!layer.trainable) frozen.add(key);
+    return {
+      name: layer.name,
+      type: layer.getClassName(),
+      outputShape: layer.outputShape as LayerRow['outputShape'],
+      params: layer.countParams(),
+      trainableParams: inFrozen || !layer.trainable ? 0 : weightCount(layer.trainableWeights),
+      depth,
+      path: where,
+      inputs: inboundLayersIn(owner, layer).map((l) => l.name),
+    };
+  });
+}
+
+/** Why a spec cannot be built here (a transfer backbone that is not on disk), or null. */
+export async function unavailableReason(spec: ModelSpec): Promise<string | null> {
+  if (spec.kind !== 'transfer') return null;
+  const json = path.join(backboneDir(spec.backbone), 'model.json');
+  try {
+    await fs.access(json);
+    return null;
+  } catch {
+    return `backbone not found: ${json} does not exist`;
+  }
+}
+
+/** Builds the model (on the current backend) to describe it, then disposes it. */
+export async function describeModel(spec: ModelSpec): Promise<ModelDescription> {
+  const base: DescriptionBase = { name: spec.name, title: spec.title, kind: spec.kind, input: spec.input, article: spec.article ?? null };
+  const reason = await unavailableReason(spec);
+  if (reason) return { ...base, available: false, reason };
+  const model = await buildModel(spec);
+  try {
+    return { ...base, available: true, params: countParams(model), layers: describeLayers(model) };
+  } finally {
+    model.dispose();
+  }
+}
