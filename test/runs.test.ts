@@ -134,7 +134,7 @@ test('a run\'s model loads with its shapes checked; a missing or damaged model i
   await saveModel(tinyModel([32, 32, 3], 10), path.join(dir, 'model'));
   await rejectsAs(loadRunModel(dir), Error, /run\/model: the model takes input of shape \[batch, 32, 32, 3\], not 28x28x1 images/);
   await saveModel(tinyModel([28, 28, 1], 7), path.join(dir, 'model'));
-  await rejectsAs(loadRunModel(dir), Error, /gives 7 outputs/);
+  await rejectsAs(loadRunModel(dir), Error, /gives output of shape \[batch, 7\], not 10 class probabilities/);
 
   await saveModel(tinyModel([28, 28, 1], 10), path.join(dir, 'model'));
   truncateSync(path.join(dir, 'model', 'weights.bin'), 100);
