@@ -1,11 +1,13 @@
 /**
  * Loads the native (oneDNN) addon built by native/build.mjs, and describes what it exports.
- * Every kernel reads its arguments from one shared parameter block (see native/src/common.h).
+ * Every kernel function reads its arguments from one shared parameter block, at the slots
+ * declared in native/src/param-layout.json (see ./param-layout.ts).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KERNEL_FUNCTIONS } from './param-layout.js';
 
 export interface NativeAddonInfo {
   dnnl: string;
@@ -13,32 +15,19 @@ export interface NativeAddonInfo {
   isa: string;
 }
 
-export interface NativeAddon {
+/** The addon's functions other than kernels. */
+interface AddonPlumbing {
   setHeap(buffer: ArrayBufferLike): void;
   paramBlock(): ArrayBuffer;
   setThreads(n: number): number;
   info(): NativeAddonInfo;
-  conv2d(): void;
-  conv2dPool(): void;
-  conv2dBackpropInput(): void;
-  conv2dBackpropFilter(): void;
-  matmul(): void;
-  maxPool(): void;
-  maxPoolGrad(): void;
-  poolReluGradBias(): void;
-  unary(): void;
-  binary(): void;
-  addN(): void;
-  reduce(): void;
-  batchNorm(): void;
-  randomFill(): void;
-  adamUpdate(): void;
-  reluGradBias(): void;
-  moments(): void;
-  batchNormGradStats(): void;
-  momentsGrad(): void;
-  batchNormTrainingGradX(): void;
+  /** Fingerprint of the parameter layout the addon was compiled with. */
+  paramLayout(): string;
 }
+
+export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
+
+export type NativeAddon = AddonPlumbing & Record<KernelFunction, () => void>;
 
 export const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'fashion_cnn_native.node');
 

@@ -6,7 +6,7 @@
  *
  * Used for MaxPoolGrad: the backward pass of a "conv/dense + ReLU" layer followed by max pooling
  * computes the ReLU and bias gradients straight from the pooled gradient (see
- * ../native/src/pool.cc, pool_relu_grad_bias), and MaxPoolGrad's 4x larger output is never
+ * native/src/pool.cc, pool_relu_grad_bias), and MaxPoolGrad's 4x larger output is never
  * written. Anything else that reads it gets it filled first, so results never change.
  *
  * A recipe holds a reference on each source tensor's data (they stay alive until the recipe is

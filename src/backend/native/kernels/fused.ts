@@ -3,6 +3,7 @@
  * ../patches/layer-fusion.ts): the forward pass in one oneDNN call, and the ReLU gradient with the
  * bias gradient in one pass (native/src/fused.cc).
  */
+import { SLOTS } from '../param-layout.js';
 import { elementwiseKernels } from './elementwise.js';
 import { fusedConv2D } from './conv.js';
 import { fusedMatMul } from './matmul.js';
@@ -37,7 +38,9 @@ const reluGradBias: NativeKernel = {
     const bias = ctx.backend.makeOutput([C], 'float32');
     if (n === 0) return [dyAct, bias];
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(dy), relu ? ctx.offset(y) : -1, relu ? ctx.offset(dyAct) : -1, ctx.offset(bias), n / C, C]);
+    ctx.write(SLOTS.reluGradBias, {
+      dy: ctx.offset(dy), y: relu ? ctx.offset(y) : -1, dyAct: relu ? ctx.offset(dyAct) : -1, bias: ctx.offset(bias), rows: n / C, channels: C,
+    });
     ctx.addon.reluGradBias();
     return [dyAct, bias];
   },
