@@ -4,7 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers TF.js's gradients
 import { initNativeBackend, nativeContext } from '../../src/backend/native/index.js';
-import type { NativeAddon } from '../../src/backend/native/addon.js';
+import { ADDON_FUNCTIONS, type NativeAddon } from '../../src/backend/native/addon.js';
+import { PARAM_LAYOUT_FINGERPRINT } from '../../src/backend/native/param-layout.js';
+import { CHECKED_PACKAGES, TFJS_VERSION, type PreflightSubject } from '../../src/backend/native/preflight.js';
 import { Rng } from '../../src/util/rng.js';
 
 /** Starts the native backend once; the reason it is unavailable, or null when it runs. */
@@ -101,4 +103,32 @@ export async function checkAgainstCpu(
     assert.ok((calls[name] ?? 0) > 0, `${label}: native ${name} did not run (calls: ${JSON.stringify(calls)})`);
   }
   assertClose(native, reference, rtol, label);
+}
+
+type Obj = Record<string, unknown>;
+const fn = () => () => undefined;
+
+/** A preflight subject made of fakes that passes every check (tests change one thing in it). */
+export function fakePreflightSubject(): PreflightSubject & { core: Obj; backend: Obj; addon: Obj } {
+  class AdamOptimizer {
+    applyGradients(): void {}
+    incrementIterations(): void {}
+  }
+  const engine = { state: { gradientDepth: 0 }, registeredVariables: {} };
+  const core: Obj = {
+    dropout: fn(), moments: fn(), batchNorm: fn(), batchNorm2d: fn(), batchNorm3d: fn(), batchNorm4d: fn(),
+    fused: { conv2d: fn(), matMul: fn() },
+    AdamOptimizer,
+    getBackend: fn(),
+    engine: () => engine,
+  };
+  const backend: Obj = {
+    dataIdMap: { get: fn() },
+    wasm: { HEAPU8: new Uint8Array(16), HEAPF32: new Float32Array(4) },
+    makeOutput: fn(), incRef: fn(), disposeData: fn(), read: fn(), readSync: fn(), typedArrayFromHeap: fn(),
+  };
+  const addon: Obj = Object.fromEntries(ADDON_FUNCTIONS.map((name) => [name, fn()]));
+  addon.paramLayout = () => PARAM_LAYOUT_FINGERPRINT;
+  const versions = Object.fromEntries(CHECKED_PACKAGES.map((p) => [p, TFJS_VERSION])) as PreflightSubject['versions'];
+  return { versions, core, layersCore: core, backend, addon };
 }

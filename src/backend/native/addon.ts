@@ -29,6 +29,13 @@ export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
 
 export type NativeAddon = AddonPlumbing & Record<KernelFunction, () => void>;
 
+const PLUMBING_FUNCTIONS = ['setHeap', 'paramBlock', 'setThreads', 'info', 'paramLayout'] as const satisfies readonly (keyof AddonPlumbing)[];
+// Every function of AddonPlumbing is listed (a compile error otherwise).
+const _allListed: Exclude<keyof AddonPlumbing, (typeof PLUMBING_FUNCTIONS)[number]> extends never ? true : never = true;
+
+/** Every function the TypeScript side calls on the addon. */
+export const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [...PLUMBING_FUNCTIONS, ...KERNEL_FUNCTIONS];
+
 export const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'fashion_cnn_native.node');
 
 /** The addon's path, found from this module up to the package root (works from src/ and dist/src/). */
@@ -44,13 +51,14 @@ export function findAddonPath(): string | null {
   return null;
 }
 
-export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
+/** The addon as loaded: its exports are checked (./preflight.ts) before anything uses them. */
+export type AddonLoad = { ok: true; addon: unknown; path: string } | { ok: false; reason: string };
 
 export function loadAddon(): AddonLoad {
   const file = findAddonPath();
   if (!file) return { ok: false, reason: 'the native addon is not built (npm install builds it when oneDNN is installed)' };
   try {
-    const addon = createRequire(import.meta.url)(file) as NativeAddon;
+    const addon: unknown = createRequire(import.meta.url)(file);
     return { ok: true, addon, path: file };
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
