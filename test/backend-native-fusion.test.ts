@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, withSeededMathRandom } from '../src/util/rng.js';
-import { checkAgainstCpu, countNativeCalls, randomInput, runOn, startNative } from './helpers/native.js';
+import { checkAgainstCpu, countNativeCalls, nativeSkip, randomInput, requireNative, runOn, startNative } from './helpers/native.js';
 
 const reason = await startNative();
-const skip = reason ?? false;
+const skip = nativeSkip(reason);
 const rng = new Rng('backend-native-fusion');
 // What tfjs-layers calls through (the patched functions); the ESM namespace is a snapshot.
 const core = createRequire(import.meta.url)('@tensorflow/tfjs-core') as typeof tf;
@@ -19,7 +19,7 @@ type T4 = tf.Tensor4D;
 type T1 = tf.Tensor1D;
 
 describe('fused layers on the native training path', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
 
   for (const activation of ['relu', 'linear'] as const) {
     it(`conv2d + bias + ${activation}: gradients of input, filter and bias`, async () => {
@@ -111,7 +111,7 @@ describe('fused layers on the native training path', { skip }, () => {
 });
 
 describe('batch-norm training on the native path', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
 
   // What tfjs-layers' BatchNormalization computes while training (normalizeBatchInTraining).
   const bnTraining = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => {
@@ -151,7 +151,7 @@ describe('batch-norm training on the native path', { skip }, () => {
 });
 
 describe('dropout on the native path', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
 
   for (const shape of [[16, 13, 13, 8], [3, 7, 5, 3]]) it(`forward and gradient equal the reference (same masks), ${JSON.stringify(shape)}`, async () => {
     const inputs = [randomInput(rng, shape), randomInput(rng, shape)];

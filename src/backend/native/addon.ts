@@ -36,6 +36,31 @@ const _allListed: Exclude<keyof AddonPlumbing, (typeof PLUMBING_FUNCTIONS)[numbe
 /** Every function the TypeScript side calls on the addon. */
 export const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [...PLUMBING_FUNCTIONS, ...KERNEL_FUNCTIONS];
 
+/** Calls of each kernel function (see countingAddon). */
+export type CallCounts = Record<KernelFunction, number>;
+
+export function zeroCounts(): CallCounts {
+  return Object.fromEntries(KERNEL_FUNCTIONS.map((name) => [name, 0])) as CallCounts;
+}
+
+/**
+ * The addon, with each kernel function adding one to `counts[name]` before it runs: a test can
+ * see which kernels ran natively. It costs one JavaScript call per kernel call (each kernel call
+ * is an N-API call that does a whole tensor's work).
+ */
+export function countingAddon(raw: NativeAddon, counts: CallCounts): NativeAddon {
+  const addon = {} as Record<keyof NativeAddon, unknown>;
+  for (const name of PLUMBING_FUNCTIONS) addon[name] = raw[name];
+  for (const name of KERNEL_FUNCTIONS) {
+    const kernel = raw[name];
+    addon[name] = () => {
+      counts[name]++;
+      kernel();
+    };
+  }
+  return addon as NativeAddon;
+}
+
 export const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'fashion_cnn_native.node');
 
 /** The addon's path, found from this module up to the package root (works from src/ and dist/src/). */

@@ -4,13 +4,17 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { NativeAddon } from './addon.js';
+import { countingAddon, zeroCounts, type CallCounts, type NativeAddon } from './addon.js';
 import { DeferredOutputs } from './pending.js';
 
 /** A family's slots (SLOTS.conv, ...) or a struct's fields (STRUCTS.convGeometry, ...). */
 type Slots = Readonly<Record<string, number>>;
 
 export class NativeContext {
+  /** The addon; its kernel functions count their calls in `calls`. */
+  readonly addon: NativeAddon;
+  /** How many times each kernel function of the addon has run. */
+  readonly calls: CallCounts = zeroCounts();
   /** The parameter block: kernel arguments, at the slots of ./param-layout.ts. */
   readonly params: Float64Array;
   /** Kernel outputs whose computation waits until something reads them (see pending.ts). */
@@ -18,9 +22,10 @@ export class NativeContext {
   private heap: ArrayBufferLike | null = null;
 
   constructor(
-    readonly addon: NativeAddon,
+    addon: NativeAddon,
     readonly backend: BackendWasm,
   ) {
+    this.addon = countingAddon(addon, this.calls);
     this.params = new Float64Array(addon.paramBlock());
     this.deferred = new DeferredOutputs(backend);
   }

@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendInfo } from '../types.js';
 import { initWasmBackend } from '../wasm/index.js';
-import { loadAddon, type NativeAddon, type NativeAddonInfo } from './addon.js';
+import { loadAddon, type CallCounts, type NativeAddon, type NativeAddonInfo } from './addon.js';
 import { NativeContext } from './context.js';
 import { NATIVE_KERNELS } from './kernels/index.js';
 import { installNativePatches } from './patches/index.js';
@@ -37,6 +37,11 @@ let context: NativeContext | null = null;
 /** The live native context (addon + heap), once initNativeBackend has succeeded. */
 export function nativeContext(): NativeContext | null {
   return context;
+}
+
+/** How many times each kernel function of the addon has run so far (a copy), or null before start-up. */
+export function nativeCallCounts(): CallCounts | null {
+  return context ? { ...context.calls } : null;
 }
 
 function describe(info: NativeAddonInfo): string {
