@@ -102,27 +102,29 @@ export const POOL_RELU_GRAD_BIAS = 'FashionCnnPoolReluGradBias';
 
 export interface PoolReluGradBiasAttrs extends MaxPoolGradAttrs {
   activation: 'relu' | 'linear';
+  /** Whether to compute the per-channel sum (the layer's bias gradient). */
+  biasGrad: boolean;
 }
 
 /**
  * [MaxPoolGrad(dyPool, y) * step(y), its per-channel sum] in one pass, for y the output of a
- * ReLU (or linear) layer pooled with non-overlapping windows.
+ * ReLU (or linear) layer pooled with non-overlapping windows; only the first without `biasGrad`.
  */
 const poolReluGradBias: NativeKernel = {
   kernelName: POOL_RELU_GRAD_BIAS,
   run(ctx, args) {
     const { dyPool, y } = inputsOf(args, 'dyPool', 'y');
-    const { filterSize, strides, pad, dimRoundingMode, activation } = attrsOf<PoolReluGradBiasAttrs>(args);
+    const { filterSize, strides, pad, dimRoundingMode, activation, biasGrad } = attrsOf<PoolReluGradBiasAttrs>(args);
     const info = backend_util.computePool2DInfo(y.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
     if (!disjoint(info) || !setGeometry(ctx, info, SLOTS.poolReluGradBias.geometry)) throw new Error(`${POOL_RELU_GRAD_BIAS}: overlapping or padded-before windows`);
     const dyAct = ctx.backend.makeOutput([...y.shape], 'float32');
-    const bias = ctx.backend.makeOutput([info.inChannels], 'float32');
+    const bias = biasGrad ? ctx.backend.makeOutput([info.inChannels], 'float32') : null;
     ctx.syncHeap();
     ctx.write(SLOTS.poolReluGradBias, {
-      dyPool: ctx.offset(dyPool), y: ctx.offset(y), dyAct: ctx.offset(dyAct), bias: ctx.offset(bias), relu: activation === 'relu' ? 1 : 0,
+      dyPool: ctx.offset(dyPool), y: ctx.offset(y), dyAct: ctx.offset(dyAct), bias: ctx.offsetOr(bias), relu: activation === 'relu' ? 1 : 0,
     });
     ctx.addon.poolReluGradBias();
-    return [dyAct, bias];
+    return bias ? [dyAct, bias] : [dyAct];
   },
 };
 
