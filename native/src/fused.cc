@@ -1,9 +1,9 @@
-// Fused pieces of the backward pass of "convolution or dense layer + bias + ReLU", used by the
+// Fused pieces of the backward pass of "convolution or dense layer (+ bias) + ReLU", used by the
 // native backend's training path (src/backend/native/patches/layer-fusion.ts).
 //
 // relu_grad_bias: dyAct = dy * step(y) (y is the layer's ReLU output, so step(y) equals TF.js's
-// step of the pre-activation, NaN included), and the bias gradient sum(dyAct) over all rows, in one
-// pass instead of TF.js's Step, Cast, Multiply and Sum.
+// step of the pre-activation, NaN included), and the bias gradient sum(dyAct) over all rows (when
+// its slot is not -1), in one pass instead of TF.js's Step, Cast, Multiply and Sum.
 //
 // Arguments: slots::reluGradBias (param-layout.json; filled by src/backend/native/kernels/fused.ts).
 #include <vector>

@@ -209,9 +209,9 @@ void max_pool_grad() {
 }
 
 // The backward pass of "ReLU layer, then max pooling" (non-overlapping windows) in one pass:
-// dyAct = MaxPoolGrad(dyPool, y) * step(y), and its per-channel sum (the bias gradient), without
-// materialising MaxPoolGrad's output. y is the ReLU output (the pooling input); NaN in y gives NaN,
-// as TF.js's dy * step(y) does.
+// dyAct = MaxPoolGrad(dyPool, y) * step(y), and its per-channel sum (the bias gradient; summed
+// always, stored when its slot is not -1), without materialising MaxPoolGrad's output. y is the
+// ReLU output (the pooling input); NaN in y gives NaN, as TF.js's dy * step(y) does.
 void pool_relu_grad_bias() {
   namespace arg = slots::poolReluGradBias;
   const PoolGeometry g = PoolGeometry::read(arg::geometry);
