@@ -24,6 +24,7 @@ import { initWasmBackend } from '../wasm/index.js';
 import { loadAddon, type CallCounts, type NativeAddon, type NativeAddonInfo } from './addon.js';
 import { NativeContext } from './context.js';
 import { NATIVE_KERNELS } from './kernels/index.js';
+import { core } from './patches/core.js';
 import { installNativePatches } from './patches/index.js';
 import { CHECKED_PACKAGES, preflight, type CheckedPackage, type PreflightSubject } from './preflight.js';
 import { NATIVE_BACKEND, registerNativeBackend } from './register.js';
@@ -59,7 +60,6 @@ export function preflightSubject(addon: unknown, backend: BackendWasm): Prefligh
     }
   };
   const versions = Object.fromEntries(CHECKED_PACKAGES.map((p) => [p, version(p)])) as Record<CheckedPackage, unknown>;
-  const core: unknown = require('@tensorflow/tfjs-core');
   let layersCore: unknown;
   try {
     // What tfjs-layers' own require('@tensorflow/tfjs-core') returns (without loading tfjs-layers).
