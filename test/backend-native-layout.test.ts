@@ -37,12 +37,11 @@ const clone = (): Layout => JSON.parse(JSON.stringify(layout)) as Layout;
 
 /** Source files under `dir` (recursively) whose name matches `ext`. */
 function sources(dir: string, ext: RegExp): { file: string; text: string }[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && ext.test(e.name))
-    .map((e) => {
-      const file = path.join(e.parentPath, e.name);
-      return { file: path.relative(root, file), text: readFileSync(file, 'utf8') };
-    });
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const file = path.join(dir, e.name);
+    if (e.isDirectory()) return sources(file, ext);
+    return e.isFile() && ext.test(e.name) ? [{ file: path.relative(root, file), text: readFileSync(file, 'utf8') }] : [];
+  });
 }
 
 const cpp = sources(nativeSrc, /\.(cc|h)$/);
