@@ -14,7 +14,15 @@
         "src/optim.cc",
         "src/fused.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "actions": [
+        {
+          "action_name": "param_layout_header",
+          "inputs": ["src/param-layout.mjs", "src/param-layout.json"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/param_layout.h"],
+          "action": ["node", "src/param-layout.mjs", "header", "<(SHARED_INTERMEDIATE_DIR)/param_layout.h"]
+        }
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "<(SHARED_INTERMEDIATE_DIR)"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions", "-O2"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2"],

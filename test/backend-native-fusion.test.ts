@@ -1,5 +1,5 @@
 /**
- * The native training path (src/backend/native/patches): fused "conv/dense + bias + ReLU" layers,
+ * The native training path (src/backend/native/patches): fused "conv/dense (+ bias) + ReLU" layers,
  * batch-norm training and dropout give the gradients TF.js's reference backend gives through its
  * own (unfused) ops.
  */
@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, withSeededMathRandom } from '../src/util/rng.js';
-import { checkAgainstCpu, countNativeCalls, randomInput, runOn, startNative } from './helpers/native.js';
+import { CONV_BIAS_ACT, MATMUL_BIAS_ACT } from '../src/backend/native/kernels/fused.js';
+import { checkAgainstCpu, countNativeCalls, nativeSkip, randomInput, requireNative, runOn, startNative } from './helpers/native.js';
 
 const reason = await startNative();
-const skip = reason ?? false;
+const skip = nativeSkip(reason);
 const rng = new Rng('backend-native-fusion');
 // What tfjs-layers calls through (the patched functions); the ESM namespace is a snapshot.
 const core = createRequire(import.meta.url)('@tensorflow/tfjs-core') as typeof tf;
@@ -19,7 +20,7 @@ type T4 = tf.Tensor4D;
 type T1 = tf.Tensor1D;
 
 describe('fused layers on the native training path', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
 
   for (const activation of ['relu', 'linear'] as const) {
     it(`conv2d + bias + ${activation}: gradients of input, filter and bias`, async () => {
@@ -108,10 +109,54 @@ describe('fused layers on the native training path', { skip }, () => {
       tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(core.fused.matMul({ a, b: c, bias: d, activation: 'relu' }), w)))([x, k, b]);
     await checkAgainstCpu('dense relu', inputs, grads, 'reluGradBias');
   });
+
+  /** The kernels TF.js runs for `fn` on the native backend. */
+  async function kernelsRun(inputs: ReturnType<typeof randomInput>[], fn: (...t: tf.Tensor[]) => tf.Tensor[]): Promise<string[]> {
+    await tf.setBackend('native');
+    const ts = inputs.map((i) => tf.tensor(i.values, i.shape));
+    const info = await tf.profile(() => tf.tidy(() => fn(...ts)));
+    tf.dispose(ts);
+    return info.kernelNames;
+  }
+
+  // Without a bias (the usual convolution before a batch norm). The gradient with respect to w, the
+  // weights of the sum, is the layer's output: so the forward output is compared too.
+  for (const activation of ['relu', 'linear'] as const) {
+    it(`conv2d without bias + ${activation}: output and gradients of input and filter, on the fused path`, async () => {
+      const inputs = [randomInput(rng, [4, 12, 12, 8]), randomInput(rng, [3, 3, 8, 16]), randomInput(rng, [4, 10, 10, 16])];
+      const grads = (x: tf.Tensor, f: tf.Tensor, w: tf.Tensor) =>
+        tf.grads((a: tf.Tensor, c: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(core.fused.conv2d({ x: a as T4, filter: c as T4, strides: 1, pad: 'valid', activation }), v)))([x, f, w]);
+      const native = activation === 'relu' ? (['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'reluGradBias'] as const) : (['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'] as const);
+      await checkAgainstCpu(`conv no bias ${activation}`, inputs, grads, [...native]);
+      const kernels = await kernelsRun(inputs, grads);
+      assert.ok(kernels.includes(CONV_BIAS_ACT), `the fused training kernel ran (kernels: ${kernels.join(', ')})`);
+      for (const unfused of ['Conv2D', 'FusedConv2D', 'Relu', 'Step', 'Add']) assert.ok(!kernels.includes(unfused), `no ${unfused} (kernels: ${kernels.join(', ')})`);
+    });
+  }
+
+  it('conv2d without bias + relu + max pool: the backward pass works from the pooled gradient, with no bias gradient', async () => {
+    const inputs = [randomInput(rng, [4, 28, 28, 1]), randomInput(rng, [3, 3, 1, 8]), randomInput(rng, [4, 13, 13, 8])];
+    const grads = (x: tf.Tensor, f: tf.Tensor, w: tf.Tensor) =>
+      tf.grads((a: tf.Tensor, c: tf.Tensor, v: tf.Tensor) =>
+        tf.sum(tf.mul(tf.maxPool(core.fused.conv2d({ x: a as T4, filter: c as T4, strides: 1, pad: 'valid', activation: 'relu' }), 2, 2, 'valid'), v)))([x, f, w]);
+    await checkAgainstCpu('conv-pool no bias', inputs, grads, ['conv2dPool', 'poolReluGradBias', 'conv2dBackpropFilter']);
+  });
+
+  for (const activation of ['relu', 'linear'] as const) {
+    it(`dense without bias + ${activation}: output and gradients of input and kernel, on the fused path`, async () => {
+      const inputs = [randomInput(rng, [32, 50]), randomInput(rng, [50, 20]), randomInput(rng, [32, 20])];
+      const grads = (x: tf.Tensor, k: tf.Tensor, w: tf.Tensor) =>
+        tf.grads((a: tf.Tensor, c: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(core.fused.matMul({ a, b: c, activation }), v)))([x, k, w]);
+      await checkAgainstCpu(`dense no bias ${activation}`, inputs, grads, activation === 'relu' ? ['matmul', 'reluGradBias'] : 'matmul');
+      const kernels = await kernelsRun(inputs, grads);
+      assert.ok(kernels.includes(MATMUL_BIAS_ACT), `the fused training kernel ran (kernels: ${kernels.join(', ')})`);
+      for (const unfused of ['_FusedMatMul', 'Relu', 'Step']) assert.ok(!kernels.includes(unfused), `no ${unfused} (kernels: ${kernels.join(', ')})`);
+    });
+  }
 });
 
 describe('batch-norm training on the native path', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
 
   // What tfjs-layers' BatchNormalization computes while training (normalizeBatchInTraining).
   const bnTraining = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => {
@@ -151,7 +196,7 @@ describe('batch-norm training on the native path', { skip }, () => {
 });
 
 describe('dropout on the native path', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
 
   for (const shape of [[16, 13, 13, 8], [3, 7, 5, 3]]) it(`forward and gradient equal the reference (same masks), ${JSON.stringify(shape)}`, async () => {
     const inputs = [randomInput(rng, shape), randomInput(rng, shape)];

@@ -5,15 +5,15 @@
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../src/util/rng.js';
-import { checkAgainstCpu, randomInput, startNative } from './helpers/native.js';
+import { checkAgainstCpu, nativeSkip, randomInput, requireNative, startNative } from './helpers/native.js';
 
 const reason = await startNative();
-const skip = reason ?? false;
+const skip = nativeSkip(reason);
 const rng = new Rng('backend-native-kernels');
 type T4 = tf.Tensor4D;
 
 describe('native convolution kernels match the cpu backend', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
   const cases: { name: string; x: number[]; f: number[]; strides: number | [number, number]; pad: 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]]; dilations?: number }[] = [
     { name: 'cnn first layer', x: [4, 28, 28, 1], f: [3, 3, 1, 32], strides: 1, pad: 'valid' },
     { name: 'cnn second layer', x: [3, 13, 13, 32], f: [3, 3, 32, 64], strides: 1, pad: 'valid' },
@@ -54,7 +54,7 @@ describe('native convolution kernels match the cpu backend', { skip }, () => {
 });
 
 describe('native matrix multiplication matches the cpu backend', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
   for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
     it(`MatMul, transposeA=${ta} transposeB=${tb}, and its gradients`, async () => {
       const a = randomInput(rng, ta ? [33, 17] : [17, 33]);
@@ -85,7 +85,7 @@ describe('native matrix multiplication matches the cpu backend', { skip }, () =>
 });
 
 describe('native max pooling matches the cpu backend', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
   const cases: { name: string; x: number[]; size: number | [number, number]; strides: number | [number, number]; pad: 'valid' | 'same' }[] = [
     { name: '2x2 stride 2 (the models)', x: [4, 26, 26, 32], size: 2, strides: 2, pad: 'valid' },
     { name: '2x2 stride 2, odd input', x: [3, 11, 11, 64], size: 2, strides: 2, pad: 'valid' },
@@ -112,7 +112,7 @@ describe('native max pooling matches the cpu backend', { skip }, () => {
 });
 
 describe('native element-wise kernels match the cpu backend', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
   const unary: [string, (x: tf.Tensor) => tf.Tensor, number, number][] = [
     ['Relu', tf.relu, -2, 2], ['Relu6', tf.relu6, -3, 9], ['Step', (x) => tf.step(x, 0.25), -2, 2], ['Square', tf.square, -3, 3],
     ['Sqrt', tf.sqrt, 0.01, 4], ['Rsqrt', tf.rsqrt, 0.01, 4], ['Neg', tf.neg, -2, 2], ['Exp', tf.exp, -5, 5], ['Log', tf.log, 0.01, 9],
@@ -158,7 +158,7 @@ describe('native element-wise kernels match the cpu backend', { skip }, () => {
 });
 
 describe('native reductions match the cpu backend', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
   const cases: [number[], number | number[], boolean][] = [
     [[64, 26, 26, 32], [0, 1, 2], false], // bias gradient of the first layer
     [[256, 10], 1, true], // per-row sums of the loss
@@ -181,7 +181,7 @@ describe('native reductions match the cpu backend', { skip }, () => {
 });
 
 describe('native batch normalisation matches the cpu backend', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
   it('FusedBatchNorm (4-D and 2-D, with and without scale and offset) and its gradients', async () => {
     const C = 16;
     const stats = () => [randomInput(rng, [C]), randomInput(rng, [C], 0.2, 2), randomInput(rng, [C]), randomInput(rng, [C])];

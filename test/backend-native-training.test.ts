@@ -10,11 +10,11 @@ import { createRequire } from 'node:module';
 import { buildModel, requireModelSpec } from '../src/models/build.js';
 import { nativeContext } from '../src/backend/native/index.js';
 import { Rng, withSeededMathRandom } from '../src/util/rng.js';
-import { startNative } from './helpers/native.js';
+import { nativeSkip, requireNative, startNative } from './helpers/native.js';
 
 const reason = await startNative();
-const skip = reason ?? false;
-if (reason) console.log(`# skipping native-backend training tests: ${reason}`);
+const skip = nativeSkip(reason);
+if (skip) console.log(`# skipping native-backend training tests: ${skip}`);
 
 function batch(seed: string, size: number): { x: tf.Tensor; y: tf.Tensor } {
   const rng = new Rng(seed);
@@ -40,7 +40,7 @@ async function losses(backend: string, model: string, steps: number, size: numbe
 }
 
 describe('training on the native backend', { skip }, () => {
-  before(async () => void (await startNative()));
+  before(requireNative);
 
   // Relative tolerance of the losses after the first step. The first loss (same weights, same
   // dropout masks) agrees to float rounding. Later ones can drift further: Adam's first updates
@@ -81,6 +81,7 @@ describe('training on the native backend', { skip }, () => {
 });
 
 describe('native training helpers reproduce TF.js exactly', { skip }, () => {
+  before(requireNative);
   const core = createRequire(import.meta.url)('@tensorflow/tfjs-core') as { dropout: typeof tf.dropout };
 
   it('dropout draws the same mask as on wasm and cpu (bit for bit)', async () => {

@@ -1,4 +1,5 @@
-// Entry point of the fashion-cnn native addon: heap and parameter-block plumbing, threads, info.
+// Entry point of the fashion-cnn native addon: heap and parameter-block plumbing, threads, info,
+// and the fingerprint of the parameter layout the kernels were compiled with.
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -59,11 +60,16 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// paramLayout(): the fingerprint of param-layout.json as this build read it. The TypeScript side
+// compares it with its own and does not use an addon built from another layout.
+static Napi::Value ParamLayout(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), slots::kFingerprint); }
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setHeap", Napi::Function::New(env, SetHeap));
   exports.Set("paramBlock", Napi::Function::New(env, ParamBlock));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("paramLayout", Napi::Function::New(env, ParamLayout));
   init_conv(env, exports);
   init_matmul(env, exports);
   init_pool(env, exports);

@@ -13,14 +13,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "param_layout.h"
+
 namespace fcnn {
 
-constexpr int kMaxParams = 256;
+constexpr int kMaxParams = slots::kBlockSize;
 
 extern thread_local uint8_t* g_heap;
 extern thread_local size_t g_heap_bytes;
 extern thread_local double* g_params;
 
+// The argument in slot k (a name from fcnn::slots).
 inline double P(int k) {
   if (!g_params) throw std::runtime_error("native kernel: no parameter block (call paramBlock first)");
   return g_params[k];

@@ -4,12 +4,9 @@
 // writes the activations in place (NHWC); it may keep the (small) weights in a blocked layout of
 // its choosing, reordered on every call, which costs little next to the convolution itself.
 //
-// Parameter block (filled by src/backend/native/kernels/conv.ts):
-//   0 a (x, or dy for backprop-input)   1 b (filter, or dy for backprop-filter)   2 bias or -1
-//   3 out   4..20 geometry: N H W C KH KW OC OH OW SH SW DH DW padT padL padB padR
-//   21 activation   22 activation alpha
-//   38 per-channel scale and shift applied after the activation ([2, OC]: y * scale + shift), or -1:
-//      an inference batch norm that follows the layer, fused (src/backend/native/kernels/norm.ts)
+// Arguments: slots::conv (param-layout.json; filled by src/backend/native/kernels/conv.ts).
+// scaleShift is an inference batch norm that follows the layer, fused as a per-channel scale and
+// shift after the activation (src/backend/native/kernels/norm.ts).
 #include "common.h"
 #include "dnnl_util.h"
 #include "pool.h"
@@ -34,16 +31,19 @@ dnnl::stream& dnnl_stream() {
 
 namespace {
 
+namespace arg = slots::conv;
+
 struct Geometry {
   int64_t N, H, W, C, KH, KW, OC, OH, OW, SH, SW, DH, DW, padT, padL, padB, padR;
   static Geometry read() {
     Geometry g;
-    int64_t* f = &g.N;
-    for (int i = 0; i < 17; i++) f[i] = PI(4 + i);
+#define FCNN_READ(f) g.f = PI(arg::geometry + slots::convGeometry::f);
+    FCNN_CONV_GEOMETRY_FIELDS(FCNN_READ)
+#undef FCNN_READ
     return g;
   }
   std::vector<int64_t> key(int64_t extra1 = 0, int64_t extra2 = 0, int64_t extra3 = 0) const {
-    std::vector<int64_t> k(&N, &N + 17);
+    std::vector<int64_t> k(&N, &N + slots::convGeometry::kCount);
     k.push_back(extra1);
     k.push_back(extra2);
     k.push_back(extra3);
@@ -60,6 +60,8 @@ struct Geometry {
   int64_t dst_size() const { return N * OH * OW * OC; }
   int64_t wei_size() const { return KH * KW * C * OC; }
 };
+// key() reads the fields as one array.
+static_assert(sizeof(Geometry) == slots::convGeometry::kCount * sizeof(int64_t), "Geometry: one int64_t per field");
 
 memory::desc md(const memory::dims& d, tag t) { return memory::desc(d, dt::f32, t); }
 
@@ -177,31 +179,31 @@ void run_forward(ConvFwd* e, float* x, float* w, float* b, float* y, float* scal
 
 void conv2d_forward() {
   const Geometry g = Geometry::read();
-  const bool has_bias = P(2) >= 0;
-  const int act = static_cast<int>(PI(21));
-  const float alpha = static_cast<float>(P(22));
-  float* scale_shift = heap_f32_opt(P(38), 2 * g.OC);
+  const bool has_bias = P(arg::bias) >= 0;
+  const int act = static_cast<int>(PI(arg::activation));
+  const float alpha = static_cast<float>(P(arg::alpha));
+  float* scale_shift = heap_f32_opt(P(arg::scaleShift), 2 * g.OC);
   ConvFwd* e = forward_entry(g, has_bias, act, alpha, scale_shift != nullptr);
-  run_forward(e, heap_f32(P(0), g.src_size()), heap_f32(P(1), g.wei_size()), heap_f32_opt(P(2), g.OC),
-              heap_f32(P(3), g.dst_size()), scale_shift);
+  run_forward(e, heap_f32(P(arg::a), g.src_size()), heap_f32(P(arg::b), g.wei_size()), heap_f32_opt(P(arg::bias), g.OC),
+              heap_f32(P(arg::out), g.dst_size()), scale_shift);
 }
 
 // Convolution followed by max pooling, a few images at a time so that the convolution's output is
 // pooled while it is still in cache: the pooling never reads it back from memory, and the output
 // itself is written only when asked for (training needs it for the backward pass; inference does
-// not). Parameters: as conv2d (3 = convolution output or -1), then 23 pooled output and
-// 24..37 the pooling geometry (pool.h; its input is the convolution's output).
+// not). Arguments: as conv2d (out: the convolution output, or -1), then pooled (the pooled output)
+// and poolGeometry (the pooling; its input is the convolution's output).
 void conv2d_pool() {
   const Geometry g = Geometry::read();
-  const PoolGeometry pg = PoolGeometry::read(24);
-  const int act = static_cast<int>(PI(21));
-  const float alpha = static_cast<float>(P(22));
-  float* x = heap_f32(P(0), g.src_size());
-  float* w = heap_f32(P(1), g.wei_size());
-  float* b = heap_f32_opt(P(2), g.OC);
-  float* y = heap_f32_opt(P(3), g.dst_size());
-  float* pooled = heap_f32(P(23), pg.N * pg.OH * pg.OW * pg.C);
-  float* scale_shift = heap_f32_opt(P(38), 2 * g.OC);
+  const PoolGeometry pg = PoolGeometry::read(arg::poolGeometry);
+  const int act = static_cast<int>(PI(arg::activation));
+  const float alpha = static_cast<float>(P(arg::alpha));
+  float* x = heap_f32(P(arg::a), g.src_size());
+  float* w = heap_f32(P(arg::b), g.wei_size());
+  float* b = heap_f32_opt(P(arg::bias), g.OC);
+  float* y = heap_f32_opt(P(arg::out), g.dst_size());
+  float* pooled = heap_f32(P(arg::pooled), pg.N * pg.OH * pg.OW * pg.C);
+  float* scale_shift = heap_f32_opt(P(arg::scaleShift), 2 * g.OC);
   const int64_t in_image = g.H * g.W * g.C, out_image = g.OH * g.OW * g.OC, pooled_image = pg.OH * pg.OW * pg.C;
   // About 1 MiB of convolution output per chunk: it stays in the (2 MiB per core) L2 cache.
   const int64_t chunk = std::min<int64_t>(g.N, std::max<int64_t>(1, (int64_t{1} << 20) / (out_image * 4)));
@@ -219,12 +221,12 @@ void conv2d_pool() {
   }
 }
 
-// dx = conv2d_transpose(dy, w). Parameter a = dy, b = filter, out = dx.
+// dx = conv2d_transpose(dy, w). Arguments: a = dy, b = filter, out = dx.
 void conv2d_backprop_input() {
   const Geometry g = Geometry::read();
-  float* dy = heap_f32(P(0), g.dst_size());
-  float* w = heap_f32(P(1), g.wei_size());
-  float* dx = heap_f32(P(3), g.src_size());
+  float* dy = heap_f32(P(arg::a), g.dst_size());
+  float* w = heap_f32(P(arg::b), g.wei_size());
+  float* dx = heap_f32(P(arg::out), g.src_size());
 
   const auto key = g.key();
   ConvBwdData* e = bwd_data_cache.find(key);
@@ -252,12 +254,12 @@ void conv2d_backprop_input() {
   s.wait();
 }
 
-// dw = correlation of x with dy. Parameter a = x, b = dy, out = dw (HWIO).
+// dw = correlation of x with dy. Arguments: a = x, b = dy, out = dw (HWIO).
 void conv2d_backprop_filter() {
   const Geometry g = Geometry::read();
-  float* x = heap_f32(P(0), g.src_size());
-  float* dy = heap_f32(P(1), g.dst_size());
-  float* dw = heap_f32(P(3), g.wei_size());
+  float* x = heap_f32(P(arg::a), g.src_size());
+  float* dy = heap_f32(P(arg::b), g.dst_size());
+  float* dw = heap_f32(P(arg::out), g.wei_size());
 
   const auto key = g.key();
   ConvBwdWeights* e = bwd_weights_cache.find(key);

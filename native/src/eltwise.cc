@@ -2,11 +2,8 @@
 // NaN handling follows TF.js's reference (cpu) backend (e.g. Maximum propagates NaN, Step(NaN) is
 // NaN), so that native results equal the reference ones.
 //
-// Parameter blocks (filled by src/backend/native/kernels/elementwise.ts; op codes in src/backend/native/params.ts):
-//   unary:  0 op  1 x  2 y  3 count  4 alpha  5 beta
-//   binary: 0 op  1 a  2 b  3 out  4 rank (<= 6)  5..10 out shape  11..16 a strides  17..22 b strides
-//           23 a size  24 b size          (a stride of 0 broadcasts that dimension)
-//   addN:   0 out  1 count  2 number of inputs  3.. input offsets
+// Arguments: slots::unary, slots::binary and slots::addN (param-layout.json; filled by
+// src/backend/native/kernels/elementwise.ts; op codes in src/backend/native/params.ts).
 #include <cmath>
 #include <vector>
 
@@ -54,11 +51,12 @@ void unary_loop(const float* x, float* y, int64_t n, float alpha, float beta) {
 }
 
 void unary_kernel() {
-  const int op = static_cast<int>(PI(0));
-  const int64_t n = PI(3);
-  const float* x = heap_f32(P(1), n);
-  float* y = heap_f32(P(2), n);
-  const float alpha = static_cast<float>(P(4)), beta = static_cast<float>(P(5));
+  namespace arg = slots::unary;
+  const int op = static_cast<int>(PI(arg::op));
+  const int64_t n = PI(arg::count);
+  const float* x = heap_f32(P(arg::x), n);
+  float* y = heap_f32(P(arg::y), n);
+  const float alpha = static_cast<float>(P(arg::alpha)), beta = static_cast<float>(P(arg::beta));
   switch (op) {
 #define CASE(OP) \
   case OP: unary_loop<OP>(x, y, n, alpha, beta); break;
@@ -99,9 +97,13 @@ inline void binary_run(float* o, const float* a, bool a_moves, const float* b, b
   }
 }
 
+constexpr int kMaxRank = slots::binary::outShapeLength;
+static_assert(slots::binary::aStridesLength == kMaxRank && slots::binary::bStridesLength == kMaxRank,
+              "binary: one shape entry and two strides per dimension");
+
 struct Broadcast {
   int rank = 0;
-  int64_t shape[6], sa[6], sb[6];  // innermost dimension last; its strides are 0 or 1
+  int64_t shape[kMaxRank], sa[kMaxRank], sb[kMaxRank];  // innermost dimension last; its strides are 0 or 1
 };
 
 // Drops size-1 dimensions and merges neighbours that are laid out as one, so that the common
@@ -172,19 +174,20 @@ void binary_loop(const Broadcast& bc, const float* a, const float* b, float* o) 
 }
 
 void binary_kernel() {
-  const int op = static_cast<int>(PI(0));
-  const int rank = static_cast<int>(PI(4));
-  if (rank < 0 || rank > 6) throw std::runtime_error("binary op: rank above 6");
-  int64_t shape[6], sa[6], sb[6], total = 1;
+  namespace arg = slots::binary;
+  const int op = static_cast<int>(PI(arg::op));
+  const int rank = static_cast<int>(PI(arg::rank));
+  if (rank < 0 || rank > kMaxRank) throw std::runtime_error("binary op: rank above " + std::to_string(kMaxRank));
+  int64_t shape[kMaxRank], sa[kMaxRank], sb[kMaxRank], total = 1;
   for (int i = 0; i < rank; i++) {
-    shape[i] = PI(5 + i);
-    sa[i] = PI(11 + i);
-    sb[i] = PI(17 + i);
+    shape[i] = PI(arg::outShape + i);
+    sa[i] = PI(arg::aStrides + i);
+    sb[i] = PI(arg::bStrides + i);
     total *= shape[i];
   }
-  const float* a = heap_f32(P(1), PI(23));
-  const float* b = heap_f32(P(2), PI(24));
-  float* o = heap_f32(P(3), total);
+  const float* a = heap_f32(P(arg::a), PI(arg::aSize));
+  const float* b = heap_f32(P(arg::b), PI(arg::bSize));
+  float* o = heap_f32(P(arg::out), total);
   if (total == 0) return;
   const Broadcast bc = coalesce(rank, shape, sa, sb);
   switch (op) {
@@ -197,12 +200,13 @@ void binary_kernel() {
 }
 
 void add_n_kernel() {
-  const int64_t n = PI(1);
-  const int k = static_cast<int>(PI(2));
-  if (k < 1 || k > 200) throw std::runtime_error("addN: bad number of inputs");
-  float* o = heap_f32(P(0), n);
+  namespace arg = slots::addN;
+  const int64_t n = PI(arg::count);
+  const int k = static_cast<int>(PI(arg::inputCount));
+  if (k < 1 || k > arg::inputsLength) throw std::runtime_error("addN: bad number of inputs");
+  float* o = heap_f32(P(arg::out), n);
   std::vector<const float*> in(k);
-  for (int j = 0; j < k; j++) in[j] = heap_f32(P(3 + j), n);
+  for (int j = 0; j < k; j++) in[j] = heap_f32(P(arg::inputs + j), n);
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; i++) {
     float s = in[0][i];

@@ -1,12 +1,11 @@
-// Fused pieces of the backward pass of "convolution or dense layer + bias + ReLU", used by the
-// native backend's training path (src/backend/native/fusion.ts).
+// Fused pieces of the backward pass of "convolution or dense layer (+ bias) + ReLU", used by the
+// native backend's training path (src/backend/native/patches/layer-fusion.ts).
 //
 // relu_grad_bias: dyAct = dy * step(y) (y is the layer's ReLU output, so step(y) equals TF.js's
-// step of the pre-activation, NaN included), and the bias gradient sum(dyAct) over all rows, in one
-// pass instead of TF.js's Step, Cast, Multiply and Sum.
+// step of the pre-activation, NaN included), and the bias gradient sum(dyAct) over all rows (when
+// its slot is not -1), in one pass instead of TF.js's Step, Cast, Multiply and Sum.
 //
-// Parameter block (filled by src/backend/native/kernels/fused.ts):
-//   0 dy  1 y or -1 (linear: dyAct is dy)  2 dyAct or -1  3 bias gradient or -1  4 rows  5 channels
+// Arguments: slots::reluGradBias (param-layout.json; filled by src/backend/native/kernels/fused.ts).
 #include <vector>
 
 #include "common.h"
@@ -15,11 +14,12 @@ namespace fcnn {
 namespace {
 
 void relu_grad_bias() {
-  const int64_t rows = PI(4), C = PI(5), n = rows * C;
-  const float* dy = heap_f32(P(0), n);
-  const float* y = heap_f32_opt(P(1), n);
-  float* out = heap_f32_opt(P(2), n);
-  float* bias = heap_f32_opt(P(3), C);
+  namespace arg = slots::reluGradBias;
+  const int64_t rows = PI(arg::rows), C = PI(arg::channels), n = rows * C;
+  const float* dy = heap_f32(P(arg::dy), n);
+  const float* y = heap_f32_opt(P(arg::y), n);
+  float* out = heap_f32_opt(P(arg::dyAct), n);
+  float* bias = heap_f32_opt(P(arg::bias), C);
   const int chunks = n > (1 << 15) ? num_threads() : 1;
   std::vector<double> part(bias ? static_cast<size_t>(chunks * C) : 0);
 #pragma omp parallel for schedule(static) if (chunks > 1)

@@ -1,9 +1,7 @@
 // Batched matrix multiplication (with bias and activation fused) on oneDNN's matmul primitive.
 // Transposed operands are described by strides, so nothing is copied.
 //
-// Parameter block (filled by src/backend/native/kernels/matmul.ts):
-//   0 a   1 b   2 bias (length N) or -1   3 out   4 batchA   5 batchB (each equal, or 1 = broadcast)
-//   6 M   7 K   8 N   9 transposeA   10 transposeB   11 activation   12 activation alpha
+// Arguments: slots::matmul (param-layout.json; filled by src/backend/native/kernels/matmul.ts).
 #include "common.h"
 #include "dnnl_util.h"
 
@@ -22,15 +20,16 @@ struct MatMul {
 thread_local PrimitiveCache<MatMul> cache;
 
 void matmul() {
-  const int64_t batchA = PI(4), batchB = PI(5), M = PI(6), K = PI(7), N = PI(8);
-  const bool transA = PI(9) != 0, transB = PI(10) != 0, has_bias = P(2) >= 0;
-  const int act = static_cast<int>(PI(11));
-  const float alpha = static_cast<float>(P(12));
+  namespace arg = slots::matmul;
+  const int64_t batchA = PI(arg::batchA), batchB = PI(arg::batchB), M = PI(arg::M), K = PI(arg::K), N = PI(arg::N);
+  const bool transA = PI(arg::transposeA) != 0, transB = PI(arg::transposeB) != 0, has_bias = P(arg::bias) >= 0;
+  const int act = static_cast<int>(PI(arg::activation));
+  const float alpha = static_cast<float>(P(arg::alpha));
   const int64_t batch = batchA > batchB ? batchA : batchB;
-  float* a = heap_f32(P(0), batchA * M * K);
-  float* b = heap_f32(P(1), batchB * K * N);
-  float* bias = heap_f32_opt(P(2), N);
-  float* out = heap_f32(P(3), batch * M * N);
+  float* a = heap_f32(P(arg::a), batchA * M * K);
+  float* b = heap_f32(P(arg::b), batchB * K * N);
+  float* bias = heap_f32_opt(P(arg::bias), N);
+  float* out = heap_f32(P(arg::out), batch * M * N);
 
   const std::vector<int64_t> key{batchA, batchB, M, K, N, transA, transB, has_bias, act, float_bits(alpha)};
   MatMul* e = cache.find(key);

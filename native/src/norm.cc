@@ -3,14 +3,8 @@
 // batch-norm.ts): per-channel moments, the per-channel sums of the backward pass, and the
 // gradient of the moments. Sums accumulate in double; each thread sums its own rows.
 //
-// Parameter blocks (filled by src/backend/native/kernels/norm.ts):
-//   batchNorm:  0 x  1 mean  2 variance  3 offset or -1  4 scale or -1  5 y  6 rows  7 channels
-//               8 epsilon  9..12 lengths of mean, variance, offset, scale (each the channel count, or 1)
-//   moments:    0 x  1 mean out  2 variance out  3 rows  4 channels
-//   gradStats:  0 dy  1 x  2 mean  3 sum(dy) out  4 sum(dy * (x - mean)) out  5 rows  6 channels
-//   momentsGrad: 0 x  1 mean  2 dMean  3 dVariance  4 dx out  5 rows  6 channels
-//   trainingGradX: 0 dy  1 x  2 mean  3 variance  4 scale or -1  5 sum(dy)  6 sum(dy (x - mean))
-//               7 dx out  8 rows  9 channels  10 epsilon
+// Arguments: slots::batchNorm, slots::moments, slots::batchNormGradStats, slots::momentsGrad and
+// slots::batchNormTrainingGradX (param-layout.json; filled by src/backend/native/kernels/norm.ts).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -21,15 +15,16 @@ namespace fcnn {
 namespace {
 
 void batch_norm() {
-  const int64_t rows = PI(6), C = PI(7);
-  const double eps = P(8);
-  const float* x = heap_f32(P(0), rows * C);
-  const int64_t lm = PI(9), lv = PI(10), lo = PI(11), ls = PI(12);
-  const float* mean = heap_f32(P(1), lm);
-  const float* var = heap_f32(P(2), lv);
-  const float* offset = heap_f32_opt(P(3), lo);
-  const float* scale = heap_f32_opt(P(4), ls);
-  float* y = heap_f32(P(5), rows * C);
+  namespace arg = slots::batchNorm;
+  const int64_t rows = PI(arg::rows), C = PI(arg::channels);
+  const double eps = P(arg::epsilon);
+  const float* x = heap_f32(P(arg::x), rows * C);
+  const int64_t lm = PI(arg::meanLength), lv = PI(arg::varianceLength), lo = PI(arg::offsetLength), ls = PI(arg::scaleLength);
+  const float* mean = heap_f32(P(arg::mean), lm);
+  const float* var = heap_f32(P(arg::variance), lv);
+  const float* offset = heap_f32_opt(P(arg::offset), lo);
+  const float* scale = heap_f32_opt(P(arg::scale), ls);
+  float* y = heap_f32(P(arg::y), rows * C);
   // y = (x - mean) * (scale / sqrt(var + eps)) + offset, with the per-channel factor in double.
   std::vector<float> m(C), k(C), b(C);
   for (int64_t c = 0; c < C; c++) {
@@ -86,10 +81,11 @@ inline void accumulate_rows(int64_t r0, int64_t r1, int64_t C, double* acc, F va
 
 // mean and (biased) variance per channel, two passes as TF.js's moments computes them.
 void moments() {
-  const int64_t rows = PI(3), C = PI(4);
-  const float* x = heap_f32(P(0), rows * C);
-  float* mean = heap_f32(P(1), C);
-  float* var = heap_f32(P(2), C);
+  namespace arg = slots::moments;
+  const int64_t rows = PI(arg::rows), C = PI(arg::channels);
+  const float* x = heap_f32(P(arg::x), rows * C);
+  float* mean = heap_f32(P(arg::mean), C);
+  float* var = heap_f32(P(arg::variance), C);
   const int max_chunks = num_threads();
   std::vector<double> part(static_cast<size_t>(max_chunks * C), 0.0);
   int chunks = for_row_blocks(rows, C, [&](int t, int64_t r0, int64_t r1) {
@@ -110,12 +106,13 @@ void moments() {
 // sum(dy) and sum(dy * (x - mean)) per channel: every parameter gradient of batch norm is made of
 // these two.
 void grad_stats() {
-  const int64_t rows = PI(5), C = PI(6);
-  const float* dy = heap_f32(P(0), rows * C);
-  const float* x = heap_f32(P(1), rows * C);
-  const float* mean = heap_f32(P(2), C);
-  float* s1 = heap_f32(P(3), C);
-  float* s2 = heap_f32(P(4), C);
+  namespace arg = slots::batchNormGradStats;
+  const int64_t rows = PI(arg::rows), C = PI(arg::channels);
+  const float* dy = heap_f32(P(arg::dy), rows * C);
+  const float* x = heap_f32(P(arg::x), rows * C);
+  const float* mean = heap_f32(P(arg::mean), C);
+  float* s1 = heap_f32(P(arg::sumDy), C);
+  float* s2 = heap_f32(P(arg::sumDyCentred), C);
   const int max_chunks = num_threads();
   std::vector<double> p1(static_cast<size_t>(max_chunks * C), 0.0), p2(p1);
   const int chunks = for_row_blocks(rows, C, [&](int t, int64_t r0, int64_t r1) {
@@ -129,12 +126,13 @@ void grad_stats() {
 
 // dx = dMean / rows + dVariance * 2 (x - mean) / rows: the gradient of the two moments.
 void moments_grad() {
-  const int64_t rows = PI(5), C = PI(6);
-  const float* x = heap_f32(P(0), rows * C);
-  const float* mean = heap_f32(P(1), C);
-  const float* dmean = heap_f32(P(2), C);
-  const float* dvar = heap_f32(P(3), C);
-  float* dx = heap_f32(P(4), rows * C);
+  namespace arg = slots::momentsGrad;
+  const int64_t rows = PI(arg::rows), C = PI(arg::channels);
+  const float* x = heap_f32(P(arg::x), rows * C);
+  const float* mean = heap_f32(P(arg::mean), C);
+  const float* dmean = heap_f32(P(arg::dMean), C);
+  const float* dvar = heap_f32(P(arg::dVariance), C);
+  float* dx = heap_f32(P(arg::dx), rows * C);
   std::vector<float> a(C), b(C);
   for (int64_t c = 0; c < C; c++) {
     a[c] = static_cast<float>(dmean[c] / static_cast<double>(rows));
@@ -150,16 +148,17 @@ void moments_grad() {
 // dx of batch norm with the batch's own statistics, through the statistics too:
 // dx = scale / sqrt(var + eps) * (dy - sum(dy) / rows - (x - mean) / (var + eps) * sum(dy (x - mean)) / rows).
 void training_grad_x() {
-  const int64_t rows = PI(8), C = PI(9);
-  const double eps = P(10);
-  const float* dy = heap_f32(P(0), rows * C);
-  const float* x = heap_f32(P(1), rows * C);
-  const float* mean = heap_f32(P(2), C);
-  const float* var = heap_f32(P(3), C);
-  const float* scale = heap_f32_opt(P(4), C);
-  const float* s1 = heap_f32(P(5), C);
-  const float* s2 = heap_f32(P(6), C);
-  float* dx = heap_f32(P(7), rows * C);
+  namespace arg = slots::batchNormTrainingGradX;
+  const int64_t rows = PI(arg::rows), C = PI(arg::channels);
+  const double eps = P(arg::epsilon);
+  const float* dy = heap_f32(P(arg::dy), rows * C);
+  const float* x = heap_f32(P(arg::x), rows * C);
+  const float* mean = heap_f32(P(arg::mean), C);
+  const float* var = heap_f32(P(arg::variance), C);
+  const float* scale = heap_f32_opt(P(arg::scale), C);
+  const float* s1 = heap_f32(P(arg::sumDy), C);
+  const float* s2 = heap_f32(P(arg::sumDyCentred), C);
+  float* dx = heap_f32(P(arg::dx), rows * C);
   std::vector<float> a(C), b(C), c(C);
   for (int64_t ch = 0; ch < C; ch++) {
     const double inv = 1.0 / std::sqrt(static_cast<double>(var[ch]) + eps);

@@ -2,11 +2,8 @@
 // contraction: the addon is built with -ffp-contract=off), one pass over each variable instead of
 // about thirteen element-wise kernels.
 //
-// Parameter block (filled by src/backend/native/kernels/training.ts):
-//   0 value  1 gradient  2 first moment  3 second moment  4 count
-//   5 new value  6 new first moment  7 new second moment
-//   8 beta1  9 1 - beta1  10 beta2  11 1 - beta2  12 1 - beta1^t  13 1 - beta2^t  14 epsilon  15 -lr
-//   (all scalars as the float32 values TF.js's scalar tensors hold)
+// Arguments: slots::adamUpdate (param-layout.json; filled by src/backend/native/kernels/training.ts),
+// the scalars as the float32 values TF.js's scalar tensors hold.
 #include <cmath>
 
 #include "common.h"
@@ -15,18 +12,19 @@ namespace fcnn {
 namespace {
 
 void adam_update() {
-  const int64_t n = PI(4);
-  const float* value = heap_f32(P(0), n);
-  const float* grad = heap_f32(P(1), n);
-  const float* m = heap_f32(P(2), n);
-  const float* v = heap_f32(P(3), n);
-  float* value_out = heap_f32(P(5), n);
-  float* m_out = heap_f32(P(6), n);
-  float* v_out = heap_f32(P(7), n);
-  const float beta1 = static_cast<float>(P(8)), one_minus_beta1 = static_cast<float>(P(9));
-  const float beta2 = static_cast<float>(P(10)), one_minus_beta2 = static_cast<float>(P(11));
-  const float bc1 = static_cast<float>(P(12)), bc2 = static_cast<float>(P(13));
-  const float eps = static_cast<float>(P(14)), neg_lr = static_cast<float>(P(15));
+  namespace arg = slots::adamUpdate;
+  const int64_t n = PI(arg::count);
+  const float* value = heap_f32(P(arg::value), n);
+  const float* grad = heap_f32(P(arg::gradient), n);
+  const float* m = heap_f32(P(arg::m), n);
+  const float* v = heap_f32(P(arg::v), n);
+  float* value_out = heap_f32(P(arg::newValue), n);
+  float* m_out = heap_f32(P(arg::newM), n);
+  float* v_out = heap_f32(P(arg::newV), n);
+  const float beta1 = static_cast<float>(P(arg::beta1)), one_minus_beta1 = static_cast<float>(P(arg::oneMinusBeta1));
+  const float beta2 = static_cast<float>(P(arg::beta2)), one_minus_beta2 = static_cast<float>(P(arg::oneMinusBeta2));
+  const float bc1 = static_cast<float>(P(arg::oneMinusAccBeta1)), bc2 = static_cast<float>(P(arg::oneMinusAccBeta2));
+  const float eps = static_cast<float>(P(arg::epsilon)), neg_lr = static_cast<float>(P(arg::negLearningRate));
 #pragma omp parallel for schedule(static) if (n > (1 << 15))
   for (int64_t i = 0; i < n; i++) {
     const float g = grad[i];

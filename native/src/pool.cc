@@ -5,9 +5,8 @@
 // costs one read of x, which the backward pass needs anyway. Ties go to the first maximum in
 // window order and NaN never wins, exactly as in TF.js's reference (cpu) backend.
 //
-// Parameter block (filled by src/backend/native/kernels/pool.ts):
-//   forward: 0 x  1 y          backward: 0 dy  1 x  2 dx
-//   4..17 geometry: N H W C OH OW KH KW SH SW DH DW padT padL
+// Arguments: slots::maxPool, slots::maxPoolGrad and slots::poolReluGradBias (param-layout.json;
+// filled by src/backend/native/kernels/pool.ts).
 #include <omp.h>
 
 #include <algorithm>
@@ -105,8 +104,9 @@ void max_pool_images(const PoolGeometry& g, const float* x, float* y) {
 namespace {
 
 void max_pool() {
-  const PoolGeometry g = PoolGeometry::read(4);
-  max_pool_images(g, heap_f32(P(0), g.N * g.H * g.W * g.C), heap_f32(P(1), g.N * g.OH * g.OW * g.C));
+  namespace arg = slots::maxPool;
+  const PoolGeometry g = PoolGeometry::read(arg::geometry);
+  max_pool_images(g, heap_f32(P(arg::x), g.N * g.H * g.W * g.C), heap_f32(P(arg::y), g.N * g.OH * g.OW * g.C));
 }
 
 // Windows that do not overlap (stride >= window, no dilation: every pooling layer of the models):
@@ -156,17 +156,18 @@ void max_pool_grad_disjoint(const PoolGeometry& g, const float* dy, const float*
 }
 
 void max_pool_grad() {
-  const PoolGeometry g = PoolGeometry::read(4);
+  namespace arg = slots::maxPoolGrad;
+  const PoolGeometry g = PoolGeometry::read(arg::geometry);
   if (g.SH >= g.KH && g.SW >= g.KW && g.DH == 1 && g.DW == 1) {
     const int64_t image = g.H * g.W * g.C;
-    max_pool_grad_disjoint(g, heap_f32(P(0), g.N * g.OH * g.OW * g.C), heap_f32(P(1), g.N * image),
-                           heap_f32(P(2), g.N * image));
+    max_pool_grad_disjoint(g, heap_f32(P(arg::dy), g.N * g.OH * g.OW * g.C), heap_f32(P(arg::x), g.N * image),
+                           heap_f32(P(arg::dx), g.N * image));
     return;
   }
   const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C;
-  const float* dy = heap_f32(P(0), g.N * out_image);
-  const float* x = heap_f32(P(1), g.N * image);
-  float* dx = heap_f32(P(2), g.N * image);
+  const float* dy = heap_f32(P(arg::dy), g.N * out_image);
+  const float* x = heap_f32(P(arg::x), g.N * image);
+  float* dx = heap_f32(P(arg::dx), g.N * image);
 #pragma omp parallel if (g.N * image > 16384)
   {
     std::vector<float> best(C);
@@ -208,19 +209,18 @@ void max_pool_grad() {
 }
 
 // The backward pass of "ReLU layer, then max pooling" (non-overlapping windows) in one pass:
-// dyAct = MaxPoolGrad(dyPool, y) * step(y), and its per-channel sum (the bias gradient), without
-// materialising MaxPoolGrad's output. y is the ReLU output (the pooling input); NaN in y gives NaN,
-// as TF.js's dy * step(y) does.
-//
-// Parameter block: 0 dyPool  1 y  2 dyAct  3 bias gradient or -1  4..17 geometry  18 relu (1) or linear (0)
+// dyAct = MaxPoolGrad(dyPool, y) * step(y), and its per-channel sum (the bias gradient; summed
+// always, stored when its slot is not -1), without materialising MaxPoolGrad's output. y is the
+// ReLU output (the pooling input); NaN in y gives NaN, as TF.js's dy * step(y) does.
 void pool_relu_grad_bias() {
-  const PoolGeometry g = PoolGeometry::read(4);
+  namespace arg = slots::poolReluGradBias;
+  const PoolGeometry g = PoolGeometry::read(arg::geometry);
   const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C;
-  const float* dy = heap_f32(P(0), g.N * out_image);
-  const float* y = heap_f32(P(1), g.N * image);
-  float* dx = heap_f32(P(2), g.N * image);
-  float* bias = heap_f32_opt(P(3), C);
-  const bool relu = PI(18) != 0;
+  const float* dy = heap_f32(P(arg::dyPool), g.N * out_image);
+  const float* y = heap_f32(P(arg::y), g.N * image);
+  float* dx = heap_f32(P(arg::dyAct), g.N * image);
+  float* bias = heap_f32_opt(P(arg::bias), C);
+  const bool relu = PI(arg::relu) != 0;
   if (!(g.SH >= g.KH && g.SW >= g.KW && g.DH == 1 && g.DW == 1)) throw std::runtime_error("pool_relu_grad_bias: overlapping windows");
   const int threads = g.N * image > 16384 ? num_threads() : 1;
   std::vector<double> part(static_cast<size_t>(threads * C), 0.0);

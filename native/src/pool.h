@@ -21,11 +21,12 @@ inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 
 struct PoolGeometry {
   int64_t N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, padT, padL;
-  // Reads the 14 geometry values from the parameter block, starting at index `at`.
+  // Reads the struct poolGeometry whose slot is `at` (slots::maxPool::geometry, ...).
   static PoolGeometry read(int at) {
     PoolGeometry g;
-    int64_t* f = &g.N;
-    for (int i = 0; i < 14; i++) f[i] = PI(at + i);
+#define FCNN_READ(f) g.f = PI(at + slots::poolGeometry::f);
+    FCNN_POOL_GEOMETRY_FIELDS(FCNN_READ)
+#undef FCNN_READ
     return g;
   }
   // The input rows [row_start, row_end) and columns [col_start, col_end) of output (oh, ow)'s

@@ -6,14 +6,15 @@
 // same sequence comes out of 64-bit integers here. JavaScript seeds the state (Mash, in
 // src/backend/native/alea.ts) exactly as seedrandom does, so masks are the same on every backend.
 //
-// Parameter block (filled by src/backend/native/kernels/training.ts):
-//   0 out  1 count  2 mode  3 carry  4..6 state words s0 s1 s2 (as integers, s * 2^32)
-//   7 min (mode 0) or keep probability (modes 1, 2)  8 range (mode 0)  9 x (mode 2)
-//   mode 0: out = min + range * u               (tf.randomUniform)
-//   mode 1: out = floor(u + keep) / keep        (tf.dropout's multiplier)
-//   mode 2: out = x * floor(u + keep) / keep    (tf.dropout itself)
-//   mode 3: as mode 2, and the mask as bits at 10 (word i, bit j: element 32 i + j is kept)
-//   mode 4: out = x * (bit ? 1 / keep : 0), the bits at 10 (the gradient of mode 3; no generator)
+// Arguments: slots::randomFill (param-layout.json; filled by src/backend/native/kernels/training.ts):
+// the state words s0 s1 s2 and the carry as integers (s * 2^32), and by mode (codes shared with
+// RANDOM_MODE in src/backend/native/params.ts):
+//   uniform:           out = min + range * u               (tf.randomUniform; minOrKeep is min)
+//   dropoutMultiplier: out = floor(u + keep) / keep        (tf.dropout's multiplier; minOrKeep is keep)
+//   dropout:           out = x * floor(u + keep) / keep    (tf.dropout itself)
+//   dropoutWithBits:   as dropout, and the mask as bits (word i, bit j: element 32 i + j is kept)
+//   applyBits:         out = x * (bit ? 1 / keep : 0), from the bits (the gradient of
+//                      dropoutWithBits; no generator)
 #include <algorithm>
 #include <cmath>
 
@@ -21,6 +22,8 @@
 
 namespace fcnn {
 namespace {
+
+enum RandomMode { M_UNIFORM = 0, M_DROPOUT_MULTIPLIER = 1, M_DROPOUT = 2, M_DROPOUT_WITH_BITS = 3, M_APPLY_BITS = 4 };
 
 struct Alea {
   uint64_t c, s0, s1, s2;
@@ -52,37 +55,39 @@ void apply_bits(const float* x, const uint32_t* bits, float* out, int64_t n, flo
 }
 
 void random_fill() {
-  const int64_t n = PI(1);
-  const int mode = static_cast<int>(PI(2));
-  float* out = heap_f32(P(0), n);
-  const float* x = mode >= 2 ? heap_f32(P(9), n) : nullptr;
-  uint32_t* bits = mode >= 3 ? heap_u32(P(10), (n + 31) / 32) : nullptr;
-  if (mode == 4) {
-    apply_bits(x, bits, out, n, 1.0f / static_cast<float>(P(7)));
+  namespace arg = slots::randomFill;
+  const int64_t n = PI(arg::count);
+  const int mode = static_cast<int>(PI(arg::mode));
+  float* out = heap_f32(P(arg::out), n);
+  if (mode < M_UNIFORM || mode > M_APPLY_BITS) throw std::runtime_error("randomFill: unknown mode");
+  const float* x = mode >= M_DROPOUT ? heap_f32(P(arg::x), n) : nullptr;
+  uint32_t* bits = mode >= M_DROPOUT_WITH_BITS ? heap_u32(P(arg::bits), (n + 31) / 32) : nullptr;
+  if (mode == M_APPLY_BITS) {
+    apply_bits(x, bits, out, n, 1.0f / static_cast<float>(P(arg::minOrKeep)));
     return;
   }
-  Alea g{static_cast<uint64_t>(PI(3)), static_cast<uint64_t>(PI(4)), static_cast<uint64_t>(PI(5)),
-         static_cast<uint64_t>(PI(6))};
+  Alea g{static_cast<uint64_t>(PI(arg::carry)), static_cast<uint64_t>(PI(arg::s0)), static_cast<uint64_t>(PI(arg::s1)),
+         static_cast<uint64_t>(PI(arg::s2))};
   // The generator is sequential; the arithmetic on its numbers runs in a second, vectorised loop
   // (a data-dependent branch per value would cost more than generating it).
   constexpr int64_t kBlock = 2048;
   double u[kBlock];
-  const double lo = P(7), range = P(8);
-  const float keep = static_cast<float>(P(7));
+  const double lo = P(arg::minOrKeep), range = P(arg::range);
+  const float keep = static_cast<float>(P(arg::minOrKeep));
   const float kept = 1.0f / keep;  // floor(u + keep) is 0 or 1, and 1 / keep is what TF.js divides to
   for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
     const int64_t len = std::min(kBlock, n - i0);
     g.fill(u, len);
     float* o = out + i0;
-    if (mode == 0) {
+    if (mode == M_UNIFORM) {
       for (int64_t i = 0; i < len; i++) o[i] = static_cast<float>(lo + range * u[i]);
-    } else if (mode == 1) {
+    } else if (mode == M_DROPOUT_MULTIPLIER) {
       // TF.js stores u in a Float32Array, then adds keep in float32; floor(t) != 0 exactly when t >= 1.
       for (int64_t i = 0; i < len; i++) o[i] = (static_cast<float>(u[i]) + keep) >= 1.0f ? kept : 0.0f;
-    } else if (mode == 2) {
+    } else if (mode == M_DROPOUT) {
       const float* xi = x + i0;
       for (int64_t i = 0; i < len; i++) o[i] = xi[i] * ((static_cast<float>(u[i]) + keep) >= 1.0f ? kept : 0.0f);
-    } else {
+    } else {  // M_DROPOUT_WITH_BITS
       const float* xi = x + i0;
       uint32_t* wb = bits + i0 / 32;  // blocks start at multiples of 32
       for (int64_t w = 0; w < (len + 31) / 32; w++) {

@@ -3,8 +3,8 @@
 // ([N*H*W, C] -> [C]), batch-norm moments and the loss's per-row sums.
 // Sums accumulate in double, as TF.js's reference backend does (a JavaScript number).
 //
-// Parameter block (filled by src/backend/native/kernels/reduce.ts; op codes in src/backend/native/params.ts):
-//   0 op  1 x  2 y  3 outer  4 reduced  5 inner
+// Arguments: slots::reduce (param-layout.json; filled by src/backend/native/kernels/reduce.ts; op
+// codes in src/backend/native/params.ts).
 #include <algorithm>
 #include <vector>
 
@@ -84,11 +84,12 @@ void reduce_loop(const float* x, float* y, int64_t O, int64_t R, int64_t I) {
 }
 
 void reduce_kernel() {
-  const int op = static_cast<int>(PI(0));
-  const int64_t O = PI(3), R = PI(4), I = PI(5);
+  namespace arg = slots::reduce;
+  const int op = static_cast<int>(PI(arg::op));
+  const int64_t O = PI(arg::outer), R = PI(arg::reduced), I = PI(arg::inner);
   if (R < 1) throw std::runtime_error("reduce: empty reduction");
-  const float* x = heap_f32(P(1), O * R * I);
-  float* y = heap_f32(P(2), O * I);
+  const float* x = heap_f32(P(arg::x), O * R * I);
+  float* y = heap_f32(P(arg::y), O * I);
   switch (op) {
     case R_SUM: reduce_loop<R_SUM>(x, y, O, R, I); break;
     case R_MEAN: reduce_loop<R_MEAN>(x, y, O, R, I); break;

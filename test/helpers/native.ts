@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers TF.js's gradients
-import { initNativeBackend, nativeContext } from '../../src/backend/native/index.js';
-import type { NativeAddon } from '../../src/backend/native/addon.js';
+import { initNativeBackend, nativeCallCounts } from '../../src/backend/native/index.js';
+import { ADDON_FUNCTIONS, type KernelFunction } from '../../src/backend/native/addon.js';
+import { PARAM_LAYOUT_FINGERPRINT } from '../../src/backend/native/param-layout.js';
+import { CHECKED_PACKAGES, TFJS_VERSION, type PreflightSubject } from '../../src/backend/native/preflight.js';
 import { Rng } from '../../src/util/rng.js';
 
 /** Starts the native backend once; the reason it is unavailable, or null when it runs. */
@@ -12,6 +14,21 @@ let started: Promise<string | null> | null = null;
 export function startNative(): Promise<string | null> {
   started ??= initNativeBackend().then((r) => (r.ok ? null : `native backend unavailable: ${r.reason}`));
   return started;
+}
+
+/**
+ * The `skip` option of a native-backend suite: the reason the backend is unavailable, except in CI
+ * (CI set), which builds the addon: there the suite runs, and `requireNative` fails each test.
+ */
+export function nativeSkip(reason: string | null): string | false {
+  if (reason === null || process.env.CI) return false;
+  return reason;
+}
+
+/** Fails (in CI) when the native backend did not start. */
+export async function requireNative(): Promise<void> {
+  const reason = await startNative();
+  assert.equal(reason, null, `${reason} (CI builds the native addon: it must start)`);
 }
 
 export interface Input {
@@ -62,26 +79,20 @@ export function assertClose(actual: Output[], expected: Output[], rtol = 1e-4, l
   });
 }
 
-/** Counts calls of the addon's functions during `fn`, to prove that a native kernel ran. */
-export async function countNativeCalls<T>(fn: () => Promise<T>): Promise<{ result: T; calls: Partial<Record<keyof NativeAddon, number>> }> {
-  const ctx = nativeContext();
-  assert.ok(ctx, 'native context');
-  const addon = ctx.addon as unknown as Record<string, unknown>;
-  const calls: Record<string, number> = {};
-  const originals = new Map<string, unknown>();
-  for (const [name, f] of Object.entries(addon)) {
-    if (typeof f !== 'function') continue;
-    originals.set(name, f);
-    addon[name] = (...args: unknown[]) => {
-      calls[name] = (calls[name] ?? 0) + 1;
-      return (f as (...a: unknown[]) => unknown)(...args);
-    };
-  }
-  try {
-    return { result: await fn(), calls };
-  } finally {
-    for (const [name, f] of originals) addon[name] = f;
-  }
+export type Calls = Partial<Record<KernelFunction, number>>;
+
+/**
+ * Calls of the addon's kernel functions during `fn` (those that ran), from the native backend's
+ * own call counts, to prove that a native kernel ran.
+ */
+export async function countNativeCalls<T>(fn: () => Promise<T>): Promise<{ result: T; calls: Calls }> {
+  const before = nativeCallCounts();
+  assert.ok(before, 'the native backend has started');
+  const result = await fn();
+  const after = nativeCallCounts()!;
+  const calls: Calls = {};
+  for (const name of Object.keys(after) as KernelFunction[]) if (after[name] > before[name]) calls[name] = after[name] - before[name];
+  return { result, calls };
 }
 
 /**
@@ -92,7 +103,7 @@ export async function checkAgainstCpu(
   label: string,
   inputs: Input[],
   fn: (...t: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
-  nativeFn: keyof NativeAddon | (keyof NativeAddon)[] | null,
+  nativeFn: KernelFunction | KernelFunction[] | null,
   rtol = 1e-4,
 ): Promise<void> {
   const { result: native, calls } = await countNativeCalls(() => runOn('native', inputs, fn));
@@ -101,4 +112,32 @@ export async function checkAgainstCpu(
     assert.ok((calls[name] ?? 0) > 0, `${label}: native ${name} did not run (calls: ${JSON.stringify(calls)})`);
   }
   assertClose(native, reference, rtol, label);
+}
+
+type Obj = Record<string, unknown>;
+const fn = () => () => undefined;
+
+/** A preflight subject made of fakes that passes every check (tests change one thing in it). */
+export function fakePreflightSubject(): PreflightSubject & { core: Obj; backend: Obj; addon: Obj } {
+  class AdamOptimizer {
+    applyGradients(): void {}
+    incrementIterations(): void {}
+  }
+  const engine = { state: { gradientDepth: 0 }, registeredVariables: {} };
+  const core: Obj = {
+    dropout: fn(), moments: fn(), batchNorm: fn(), batchNorm2d: fn(), batchNorm3d: fn(), batchNorm4d: fn(),
+    fused: { conv2d: fn(), matMul: fn() },
+    AdamOptimizer,
+    getBackend: fn(),
+    engine: () => engine,
+  };
+  const backend: Obj = {
+    dataIdMap: { get: fn() },
+    wasm: { HEAPU8: new Uint8Array(16), HEAPF32: new Float32Array(4) },
+    makeOutput: fn(), incRef: fn(), disposeData: fn(), read: fn(), readSync: fn(), typedArrayFromHeap: fn(),
+  };
+  const addon: Obj = Object.fromEntries(ADDON_FUNCTIONS.map((name) => [name, fn()]));
+  addon.paramLayout = () => PARAM_LAYOUT_FINGERPRINT;
+  const versions = Object.fromEntries(CHECKED_PACKAGES.map((p) => [p, TFJS_VERSION])) as PreflightSubject['versions'];
+  return { versions, core, layersCore: core, backend, addon };
 }

@@ -1,11 +1,13 @@
 /**
  * Loads the native (oneDNN) addon built by native/build.mjs, and describes what it exports.
- * Every kernel reads its arguments from one shared parameter block (see native/src/common.h).
+ * Every kernel function reads its arguments from one shared parameter block, at the slots
+ * declared in native/src/param-layout.json (see ./param-layout.ts).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KERNEL_FUNCTIONS } from './param-layout.js';
 
 export interface NativeAddonInfo {
   dnnl: string;
@@ -13,31 +15,50 @@ export interface NativeAddonInfo {
   isa: string;
 }
 
-export interface NativeAddon {
+/** The addon's functions other than kernels. */
+interface AddonPlumbing {
   setHeap(buffer: ArrayBufferLike): void;
   paramBlock(): ArrayBuffer;
   setThreads(n: number): number;
   info(): NativeAddonInfo;
-  conv2d(): void;
-  conv2dPool(): void;
-  conv2dBackpropInput(): void;
-  conv2dBackpropFilter(): void;
-  matmul(): void;
-  maxPool(): void;
-  maxPoolGrad(): void;
-  poolReluGradBias(): void;
-  unary(): void;
-  binary(): void;
-  addN(): void;
-  reduce(): void;
-  batchNorm(): void;
-  randomFill(): void;
-  adamUpdate(): void;
-  reluGradBias(): void;
-  moments(): void;
-  batchNormGradStats(): void;
-  momentsGrad(): void;
-  batchNormTrainingGradX(): void;
+  /** Fingerprint of the parameter layout the addon was compiled with. */
+  paramLayout(): string;
+}
+
+export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
+
+export type NativeAddon = AddonPlumbing & Record<KernelFunction, () => void>;
+
+const PLUMBING_FUNCTIONS = ['setHeap', 'paramBlock', 'setThreads', 'info', 'paramLayout'] as const satisfies readonly (keyof AddonPlumbing)[];
+// Every function of AddonPlumbing is listed (a compile error otherwise).
+const _allListed: Exclude<keyof AddonPlumbing, (typeof PLUMBING_FUNCTIONS)[number]> extends never ? true : never = true;
+
+/** Every function the TypeScript side calls on the addon. */
+export const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [...PLUMBING_FUNCTIONS, ...KERNEL_FUNCTIONS];
+
+/** Calls of each kernel function (see countingAddon). */
+export type CallCounts = Record<KernelFunction, number>;
+
+export function zeroCounts(): CallCounts {
+  return Object.fromEntries(KERNEL_FUNCTIONS.map((name) => [name, 0])) as CallCounts;
+}
+
+/**
+ * The addon, with each kernel function adding one to `counts[name]` before it runs: a test can
+ * see which kernels ran natively. It costs one JavaScript call per kernel call (each kernel call
+ * is an N-API call that does a whole tensor's work).
+ */
+export function countingAddon(raw: NativeAddon, counts: CallCounts): NativeAddon {
+  const addon = {} as Record<keyof NativeAddon, unknown>;
+  for (const name of PLUMBING_FUNCTIONS) addon[name] = raw[name];
+  for (const name of KERNEL_FUNCTIONS) {
+    const kernel = raw[name];
+    addon[name] = () => {
+      counts[name]++;
+      kernel();
+    };
+  }
+  return addon as NativeAddon;
 }
 
 export const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'fashion_cnn_native.node');
@@ -55,13 +76,14 @@ export function findAddonPath(): string | null {
   return null;
 }
 
-export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
+/** The addon as loaded: its exports are checked (./preflight.ts) before anything uses them. */
+export type AddonLoad = { ok: true; addon: unknown; path: string } | { ok: false; reason: string };
 
 export function loadAddon(): AddonLoad {
   const file = findAddonPath();
   if (!file) return { ok: false, reason: 'the native addon is not built (npm install builds it when oneDNN is installed)' };
   try {
-    const addon = createRequire(import.meta.url)(file) as NativeAddon;
+    const addon: unknown = createRequire(import.meta.url)(file);
     return { ok: true, addon, path: file };
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);

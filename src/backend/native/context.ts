@@ -4,20 +4,28 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { NativeAddon } from './addon.js';
+import { countingAddon, zeroCounts, type CallCounts, type NativeAddon } from './addon.js';
 import { DeferredOutputs } from './pending.js';
 
+/** A family's slots (SLOTS.conv, ...) or a struct's fields (STRUCTS.convGeometry, ...). */
+type Slots = Readonly<Record<string, number>>;
+
 export class NativeContext {
-  /** Kernel arguments: fill from index 0, then call the addon function. */
+  /** The addon; its kernel functions count their calls in `calls`. */
+  readonly addon: NativeAddon;
+  /** How many times each kernel function of the addon has run. */
+  readonly calls: CallCounts = zeroCounts();
+  /** The parameter block: kernel arguments, at the slots of ./param-layout.ts. */
   readonly params: Float64Array;
   /** Kernel outputs whose computation waits until something reads them (see pending.ts). */
   readonly deferred: DeferredOutputs;
   private heap: ArrayBufferLike | null = null;
 
   constructor(
-    readonly addon: NativeAddon,
+    addon: NativeAddon,
     readonly backend: BackendWasm,
   ) {
+    this.addon = countingAddon(addon, this.calls);
     this.params = new Float64Array(addon.paramBlock());
     this.deferred = new DeferredOutputs(backend);
   }
@@ -45,8 +53,12 @@ export class NativeContext {
     }
   }
 
-  /** Writes values into the parameter block from index `at`. */
-  set(at: number, values: readonly number[]): void {
-    this.params.set(values, at);
+  /**
+   * Writes arguments by name: `ctx.write(SLOTS.moments, { x: ctx.offset(x), rows, channels })`,
+   * or a struct's fields from its slot: `ctx.write(STRUCTS.poolGeometry, { N, ... }, SLOTS.maxPool.geometry)`.
+   */
+  write<S extends Slots>(slots: S, values: { readonly [K in keyof S]?: number }, base = 0): void {
+    const p = this.params;
+    for (const name in values) p[base + slots[name]] = values[name] as number;
   }
 }

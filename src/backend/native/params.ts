@@ -1,7 +1,9 @@
 /**
  * Operation codes shared with the C++ kernels (native/src/*.cc): the numbers must match the
- * enums there.
+ * enums there. (Where each argument goes is ./param-layout.ts.)
  */
+import { ARRAY_LENGTHS } from './param-layout.js';
+
 export const ACTIVATION = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, elu: 4, sigmoid: 5 } as const;
 
 export const UNARY = {
@@ -37,5 +39,8 @@ export const BINARY = {
 
 export const REDUCE = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const;
 
+/** Modes of the addon's randomFill (native/src/random.cc). */
+export const RANDOM_MODE = { uniform: 0, dropoutMultiplier: 1, dropout: 2, dropoutWithBits: 3, applyBits: 4 } as const;
+
 /** Largest rank the broadcasting binary kernel takes. */
-export const MAX_BINARY_RANK = 6;
+export const MAX_BINARY_RANK = ARRAY_LENGTHS.binary.outShape;

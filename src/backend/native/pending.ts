@@ -6,8 +6,11 @@
  *
  * Used for MaxPoolGrad: the backward pass of a "conv/dense + ReLU" layer followed by max pooling
  * computes the ReLU and bias gradients straight from the pooled gradient (see
- * ../native/src/pool.cc, pool_relu_grad_bias), and MaxPoolGrad's 4x larger output is never
- * written. Anything else that reads it gets it filled first, so results never change.
+ * native/src/pool.cc, pool_relu_grad_bias), and MaxPoolGrad's output (four times the pooled
+ * gradient with 2x2 windows) is never written. And for FusedConv2D: a max pooling that follows
+ * pools the convolution as it is computed (native/src/conv.cc, conv2d_pool), and an inference
+ * batch norm that follows is folded into it (kernels/norm.ts). Anything else that reads a deferred
+ * output gets it filled first, so results never change.
  *
  * A recipe holds a reference on each source tensor's data (they stay alive until the recipe is
  * used or dropped); dropping the deferred tensor drops the references.

@@ -2,13 +2,13 @@
 import { backend_util, type Conv2DAttrs, type Conv2DBackpropFilterAttrs, type Conv2DBackpropInputAttrs, type FusedConv2DAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeContext } from '../context.js';
 import { ACTIVATION } from '../params.js';
+import { SLOTS, STRUCTS } from '../param-layout.js';
 import type { Recipe } from '../pending.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
 /**
- * Fills the geometry part of the parameter block (indices 4..20). Returns false when oneDNN's
- * output-size rule disagrees with TF.js's (explicit padding with 'ceil' rounding), which is left
- * to the wasm kernel.
+ * Writes the geometry (SLOTS.conv.geometry). Returns false when oneDNN's output-size rule
+ * disagrees with TF.js's (explicit padding with 'ceil' rounding), which is left to the wasm kernel.
  */
 export function setConvGeometry(ctx: NativeContext, c: backend_util.Conv2DInfo): boolean {
   const { top, left, bottom, right } = c.padInfo;
@@ -17,28 +17,25 @@ export function setConvGeometry(ctx: NativeContext, c: backend_util.Conv2DInfo):
   if (!fits(c.inHeight, top + bottom, c.effectiveFilterHeight, c.strideHeight, c.outHeight)) return false;
   if (!fits(c.inWidth, left + right, c.effectiveFilterWidth, c.strideWidth, c.outWidth)) return false;
   if (top < 0 || left < 0 || bottom < 0 || right < 0) return false;
-  ctx.set(4, [
-    c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth, c.outChannels,
-    c.outHeight, c.outWidth, c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth,
-    top, left, bottom, right,
-  ]);
+  ctx.write(STRUCTS.convGeometry, {
+    N: c.batchSize, H: c.inHeight, W: c.inWidth, C: c.inChannels, KH: c.filterHeight, KW: c.filterWidth, OC: c.outChannels,
+    OH: c.outHeight, OW: c.outWidth, SH: c.strideHeight, SW: c.strideWidth, DH: c.dilationHeight, DW: c.dilationWidth,
+    padT: top, padL: left, padB: bottom, padR: right,
+  }, SLOTS.conv.geometry);
   return true;
 }
 
 /**
- * Sets the operands part of the parameter block (after the geometry, and after allocating).
+ * Writes the operands (after the geometry, and after allocating).
  * `scaleShift` ([2, channels]) is an inference batch norm fused after the activation.
  */
 export function setConvOperands(ctx: NativeContext, a: TensorInfo, b: TensorInfo, bias: TensorInfo | null, out: TensorInfo | null, act = 0, alpha = 0, scaleShift: TensorInfo | null = null): void {
   ctx.syncHeap();
-  ctx.set(0, [ctx.offset(a), ctx.offset(b), ctx.offsetOr(bias), ctx.offsetOr(out)]);
-  ctx.params[21] = act;
-  ctx.params[22] = alpha;
-  ctx.params[SCALE_SHIFT_PARAM] = ctx.offsetOr(scaleShift);
+  ctx.write(SLOTS.conv, {
+    a: ctx.offset(a), b: ctx.offset(b), bias: ctx.offsetOr(bias), out: ctx.offsetOr(out),
+    activation: act, alpha, scaleShift: ctx.offsetOr(scaleShift),
+  });
 }
-
-/** Parameter index of the fused per-channel scale and shift (native/src/conv.cc). */
-const SCALE_SHIFT_PARAM = 38;
 
 function run(ctx: NativeContext, call: () => void, a: TensorInfo, b: TensorInfo, bias: TensorInfo | null, out: TensorInfo, act = 0, alpha = 0): void {
   setConvOperands(ctx, a, b, bias, out, act, alpha);

@@ -6,6 +6,7 @@
 import { backend_util, type CastAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeContext } from '../context.js';
 import { BINARY, MAX_BINARY_RANK, UNARY } from '../params.js';
+import { ARRAY_LENGTHS, SLOTS } from '../param-layout.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
 type UnaryName = keyof typeof UNARY;
@@ -34,7 +35,7 @@ function unaryKernel(name: UnaryName): NativeKernel {
       const [alpha, beta] = unaryParams(name, attrsOf<Record<string, unknown>>(args));
       const out = ctx.backend.makeOutput([...x.shape], 'float32');
       ctx.syncHeap();
-      ctx.set(0, [op, ctx.offset(x), ctx.offset(out), n, alpha, beta]);
+      ctx.write(SLOTS.unary, { op, x: ctx.offset(x), y: ctx.offset(out), count: n, alpha, beta });
       ctx.addon.unary();
       return out;
     },
@@ -64,19 +65,12 @@ function binaryKernel(name: keyof typeof BINARY): NativeKernel {
       const rank = outShape.length;
       if (rank > MAX_BINARY_RANK || sizeOf(outShape) === 0) return fallback(args);
       const out = ctx.backend.makeOutput(outShape, 'float32');
-      const p = ctx.params;
-      p.fill(0, 0, 25);
-      p[0] = op;
-      p[4] = rank;
-      p.set(outShape, 5);
-      p.set(broadcastStrides(a.shape, outShape), 11);
-      p.set(broadcastStrides(b.shape, outShape), 17);
-      p[23] = sizeOf(a.shape);
-      p[24] = sizeOf(b.shape);
+      // The kernel reads the first `rank` entries of the shape and of each operand's strides.
+      ctx.params.set(outShape, SLOTS.binary.outShape);
+      ctx.params.set(broadcastStrides(a.shape, outShape), SLOTS.binary.aStrides);
+      ctx.params.set(broadcastStrides(b.shape, outShape), SLOTS.binary.bStrides);
       ctx.syncHeap();
-      p[1] = ctx.offset(a);
-      p[2] = ctx.offset(b);
-      p[3] = ctx.offset(out);
+      ctx.write(SLOTS.binary, { op, a: ctx.offset(a), b: ctx.offset(b), out: ctx.offset(out), rank, aSize: sizeOf(a.shape), bSize: sizeOf(b.shape) });
       ctx.addon.binary();
       return out;
     },
@@ -88,10 +82,11 @@ const addN: NativeKernel = {
   run(ctx, args, fallback) {
     const tensors = Object.values(args.inputs) as TensorInfo[];
     const n = tensors.length ? sizeOf(tensors[0].shape) : 0;
-    if (n === 0 || tensors.length > 200 || !allFloat32(...tensors) || tensors.some((t) => sizeOf(t.shape) !== n)) return fallback(args);
+    if (n === 0 || tensors.length > ARRAY_LENGTHS.addN.inputs || !allFloat32(...tensors) || tensors.some((t) => sizeOf(t.shape) !== n)) return fallback(args);
     const out = ctx.backend.makeOutput([...tensors[0].shape], 'float32');
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(out), n, tensors.length, ...tensors.map((t) => ctx.offset(t))]);
+    ctx.write(SLOTS.addN, { out: ctx.offset(out), count: n, inputCount: tensors.length });
+    ctx.params.set(tensors.map((t) => ctx.offset(t)), SLOTS.addN.inputs);
     ctx.addon.addN();
     return out;
   },

@@ -1,8 +1,9 @@
 /**
- * Kernels of the native training path for "convolution or dense layer + bias + ReLU" (see
+ * Kernels of the native training path for "convolution or dense layer (+ bias) + ReLU" (see
  * ../patches/layer-fusion.ts): the forward pass in one oneDNN call, and the ReLU gradient with the
  * bias gradient in one pass (native/src/fused.cc).
  */
+import { SLOTS } from '../param-layout.js';
 import { elementwiseKernels } from './elementwise.js';
 import { fusedConv2D } from './conv.js';
 import { fusedMatMul } from './matmul.js';
@@ -14,6 +15,8 @@ export const RELU_GRAD_BIAS = 'FashionCnnReluGradBias';
 
 export interface ReluGradBiasAttrs {
   activation: 'relu' | 'linear';
+  /** Whether to compute the per-channel sum (the layer's bias gradient). */
+  biasGrad: boolean;
 }
 
 const identityKernel = elementwiseKernels.find((k) => k.kernelName === 'Identity')!;
@@ -24,22 +27,28 @@ const convBiasAct: NativeKernel = { kernelName: CONV_BIAS_ACT, fallbackName: 'Fu
 /** TF.js's _FusedMatMul under a name of our own, whose gradient is ours. */
 const matMulBiasAct: NativeKernel = { kernelName: MATMUL_BIAS_ACT, fallbackName: '_FusedMatMul', run: fusedMatMul.run };
 
-/** [dy * step(y), sum of that over every axis but the last] for a layer with ReLU output y. */
+/**
+ * [dy * step(y), sum of that over every axis but the last] for a layer with ReLU output y (dy
+ * itself for a linear one); only the first without `biasGrad`.
+ */
 const reluGradBias: NativeKernel = {
   kernelName: RELU_GRAD_BIAS,
   run(ctx, args, fallback) {
     const { dy, y } = inputsOf(args, 'dy', 'y');
-    const { activation } = attrsOf<ReluGradBiasAttrs>(args);
+    const { activation, biasGrad } = attrsOf<ReluGradBiasAttrs>(args);
     const C = dy.shape[dy.shape.length - 1];
     const n = sizeOf(dy.shape);
     const relu = activation === 'relu';
     const dyAct = relu ? ctx.backend.makeOutput([...dy.shape], 'float32') : (identityKernel.run(ctx, { ...args, inputs: { x: dy } }, fallback) as typeof dy);
-    const bias = ctx.backend.makeOutput([C], 'float32');
-    if (n === 0) return [dyAct, bias];
+    const bias = biasGrad ? ctx.backend.makeOutput([C], 'float32') : null;
+    const outputs = bias ? [dyAct, bias] : [dyAct];
+    if (n === 0 || (!relu && !bias)) return outputs;
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(dy), relu ? ctx.offset(y) : -1, relu ? ctx.offset(dyAct) : -1, ctx.offset(bias), n / C, C]);
+    ctx.write(SLOTS.reluGradBias, {
+      dy: ctx.offset(dy), y: relu ? ctx.offset(y) : -1, dyAct: relu ? ctx.offset(dyAct) : -1, bias: ctx.offsetOr(bias), rows: n / C, channels: C,
+    });
     ctx.addon.reluGradBias();
-    return [dyAct, bias];
+    return outputs;
   },
 };
 

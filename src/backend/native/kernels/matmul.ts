@@ -2,6 +2,7 @@
 import { broadcast_util, type BatchMatMulAttrs, type TensorInfo, type _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
 import type { NativeContext } from '../context.js';
 import { ACTIVATION } from '../params.js';
+import { SLOTS } from '../param-layout.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type KernelArgs, type KernelResult, type NativeKernel } from './types.js';
 
 function matmul(
@@ -30,7 +31,10 @@ function matmul(
   const outShape = [...broadcast_util.assertAndGetBroadcastShape(outerA, outerB), M, N];
   const out = ctx.backend.makeOutput(outShape, 'float32');
   ctx.syncHeap();
-  ctx.set(0, [ctx.offset(a), ctx.offset(b), ctx.offsetOr(bias), ctx.offset(out), batchA, batchB, M, K, N, transposeA ? 1 : 0, transposeB ? 1 : 0, act, alpha]);
+  ctx.write(SLOTS.matmul, {
+    a: ctx.offset(a), b: ctx.offset(b), bias: ctx.offsetOr(bias), out: ctx.offset(out),
+    batchA, batchB, M, K, N, transposeA: transposeA ? 1 : 0, transposeB: transposeB ? 1 : 0, activation: act, alpha,
+  });
   ctx.addon.matmul();
   return out;
 }

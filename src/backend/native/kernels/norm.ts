@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FusedBatchNormAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeContext } from '../context.js';
+import { SLOTS } from '../param-layout.js';
 import { CONV_RECIPE, deferConv, type ConvRecipe } from './conv.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
@@ -62,10 +63,11 @@ export const fusedBatchNorm: NativeKernel = {
     const out = ctx.backend.makeOutput([...x.shape], 'float32');
     const len = (t: TensorInfo | undefined) => (t ? sizeOf(t.shape) : 0);
     ctx.syncHeap();
-    ctx.set(0, [
-      ctx.offset(x), ctx.offset(mean), ctx.offset(variance), ctx.offsetOr(offset), ctx.offsetOr(scale), ctx.offset(out),
-      n / C, C, varianceEpsilon, len(mean), len(variance), len(offset), len(scale),
-    ]);
+    ctx.write(SLOTS.batchNorm, {
+      x: ctx.offset(x), mean: ctx.offset(mean), variance: ctx.offset(variance), offset: ctx.offsetOr(offset), scale: ctx.offsetOr(scale), y: ctx.offset(out),
+      rows: n / C, channels: C, epsilon: varianceEpsilon,
+      meanLength: len(mean), varianceLength: len(variance), offsetLength: len(offset), scaleLength: len(scale),
+    });
     ctx.addon.batchNorm();
     return out;
   },
@@ -99,7 +101,7 @@ const moments: NativeKernel = {
     const mean = ctx.backend.makeOutput([C], 'float32');
     const variance = ctx.backend.makeOutput([C], 'float32');
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(x), ctx.offset(mean), ctx.offset(variance), rows, C]);
+    ctx.write(SLOTS.moments, { x: ctx.offset(x), mean: ctx.offset(mean), variance: ctx.offset(variance), rows, channels: C });
     ctx.addon.moments();
     return [mean, variance];
   },
@@ -114,7 +116,7 @@ const gradStats: NativeKernel = {
     const s1 = ctx.backend.makeOutput([C], 'float32');
     const s2 = ctx.backend.makeOutput([C], 'float32');
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(dy), ctx.offset(x), ctx.offset(mean), ctx.offset(s1), ctx.offset(s2), rows, C]);
+    ctx.write(SLOTS.batchNormGradStats, { dy: ctx.offset(dy), x: ctx.offset(x), mean: ctx.offset(mean), sumDy: ctx.offset(s1), sumDyCentred: ctx.offset(s2), rows, channels: C });
     ctx.addon.batchNormGradStats();
     return [s1, s2];
   },
@@ -128,7 +130,7 @@ const momentsGrad: NativeKernel = {
     const [rows, C] = rowsAndChannels(x.shape);
     const dx = ctx.backend.makeOutput([...x.shape], 'float32');
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(x), ctx.offset(mean), ctx.offset(dMean), ctx.offset(dVariance), ctx.offset(dx), rows, C]);
+    ctx.write(SLOTS.momentsGrad, { x: ctx.offset(x), mean: ctx.offset(mean), dMean: ctx.offset(dMean), dVariance: ctx.offset(dVariance), dx: ctx.offset(dx), rows, channels: C });
     ctx.addon.momentsGrad();
     return dx;
   },
@@ -143,7 +145,10 @@ const trainingGradX: NativeKernel = {
     const [rows, C] = rowsAndChannels(x.shape);
     const dx = ctx.backend.makeOutput([...x.shape], 'float32');
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(dy), ctx.offset(x), ctx.offset(mean), ctx.offset(variance), ctx.offsetOr(scale), ctx.offset(s1), ctx.offset(s2), ctx.offset(dx), rows, C, varianceEpsilon]);
+    ctx.write(SLOTS.batchNormTrainingGradX, {
+      dy: ctx.offset(dy), x: ctx.offset(x), mean: ctx.offset(mean), variance: ctx.offset(variance), scale: ctx.offsetOr(scale),
+      sumDy: ctx.offset(s1), sumDyCentred: ctx.offset(s2), dx: ctx.offset(dx), rows, channels: C, epsilon: varianceEpsilon,
+    });
     ctx.addon.batchNormTrainingGradX();
     return dx;
   },

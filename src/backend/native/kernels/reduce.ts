@@ -4,6 +4,7 @@
  */
 import { backend_util, util } from '@tensorflow/tfjs-core';
 import { REDUCE } from '../params.js';
+import { SLOTS } from '../param-layout.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
 /** [outer, reduced, inner] when the reduced axes (ignoring size-1 dimensions) are contiguous. */
@@ -38,11 +39,12 @@ function reduceKernel(name: keyof typeof REDUCE, axisAttr: 'axis' | 'reductionIn
       const axes = util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape);
       const view = reductionView(x.shape, axes);
       if (!view) return fallback(args);
+      const [outer, reduced, inner] = view;
       const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
       const shape = attrs.keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
       const out = ctx.backend.makeOutput(shape, 'float32');
       ctx.syncHeap();
-      ctx.set(0, [op, ctx.offset(x), ctx.offset(out), ...view]);
+      ctx.write(SLOTS.reduce, { op, x: ctx.offset(x), y: ctx.offset(out), outer, reduced, inner });
       ctx.addon.reduce();
       return out;
     },

@@ -1,9 +1,12 @@
 /**
  * Kernels of the native backend's own (not TF.js kernels): dropout multipliers and the fused Adam
- * update. They are reached through the patches in ../patches.ts.
+ * update. Dropout and Adam are reached through the patches in ../patches/.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { aleaSeed } from '../alea.js';
+import type { NativeContext } from '../context.js';
+import { RANDOM_MODE } from '../params.js';
+import { SLOTS } from '../param-layout.js';
 import { attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
 export const DROPOUT_MASK = 'FashionCnnDropoutMask';
@@ -41,6 +44,15 @@ export interface AdamUpdateAttrs {
   learningRate: number;
 }
 
+/**
+ * Writes randomFill's arguments: the generator seeded with `seed` (none for applyBits); x and bits
+ * are heap offsets, or -1 for the modes that do not read them.
+ */
+function setRandomFill(ctx: NativeContext, mode: number, out: TensorInfo, count: number, seed: string | null, minOrKeep: number, range = 0, x = -1, bits = -1): void {
+  const s = seed === null ? { carry: 0, s0: 0, s1: 0, s2: 0 } : aleaSeed(seed);
+  ctx.write(SLOTS.randomFill, { out: ctx.offset(out), count, mode, carry: s.carry, s0: s.s0, s1: s.s1, s2: s.s2, minOrKeep, range, x, bits });
+}
+
 const dropoutMask: NativeKernel = {
   kernelName: DROPOUT_MASK,
   run(ctx, args) {
@@ -48,9 +60,8 @@ const dropoutMask: NativeKernel = {
     const out = ctx.backend.makeOutput(shape, 'float32');
     const n = sizeOf(shape);
     if (n === 0) return out;
-    const s = aleaSeed(seed);
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(out), n, 1, s.carry, s.s0, s.s1, s.s2, keepProb, 0]);
+    setRandomFill(ctx, RANDOM_MODE.dropoutMultiplier, out, n, seed, keepProb);
     ctx.addon.randomFill();
     return out;
   },
@@ -65,9 +76,8 @@ const dropout: NativeKernel = {
     const out = ctx.backend.makeOutput([...x.shape], 'float32');
     const bits = ctx.backend.makeOutput([Math.ceil(n / 32)], 'int32');
     if (n === 0) return [out, bits];
-    const s = aleaSeed(seed);
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(out), n, 3, s.carry, s.s0, s.s1, s.s2, keepProb, 0, ctx.offset(x), ctx.offset(bits)]);
+    setRandomFill(ctx, RANDOM_MODE.dropoutWithBits, out, n, seed, keepProb, 0, ctx.offset(x), ctx.offset(bits));
     ctx.addon.randomFill();
     return [out, bits];
   },
@@ -83,7 +93,7 @@ const dropoutApplyMask: NativeKernel = {
     const out = ctx.backend.makeOutput([...x.shape], 'float32');
     if (n === 0) return out;
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(out), n, 4, 0, 0, 0, 0, keepProb, 0, ctx.offset(x), ctx.offset(bits)]);
+    setRandomFill(ctx, RANDOM_MODE.applyBits, out, n, null, keepProb, 0, ctx.offset(x), ctx.offset(bits));
     ctx.addon.randomFill();
     return out;
   },
@@ -97,9 +107,8 @@ const randomUniform: NativeKernel = {
     const out = ctx.backend.makeOutput(shape, 'float32');
     const n = sizeOf(shape);
     if (n === 0) return out;
-    const s = aleaSeed(seed);
     ctx.syncHeap();
-    ctx.set(0, [ctx.offset(out), n, 0, s.carry, s.s0, s.s1, s.s2, minval, maxval - minval]);
+    setRandomFill(ctx, RANDOM_MODE.uniform, out, n, seed, minval, maxval - minval);
     ctx.addon.randomFill();
     return out;
   },
@@ -120,12 +129,13 @@ const adamUpdate: NativeKernel = {
     if (n === 0) return outs;
     const f = Math.fround;
     ctx.syncHeap();
-    ctx.set(0, [
-      ctx.offset(value), ctx.offset(gradient), ctx.offset(m), ctx.offset(v), n,
-      ctx.offset(outs[0]), ctx.offset(outs[1]), ctx.offset(outs[2]),
-      f(beta1), f(1 - beta1), f(beta2), f(1 - beta2), scalar(oneMinusAccBeta1), scalar(oneMinusAccBeta2),
-      f(epsilon), f(-learningRate),
-    ]);
+    ctx.write(SLOTS.adamUpdate, {
+      value: ctx.offset(value), gradient: ctx.offset(gradient), m: ctx.offset(m), v: ctx.offset(v), count: n,
+      newValue: ctx.offset(outs[0]), newM: ctx.offset(outs[1]), newV: ctx.offset(outs[2]),
+      beta1: f(beta1), oneMinusBeta1: f(1 - beta1), beta2: f(beta2), oneMinusBeta2: f(1 - beta2),
+      oneMinusAccBeta1: scalar(oneMinusAccBeta1), oneMinusAccBeta2: scalar(oneMinusAccBeta2),
+      epsilon: f(epsilon), negLearningRate: f(-learningRate),
+    });
     ctx.addon.adamUpdate();
     return outs;
   },

@@ -1,6 +1,8 @@
 /**
  * tfjs-core's CommonJS exports: the object tfjs-layers calls through (an ESM namespace import is a
- * read-only snapshot of it), and so the place where the native backend's patches go.
+ * read-only snapshot of it), and so the place where the native backend's patches go. ../preflight.ts
+ * checks, before any patch, that tfjs-layers requires this same object and that each function
+ * replaced here exists and can be replaced.
  */
 import { createRequire } from 'node:module';
 import type * as tf from '@tensorflow/tfjs-core';

@@ -1,13 +1,13 @@
 /**
  * Keras-style layers compute "convolution (or dense) + bias + ReLU" through tf.fused.conv2d and
- * tf.fused.matMul, but while TF.js records a gradient it stops fusing and runs four kernels (the
+ * tf.fused.matMul, but while TF.js records a gradient it stops fusing and runs three kernels (the
  * convolution, Add, Relu) whose backward pass costs another four (Step, Cast, Multiply, Sum), each
  * a full pass over the activations. On the native backend the patched ops run one oneDNN kernel
  * (bias and ReLU as post-ops) under a kernel name of our own, whose registered gradient computes
  * the ReLU gradient and the bias gradient in one pass. The gradient is TF.js's own formula for
  * fused layers (dy * step(y) with y the ReLU output, which equals step of the pre-activation), and
  * as a registered gradient it is computed only for the inputs that need one (not for the images
- * entering the first layer).
+ * entering the first layer). Layers without a bias take the same path, with no bias gradient.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, NamedAttrMap } from '@tensorflow/tfjs-core';
@@ -24,8 +24,17 @@ const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) => tf.engin
 
 const isFloat = (t: unknown, rank: number): t is tf.Tensor => t instanceof tf.Tensor && t.dtype === 'float32' && t.rank === rank;
 
+/** A float32 bias of `channels` values, or none. */
+const biasFits = (bias: unknown, channels: number): boolean =>
+  bias == null || (bias instanceof tf.Tensor && bias.dtype === 'float32' && bias.size === channels);
+
 function fusable(activation: string | undefined, bias: unknown, channels: number, prelu: unknown): activation is Act | undefined {
-  return (activation === undefined || activation === 'relu' || activation === 'linear') && prelu == null && bias instanceof tf.Tensor && bias.dtype === 'float32' && bias.size === channels;
+  return (activation === undefined || activation === 'relu' || activation === 'linear') && prelu == null && biasFits(bias, channels);
+}
+
+/** Attributes of our fused kernels beyond TF.js's: the bias's shape, when there is a bias. */
+interface BiasShapeAttr {
+  biasShape?: number[];
 }
 
 function convFits(a: ConvArgs): boolean {
@@ -41,51 +50,63 @@ function matMulFits(a: MatMulArgs): boolean {
 let context: NativeContext | null = null;
 
 /**
- * [dy * step(y), bias gradient] for a layer whose output (after its activation) is y. When dy is
- * the still-deferred gradient of a max pooling of y, both come straight from the pooled gradient.
+ * [dy * step(y), bias gradient or null] for a layer whose output (after its activation) is y.
+ * When dy is the still-deferred gradient of a max pooling of y, both come straight from the pooled
+ * gradient. A linear layer without a bias passes dy through.
  */
-function activationAndBiasGrad(dy: tf.Tensor, y: tf.Tensor, activation: Act): [tf.Tensor, tf.Tensor] {
+function activationAndBiasGrad(dy: tf.Tensor, y: tf.Tensor, activation: Act, biasGrad: boolean): [tf.Tensor, tf.Tensor | null] {
+  if (activation === 'linear' && !biasGrad) return [dy, null];
   const recipe = context?.deferred.get(dy.dataId) as MaxPoolGradRecipe | undefined;
+  let outs: tf.Tensor[];
   if (recipe?.kind === MAX_POOL_GRAD_RECIPE && recipe.input.dataId === y.dataId) {
-    const attrs: PoolReluGradBiasAttrs = { ...recipe.attrs, activation };
-    return run(POOL_RELU_GRAD_BIAS, { dyPool: recipe.dy as tf.Tensor, y }, attrs) as unknown as [tf.Tensor, tf.Tensor];
+    const attrs: PoolReluGradBiasAttrs = { ...recipe.attrs, activation, biasGrad };
+    outs = run(POOL_RELU_GRAD_BIAS, { dyPool: recipe.dy as tf.Tensor, y }, attrs) as tf.Tensor[];
+  } else {
+    const attrs: ReluGradBiasAttrs = { activation, biasGrad };
+    outs = run(RELU_GRAD_BIAS, { dy, y }, attrs) as tf.Tensor[];
   }
-  const attrs: ReluGradBiasAttrs = { activation };
-  return run(RELU_GRAD_BIAS, { dy, y }, attrs) as unknown as [tf.Tensor, tf.Tensor];
+  return [outs[0], biasGrad ? outs[1] : null];
 }
 
+// The bias is not among the saved inputs (it may be absent, and TF.js cannot save an absent
+// input): its gradient needs only its shape, which the attributes carry.
 const convGradient: GradConfig = {
   kernelName: CONV_BIAS_ACT,
-  inputsToSave: ['x', 'filter', 'bias'],
+  inputsToSave: ['x', 'filter'],
   outputsToSave: [true],
   gradFunc: (dy, saved, attrs) => {
-    const [x, filter, bias, y] = saved;
-    const { strides, pad, dimRoundingMode, activation } = attrs as unknown as ConvArgs;
-    const [dyAct, biasGrad] = activationAndBiasGrad(dy as tf.Tensor, y, (activation ?? 'linear') as Act);
+    const [x, filter, y] = saved;
+    const { strides, pad, dimRoundingMode, activation, biasShape } = attrs as unknown as ConvArgs & BiasShapeAttr;
+    const [dyAct, biasGrad] = activationAndBiasGrad(dy as tf.Tensor, y, (activation ?? 'linear') as Act, biasShape !== undefined);
     const common = { strides, pad, dataFormat: 'NHWC', dimRoundingMode };
     return {
       x: () => run('Conv2DBackpropInput', { dy: dyAct, filter }, { ...common, inputShape: x.shape }) as tf.Tensor,
       filter: () => run('Conv2DBackpropFilter', { x, dy: dyAct }, { ...common, filterShape: filter.shape }) as tf.Tensor,
-      bias: () => tf.reshape(biasGrad, bias.shape),
+      ...(biasGrad && biasShape ? { bias: () => tf.reshape(biasGrad, biasShape) } : {}),
     };
   },
 };
 
 const matMulGradient: GradConfig = {
   kernelName: MATMUL_BIAS_ACT,
-  inputsToSave: ['a', 'b', 'bias'],
+  inputsToSave: ['a', 'b'],
   outputsToSave: [true],
   gradFunc: (dy, saved, attrs) => {
-    const [a, b, bias, y] = saved;
-    const { activation } = attrs as unknown as MatMulArgs;
-    const [dyAct, biasGrad] = activationAndBiasGrad(dy as tf.Tensor, y, (activation ?? 'linear') as Act);
+    const [a, b, y] = saved;
+    const { activation, biasShape } = attrs as unknown as MatMulArgs & BiasShapeAttr;
+    const [dyAct, biasGrad] = activationAndBiasGrad(dy as tf.Tensor, y, (activation ?? 'linear') as Act, biasShape !== undefined);
     return {
       a: () => tf.matMul(dyAct, b, false, true),
       b: () => tf.matMul(a, dyAct, true, false),
-      bias: () => tf.reshape(biasGrad, bias.shape),
+      ...(biasGrad && biasShape ? { bias: () => tf.reshape(biasGrad, biasShape) } : {}),
     };
   },
 };
+
+/** The kernel's inputs and the bias-shape attribute: a bias only when there is one. */
+function withBias<I extends tf.NamedTensorMap>(inputs: I, bias: unknown): [I & { bias?: tf.Tensor }, BiasShapeAttr] {
+  return bias instanceof tf.Tensor ? [{ ...inputs, bias }, { biasShape: bias.shape }] : [inputs, {}];
+}
 
 export function patchLayerFusion(ctx: NativeContext): void {
   context = ctx;
@@ -97,8 +118,9 @@ export function patchLayerFusion(ctx: NativeContext): void {
     fusedConv2d_: (args: ConvArgs): tf.Tensor4D => {
       if (!onNative() || !recordingGradients() || !convFits(args)) return conv2d(args) as tf.Tensor4D;
       const { x, filter, bias, strides, pad, dimRoundingMode, activation } = args;
-      const attrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode, activation: activation ?? 'linear' };
-      return run(CONV_BIAS_ACT, { x: x as tf.Tensor, filter: filter as tf.Tensor, bias: bias as tf.Tensor }, attrs) as tf.Tensor4D;
+      const [inputs, biasShape] = withBias({ x: x as tf.Tensor, filter: filter as tf.Tensor }, bias);
+      const attrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode, activation: activation ?? 'linear', ...biasShape };
+      return run(CONV_BIAS_ACT, inputs, attrs) as tf.Tensor4D;
     },
   }) as unknown as typeof core.fused.conv2d;
 
@@ -107,8 +129,9 @@ export function patchLayerFusion(ctx: NativeContext): void {
     fusedMatMul_: (args: MatMulArgs): tf.Tensor => {
       if (!onNative() || !recordingGradients() || !matMulFits(args)) return matMul(args);
       const { a, b, bias, activation } = args;
-      const attrs = { transposeA: false, transposeB: false, activation: activation ?? 'linear' };
-      return run(MATMUL_BIAS_ACT, { a: a as tf.Tensor, b: b as tf.Tensor, bias: bias as tf.Tensor }, attrs) as tf.Tensor;
+      const [inputs, biasShape] = withBias({ a: a as tf.Tensor, b: b as tf.Tensor }, bias);
+      const attrs = { transposeA: false, transposeB: false, activation: activation ?? 'linear', ...biasShape };
+      return run(MATMUL_BIAS_ACT, inputs, attrs) as tf.Tensor;
     },
   });
 }

@@ -1,0 +1,85 @@
+/**
+ * Every registered model, unchanged, trains and predicts through the addon: a real trainOnBatch
+ * (Adam, categorical cross-entropy) and a real predict on the native backend, with the addon's
+ * kernel calls counted (src/backend/native/addon.ts, countingAddon). A kernel that silently
+ * falls back to wasm, or a patch that no longer takes effect, leaves its count short.
+ */
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { buildModel } from '../src/models/build.js';
+import { MODEL_SPECS, type ModelSpec } from '../src/models/registry.js';
+import { Rng, withSeededMathRandom } from '../src/util/rng.js';
+import { countNativeCalls, nativeSkip, requireNative, startNative, type Calls } from './helpers/native.js';
+
+const reason = await startNative();
+const skip = nativeSkip(reason);
+if (skip) console.log(`# skipping the native call-count tests: ${skip}`);
+
+const BATCH = 8;
+
+/** How many layers of each kind the spec has, and whether the first one is a convolution. */
+function layerCounts(spec: ModelSpec) {
+  const count = (type: string) => spec.layers.filter((l) => l.type === type).length;
+  // A batch norm right after a convolution is folded into it for inference (no batchNorm call).
+  const bnNotAfterConv = spec.layers.filter((l, i) => l.type === 'batchNorm' && spec.layers[i - 1]?.type !== 'conv2d').length;
+  return { conv: count('conv2d'), pool: count('maxPool'), dense: count('dense'), bn: count('batchNorm'), bnNotAfterConv, firstIsConv: spec.layers[0]?.type === 'conv2d' };
+}
+
+const n = (calls: Calls, ...names: (keyof Calls)[]) => names.reduce((s, name) => s + (calls[name] ?? 0), 0);
+
+function atLeast(calls: Calls, names: (keyof Calls)[], expected: number, what: string): void {
+  const got = n(calls, ...names);
+  assert.ok(got >= expected, `${what}: ${names.join(' + ')} ran ${got} times, expected at least ${expected} (calls: ${JSON.stringify(calls)})`);
+}
+
+describe('every registered model trains and predicts on the addon', { skip }, () => {
+  before(requireNative);
+
+  it('there are models to check', () => assert.ok(MODEL_SPECS.length > 0));
+
+  for (const spec of MODEL_SPECS) {
+    it(`${spec.name}: trainOnBatch and predict run their convolutions, matmuls, poolings, batch norms and Adam natively`, async () => {
+      await tf.setBackend('native');
+      assert.equal(tf.getBackend(), 'native');
+      const rng = new Rng(`calls-${spec.name}`);
+      const model = await withSeededMathRandom(rng, () => buildModel(spec));
+      model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy' });
+      const inputShape = model.inputs[0].shape.slice(1) as number[];
+      const classes = model.outputs[0].shape[1] as number;
+      const size = inputShape.reduce((a, b) => a * b, 1);
+      const x = tf.tensor(Float32Array.from({ length: BATCH * size }, () => rng.next()), [BATCH, ...inputShape]);
+      const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % classes), 'int32'), classes), 'float32'));
+      const c = layerCounts(spec);
+
+      const { result: loss, calls: train } = await countNativeCalls(() => withSeededMathRandom(rng, () => model.trainOnBatch(x, y)));
+      assert.ok(Number.isFinite(loss as number), `loss ${String(loss)}`);
+      atLeast(train, ['conv2d', 'conv2dPool'], c.conv, 'training, convolution forward');
+      atLeast(train, ['conv2dBackpropInput'], c.firstIsConv ? c.conv - 1 : c.conv, 'training, convolution input gradient');
+      atLeast(train, ['conv2dBackpropFilter'], c.conv, 'training, convolution filter gradient');
+      // Bias and ReLU gradients of each convolution layer come from the fused training path.
+      atLeast(train, ['reluGradBias', 'poolReluGradBias'], c.conv, 'training, fused activation and bias gradients');
+      atLeast(train, ['matmul'], 3 * c.dense - (c.firstIsConv ? 0 : 1), 'training, dense forward and gradients');
+      atLeast(train, ['maxPool', 'conv2dPool'], c.pool, 'training, max pooling');
+      atLeast(train, ['maxPoolGrad', 'poolReluGradBias'], c.pool, 'training, max-pooling gradient');
+      for (const kernel of ['batchNorm', 'moments', 'batchNormGradStats', 'batchNormTrainingGradX'] as const) {
+        atLeast(train, [kernel], c.bn, `training, batch norm (${kernel})`);
+      }
+      assert.equal(train.adamUpdate ?? 0, model.trainableWeights.length, `training: one native Adam update per trainable weight (calls: ${JSON.stringify(train)})`);
+
+      const { calls: predict } = await countNativeCalls(async () => {
+        const out = model.predict(x) as tf.Tensor;
+        assert.deepEqual(out.shape, [BATCH, classes]);
+        await out.data();
+        out.dispose();
+      });
+      atLeast(predict, ['conv2d', 'conv2dPool'], c.conv, 'predict, convolutions');
+      atLeast(predict, ['matmul'], c.dense, 'predict, dense layers');
+      atLeast(predict, ['maxPool', 'conv2dPool'], c.pool, 'predict, max pooling');
+      atLeast(predict, ['batchNorm'], c.bnNotAfterConv, 'predict, batch norms not folded into a convolution');
+
+      tf.dispose([x, y]);
+      model.dispose();
+    });
+  }
+});
