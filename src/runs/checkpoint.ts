@@ -1,0 +1,191 @@
+/**
+ * The resume point of a run, checkpoint/: model weights, optimizer state, and the training state
+ * (every RNG stream, callback state, history so far).
+ *
+ * One commit point per epoch: each checkpoint is written whole into a folder of its own, then the
+ * small pointer file checkpoint/CURRENT is replaced atomically to name it; only then is
+ * history.jsonl rewritten from the committed state and the previous checkpoint removed. A kill at
+ * any moment leaves the previous checkpoint or the new one in force, never a mix, and a history
+ * that a resume rewrites to match it. Leftovers of an interrupted write are removed by the next
+ * write and by `cleanStaleFiles`.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { saveModel } from '../models/io.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { RunFileCorruptError, RunFileMissingError, RunMismatchError } from './errors.js';
+import { CHECKPOINT_FILES, runPath } from './files.js';
+import { loadModelDir } from './model.js';
+import { expectFields, parseJson, readTextOrNull } from './read.js';
+import { rewriteHistory } from './write.js';
+import type { TrainState } from './types.js';
+
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+interface OptimizerWeightsFile {
+  specs: { name: string; shape: number[]; dtype: string }[];
+}
+
+/** checkpoint/CURRENT: which folder holds the checkpoint in force. */
+interface CurrentPointer {
+  format: number;
+  dir: string;
+}
+
+export const CHECKPOINT_FORMAT = 2;
+const CURRENT = 'CURRENT';
+const TMP_PREFIX = '.tmp-';
+
+const currentFile = (runDir: string) => path.join(runPath(runDir, 'checkpoint'), CURRENT);
+
+/** Writes a file and flushes it to disk, so the commit that follows never points at lost data. */
+async function writeSynced(file: string, data: string | Uint8Array): Promise<void> {
+  const fh = await fs.open(file, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readCurrent(runDir: string): Promise<CurrentPointer | null> {
+  const file = currentFile(runDir);
+  const text = await readTextOrNull(file);
+  if (text === null) return null;
+  const raw = parseJson(file, text);
+  expectFields(file, raw, ['format', 'dir']);
+  const pointer = raw as unknown as CurrentPointer;
+  if (typeof pointer.dir !== 'string' || pointer.dir.includes('/') || pointer.dir.startsWith('.')) throw new RunFileCorruptError(file, `"dir" is not a checkpoint folder name`);
+  if (pointer.format > CHECKPOINT_FORMAT) throw new RunMismatchError(runDir, `the checkpoint has format ${pointer.format}, written by a newer fashion-cnn (this one reads up to ${CHECKPOINT_FORMAT})`);
+  return pointer;
+}
+
+/**
+ * The folder holding the checkpoint in force, or null when the run has none. Runs written before
+ * format 2 kept the checkpoint's files directly in checkpoint/.
+ */
+export async function checkpointDir(runDir: string): Promise<string | null> {
+  const base = runPath(runDir, 'checkpoint');
+  const pointer = await readCurrent(runDir);
+  if (pointer) return path.join(base, pointer.dir);
+  const legacy = await fs.stat(path.join(base, CHECKPOINT_FILES.state)).catch(() => null);
+  return legacy?.isFile() ? base : null;
+}
+
+export async function hasCheckpoint(runDir: string): Promise<boolean> {
+  return (await checkpointDir(runDir)) !== null;
+}
+
+/** Removes superseded checkpoints and what an interrupted checkpoint write left in checkpoint/. */
+async function cleanCheckpointFolder(runDir: string): Promise<void> {
+  const base = runPath(runDir, 'checkpoint');
+  const pointer = await readCurrent(runDir).catch(() => null);
+  for (const e of await fs.readdir(base).catch(() => [] as string[])) {
+    const stale = pointer ? e !== CURRENT && e !== pointer.dir : e.startsWith(TMP_PREFIX) || e.includes('.tmp-');
+    if (stale) await fs.rm(path.join(base, e), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes what an interrupted run left behind: temp files and folders of atomic writes in the run
+ * directory, and superseded or half-written checkpoints. For a run about to resume (another
+ * process writing into the run at the same time would lose its temp files).
+ */
+export async function cleanStaleFiles(runDir: string): Promise<void> {
+  await cleanCheckpointFolder(runDir);
+  for (const e of await fs.readdir(runDir).catch(() => [] as string[])) {
+    if (e.includes('.tmp-') || /^\..+\.(new|old)-/.test(e)) await fs.rm(path.join(runDir, e), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Commits the run's state after an epoch: the checkpoint (model, optimizer, state), then the
+ * history rewritten from the state. See the file comment for why a kill cannot break the record.
+ */
+export async function saveCheckpoint(runDir: string, model: tfl.LayersModel, optimizer: tf.Optimizer, state: TrainState): Promise<void> {
+  const optWeights = await optimizer.getWeights();
+  const specs: OptimizerWeightsFile['specs'] = [];
+  const buffers: Buffer[] = [];
+  for (const w of optWeights) {
+    const data = (await w.tensor.data()) as Float32Array | Int32Array;
+    specs.push({ name: w.name, shape: w.tensor.shape, dtype: w.tensor.dtype });
+    buffers.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+  // getWeights returns the live optimizer variables plus a fresh iteration-count tensor: free only the latter.
+  optWeights.forEach((w) => {
+    if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
+  });
+
+  const base = runPath(runDir, 'checkpoint');
+  const epochs = state.epochsDone.base + state.epochsDone.augment;
+  const name = `epoch-${String(epochs).padStart(4, '0')}-${state.phasesDone.length}-${randomBytes(4).toString('hex')}`;
+  const tmp = path.join(base, `${TMP_PREFIX}${name}`);
+  await fs.mkdir(tmp, { recursive: true });
+  try {
+    await saveModel(model, path.join(tmp, CHECKPOINT_FILES.model));
+    await writeSynced(path.join(tmp, CHECKPOINT_FILES.optimizerJson), JSON.stringify({ specs }));
+    await writeSynced(path.join(tmp, CHECKPOINT_FILES.optimizerBin), Buffer.concat(buffers));
+    await writeSynced(path.join(tmp, CHECKPOINT_FILES.state), JSON.stringify(state));
+    await fs.rename(tmp, path.join(base, name));
+  } catch (e) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const pointer: CurrentPointer = { format: CHECKPOINT_FORMAT, dir: name };
+  await writeFileAtomic(currentFile(runDir), JSON.stringify(pointer) + '\n'); // the commit point
+  await rewriteHistory(runDir, state.history);
+  await cleanCheckpointFolder(runDir);
+}
+
+export interface LoadedCheckpoint {
+  model: tfl.LayersModel;
+  optimizerWeights: NamedTensor[];
+  state: TrainState;
+  /** The folder the checkpoint was read from. */
+  dir: string;
+}
+
+async function readRequired(file: string): Promise<string> {
+  const text = await readTextOrNull(file);
+  if (text === null) throw new RunFileMissingError(file);
+  return text;
+}
+
+export async function loadCheckpoint(runDir: string): Promise<LoadedCheckpoint> {
+  const dir = await checkpointDir(runDir);
+  if (!dir) throw new RunFileMissingError(currentFile(runDir), `${runDir} has no checkpoint`);
+  const stateFile = path.join(dir, CHECKPOINT_FILES.state);
+  const state = parseJson(stateFile, await readRequired(stateFile));
+  expectFields(stateFile, state, ['epochsDone', 'phasesDone', 'rng', 'history', 'learningRate']);
+
+  const specsFile = path.join(dir, CHECKPOINT_FILES.optimizerJson);
+  const specsJson = parseJson(specsFile, await readRequired(specsFile));
+  expectFields(specsFile, specsJson, ['specs']);
+  const { specs } = specsJson as unknown as OptimizerWeightsFile;
+  if (!Array.isArray(specs) || specs.some((s) => typeof s?.name !== 'string' || !Array.isArray(s.shape))) throw new RunFileCorruptError(specsFile, '"specs" is not a list of named shapes');
+  const binFile = path.join(dir, CHECKPOINT_FILES.optimizerBin);
+  const bin = await fs.readFile(binFile).catch(() => {
+    throw new RunFileMissingError(binFile);
+  });
+  const expectedBytes = specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1) * 4, 0);
+  if (bin.byteLength !== expectedBytes) throw new RunFileCorruptError(binFile, `holds ${bin.byteLength} bytes, ${specsFile} describes ${expectedBytes}`);
+
+  const model = await loadModelDir(path.join(dir, CHECKPOINT_FILES.model));
+  const optimizerWeights: NamedTensor[] = [];
+  let offset = 0;
+  for (const s of specs) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const copy = new Uint8Array(bin.subarray(offset, offset + n * 4)).buffer; // aligned copy for the typed array view
+    offset += n * 4;
+    const values = s.dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy);
+    optimizerWeights.push({ name: s.name, tensor: tf.tensor(values, s.shape, s.dtype as tf.DataType) });
+  }
+  return { model, optimizerWeights, state: state as unknown as TrainState, dir };
+}

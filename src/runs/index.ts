@@ -1,0 +1,13 @@
+/**
+ * The run store: the one module that knows a run directory's files (config, history, eval,
+ * checkpoint, final model, pictures' names), reads them with one behaviour each and writes them
+ * atomically. Every stage reads and writes runs through it.
+ */
+export * from './types.js';
+export { RUN_FILES, PICTURE_FILES, CHECKPOINT_FILES, runPath, isValidRunId, type RunFile, type PictureFile } from './files.js';
+export { RunNotFoundError, RunFileMissingError, RunFileCorruptError, RunMismatchError, RunExistsError } from './errors.js';
+export { requireRunDir, hasRunConfig, readRunConfig, readHistory, readEvalReport } from './read.js';
+export { createRunRecord, appendHistoryRow, rewriteHistory, recordEvaluation } from './write.js';
+export { saveCheckpoint, loadCheckpoint, hasCheckpoint, checkpointDir, cleanStaleFiles, CHECKPOINT_FORMAT, type LoadedCheckpoint, type NamedTensor } from './checkpoint.js';
+export { locateRunModel, loadRunModel, loadModelDir, saveRunModel, type RunModelLocation, type LoadedRunModel } from './model.js';
+export { listRuns, type RunListing } from './list.js';

@@ -1,0 +1,65 @@
+/** A run's trained model: where it is, loading it (checked), saving the final one. */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { FASHION_SHAPE, NUM_CLASSES, type ImageShape } from '../data/types.js';
+import { loadModel, saveModel } from '../models/io.js';
+import { checkModelIO } from '../models/shape.js';
+import { UserError, errorMessage } from '../util/errors.js';
+import { RunFileCorruptError, RunFileMissingError } from './errors.js';
+import { CHECKPOINT_FILES, runPath } from './files.js';
+import { checkpointDir } from './checkpoint.js';
+import { requireRunDir } from './read.js';
+
+export interface RunModelLocation {
+  dir: string;
+  /** True when the run has no final model yet and its latest checkpoint's is used. */
+  fromCheckpoint: boolean;
+}
+
+const hasModelJson = async (dir: string) => (await fs.stat(path.join(dir, 'model.json')).catch(() => null))?.isFile() ?? false;
+
+/** The final model/, else the latest checkpoint's model (a run still training or interrupted). */
+export async function locateRunModel(runDir: string): Promise<RunModelLocation> {
+  await requireRunDir(runDir);
+  const finalDir = runPath(runDir, 'model');
+  if (await hasModelJson(finalDir)) return { dir: finalDir, fromCheckpoint: false };
+  const ck = await checkpointDir(runDir);
+  if (ck && (await hasModelJson(path.join(ck, CHECKPOINT_FILES.model)))) return { dir: path.join(ck, CHECKPOINT_FILES.model), fromCheckpoint: true };
+  throw new RunFileMissingError(path.join(finalDir, 'model.json'), `${runDir} holds no trained model, nor a checkpoint's`);
+}
+
+/** Loads a model folder (model.json + weights), naming the folder in any failure. */
+export async function loadModelDir(dir: string): Promise<tfl.LayersModel> {
+  if (!(await hasModelJson(dir))) throw new RunFileMissingError(path.join(dir, 'model.json'));
+  try {
+    return await loadModel(dir);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new RunFileCorruptError(dir, errorMessage(e).split('\n')[0]);
+  }
+}
+
+export interface LoadedRunModel extends RunModelLocation {
+  model: tfl.LayersModel;
+}
+
+/**
+ * Loads a run's model and checks that it takes `expect.input` images and gives `expect.classes`
+ * probabilities (Fashion-MNIST's by default). Call `initBackend()` first.
+ */
+export async function loadRunModel(runDir: string, expect: { input: ImageShape; classes: number } = { input: FASHION_SHAPE, classes: NUM_CLASSES }): Promise<LoadedRunModel> {
+  const location = await locateRunModel(runDir);
+  const model = await loadModelDir(location.dir);
+  try {
+    checkModelIO(model, expect, location.dir);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { model, ...location };
+}
+
+export async function saveRunModel(runDir: string, model: tfl.LayersModel): Promise<void> {
+  await saveModel(model, runPath(runDir, 'model'));
+}

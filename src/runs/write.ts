@@ -1,0 +1,34 @@
+/** Writing a run's record files; every write is atomic or an append of one whole line. */
+import { promises as fs } from 'node:fs';
+import { appendLine, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { RunExistsError } from './errors.js';
+import { runPath } from './files.js';
+import { hasRunConfig, readEvalReport } from './read.js';
+import type { EvalReport, EvalResult, HistoryRow, RunConfig } from './types.js';
+
+/** Starts a run record: config.json and an empty history. Refuses a directory that holds a run. */
+export async function createRunRecord(runDir: string, config: RunConfig): Promise<void> {
+  if (await hasRunConfig(runDir)) throw new RunExistsError(runDir);
+  await fs.mkdir(runDir, { recursive: true });
+  await writeJsonAtomic(runPath(runDir, 'config'), config);
+  await writeFileAtomic(runPath(runDir, 'history'), '');
+}
+
+export async function appendHistoryRow(runDir: string, row: HistoryRow): Promise<void> {
+  await appendLine(runPath(runDir, 'history'), JSON.stringify(row));
+}
+
+/** Replaces the whole history (a resumed run drops rows written after its checkpoint). */
+export async function rewriteHistory(runDir: string, rows: readonly HistoryRow[]): Promise<void> {
+  await writeFileAtomic(runPath(runDir, 'history'), rows.map((r) => JSON.stringify(r) + '\n').join(''));
+}
+
+const PHASE_ORDER: readonly EvalResult['phase'][] = ['base', 'augment', 'final'];
+
+/** Adds (or replaces) the result for its phase in eval.json, keeping phase order. */
+export async function recordEvaluation(runDir: string, model: string, result: EvalResult): Promise<EvalReport> {
+  const report = (await readEvalReport(runDir)) ?? { model, results: [] };
+  report.results = [...report.results.filter((r) => r.phase !== result.phase), result].sort((a, b) => PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase));
+  await writeJsonAtomic(runPath(runDir, 'eval'), report);
+  return report;
+}
