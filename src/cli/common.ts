@@ -1,6 +1,6 @@
 /** Flags and helpers several commands share. */
 import { Option, type Command } from 'commander';
-import { BACKEND_NAMES, type BackendName } from '../backend/index.js';
+import { BACKEND_NAMES, type BackendName } from '../backend/types.js';
 
 export function addBackendOption(cmd: Command): Command {
   return cmd.addOption(

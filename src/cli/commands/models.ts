@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend } from '../../backend/index.js';
-import { buildModel, countParams } from '../../models/build.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { MODEL_SPECS, PLANNED_MODELS } from '../../models/registry.js';
 import { printJson } from '../common.js';
 
@@ -27,6 +25,8 @@ export function registerModels(program: Command): void {
     .description('list the models: layers, output shapes, trainable and non-trainable parameters')
     .option('--json', 'print JSON on stdout')
     .action(async (f: { json?: boolean }) => {
+      const { initBackend } = await import('../../backend/index.js');
+      const { buildModel, countParams } = await import('../../models/build.js');
       await initBackend('cpu'); // building a model to count its parameters needs no speed
       const rows = MODEL_SPECS.map((spec) => {
         const model = buildModel(spec);
