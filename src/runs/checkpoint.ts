@@ -64,7 +64,7 @@ async function readCurrent(runDir: string): Promise<CurrentPointer | null> {
   const pointer = raw as unknown as CurrentPointer;
   if (!Number.isInteger(pointer.format) || pointer.format < 1) throw new RunFileCorruptError(file, '"format" is not a version number');
   if (typeof pointer.dir !== 'string' || pointer.dir.includes('/') || pointer.dir.startsWith('.')) throw new RunFileCorruptError(file, `"dir" is not a checkpoint folder name`);
-  if (pointer.format > CHECKPOINT_FORMAT) throw new RunMismatchError(runDir, `the checkpoint has format ${pointer.format}, written by a newer fashion-cnn (this one reads up to ${CHECKPOINT_FORMAT})`);
+  if (pointer.format > CHECKPOINT_FORMAT) throw new RunMismatchError(runDir, `${file} has format ${pointer.format}, written by a newer fashion-cnn (this one reads up to ${CHECKPOINT_FORMAT})`);
   return pointer;
 }
 

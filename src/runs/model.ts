@@ -37,7 +37,9 @@ export async function loadModelDir(dir: string): Promise<tfl.LayersModel> {
   try {
     return await loadModel(dir);
   } catch (e) {
-    if (e instanceof UserError) throw e;
+    if (e instanceof RunFileCorruptError || e instanceof RunFileMissingError) throw e;
+    // models/io's own messages name the files (weights that do not fit model.json): kept, typed.
+    if (e instanceof UserError) throw new RunFileCorruptError(dir, e.message, e.message);
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT' && err.path) throw new RunFileMissingError(err.path);
     if (err.code && err.path) throw new RunFileCorruptError(err.path, err.message.split('\n')[0]);

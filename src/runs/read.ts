@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, oneLine } from '../util/errors.js';
 import { RunFileCorruptError, RunFileMissingError, RunMismatchError, RunNotFoundError } from './errors.js';
 import { runPath } from './files.js';
 import { RUN_FORMAT, type EvalReport, type HistoryRow, type RunConfig } from './types.js';
@@ -53,7 +53,8 @@ export function parseJson(file: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new RunFileCorruptError(file, `not valid JSON (${errorMessage(e)})`);
+    // JSON.parse quotes the text it choked on, control characters included: shown escaped.
+    throw new RunFileCorruptError(file, `not valid JSON (${oneLine(errorMessage(e))})`);
   }
 }
 

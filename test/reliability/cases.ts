@@ -476,7 +476,7 @@ export const CASES: Case[] = [
       await fs.rm(path.join(run, 'model'), { recursive: true });
       await write(path.join(run, 'checkpoint', 'CURRENT'), JSON.stringify({ format: 2, dir: '../../etc' }));
     }), ctx.fx.photo] },
-  { id: 'R28', area: 'run directory', given: 'predict: a checkpoint of a future format', code: 2, line: /^fashion-cnn: \S+\/run: the checkpoint has format 9, written by a newer fashion-cnn \(this one reads up to 2\)$/,
+  { id: 'R28', area: 'run directory', given: 'predict: a checkpoint of a future format', code: 2, line: /^fashion-cnn: \S+\/run: \S+\/run\/checkpoint\/CURRENT has format 9, written by a newer fashion-cnn \(this one reads up to 2\)$/,
     setup: async (ctx) => ['predict', await realRun(ctx, async (run) => {
       await fs.rm(path.join(run, 'model'), { recursive: true });
       await editJson(path.join(run, 'checkpoint', 'CURRENT'), (c) => (c.format = 9));
