@@ -87,7 +87,7 @@ const lines = (s: string) => s.split('\n').filter((l) => l.trim() !== '');
 // interrupts: a run killed with SIGKILL, then resumed, must end as the uninterrupted run
 
 const INTERRUPT_PROTOCOL = ['--model', 'cnn1', '--epochs', '2', '--aug-epochs', '1', '--batch-size', '32', '--seed', '7', '--no-pictures', '--no-verify', '--backend', 'wasm'];
-const INTERRUPT_TRAIN = 1500;
+const INTERRUPT_TRAIN = 800;
 
 interface Straight {
   dataDir: string;
@@ -140,19 +140,27 @@ async function until(pred: () => boolean, timeoutMs = 120_000): Promise<void> {
   }
 }
 
+/** The run being killed: its directory and what it has printed on stderr so far. */
+interface Victim {
+  run: string;
+  stderr: () => string;
+}
+
 /**
  * Starts the protocol in ctx.dir/run, waits for `moment`, kills it with SIGKILL, and returns the
  * command that resumes it. `stillCommitted` is what checkpoint/CURRENT must name after the kill
  * (proof that the kill fell where it was aimed).
  */
-async function killAndResume(ctx: CaseContext, moment: (run: string, s: Straight) => Promise<void>, stillCommitted: RegExp | null): Promise<Invocation> {
+async function killAndResume(ctx: CaseContext, moment: (v: Victim, s: Straight) => Promise<void>, stillCommitted: RegExp | null): Promise<Invocation> {
   const s = await straightRun(ctx);
   const run = path.join(ctx.dir, 'run');
   const child: ChildProcess = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/fashion-cnn.js'), 'train', ...INTERRUPT_PROTOCOL, '--data-dir', s.dataDir, '--run-dir', run], {
-    cwd: ctx.dir, env: { ...process.env, ...ctx.fx.env }, stdio: 'ignore',
+    cwd: ctx.dir, env: { ...process.env, ...ctx.fx.env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += d));
   const exited = new Promise<string | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
-  await moment(run, s);
+  await moment({ run, stderr: () => stderr }, s);
   child.kill('SIGKILL');
   assert.equal(await exited, 'SIGKILL', 'the run was killed (it had not finished)');
   const now = committed(run);
@@ -168,10 +176,13 @@ async function sameAsStraight(ctx: CaseContext): Promise<void> {
   assert.ok((await fs.readFile(path.join(run, 'model', 'weights.bin'))).equals(s.weights), 'the final weights are the uninterrupted ones');
 }
 
-/** Kills mid-way through the epoch after the one whose checkpoint `after` names. */
-const midEpochAfter = (after: RegExp) => async (run: string, s: Straight) => {
-  await until(() => after.test(committed(run) ?? ''));
-  await new Promise((r) => setTimeout(r, Math.max(50, s.epochSeconds * 400)));
+/**
+ * Kills a third of the way through the epoch whose progress line (printed as it begins, e.g.
+ * "cnn1 phase 1 epoch 2/2: 20 steps") matches `epoch`.
+ */
+const midEpoch = (epoch: RegExp) => async (v: Victim, s: Straight) => {
+  await until(() => epoch.test(v.stderr()));
+  await new Promise((r) => setTimeout(r, Math.max(30, s.epochSeconds * 330)));
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -489,6 +500,8 @@ export const CASES: Case[] = [
     setup: async (ctx) => ['train', '--model', 'cnn1', '--run-dir', await image(ctx, 'taken', Buffer.from('x')), ...dataFlags(ctx), ...QUICK_TRAIN] },
   { id: 'R32', area: 'run directory', given: 'train --run-dir inside a file', code: 2, line: /^fashion-cnn: run directory \S+\/taken\/run cannot be made: \S+\/taken is not a directory$/,
     setup: async (ctx) => ['train', '--model', 'cnn1', '--run-dir', path.join(await image(ctx, 'taken', Buffer.from('x')), 'run'), ...dataFlags(ctx), ...QUICK_TRAIN] },
+  { id: 'R33', area: 'run directory', given: 'compare --out names an existing file: refused before any training', code: 2, line: /^fashion-cnn: run directory \S+\/taken is not a directory$/,
+    setup: async (ctx) => ['compare', '--models', 'cnn1', '--out', await image(ctx, 'taken', Buffer.from('x')), ...dataFlags(ctx), ...QUICK_TRAIN] },
 
   // ---- resume ------------------------------------------------------------------------------------
   { id: 'S01', area: 'resume', given: '--resume without --run-dir', args: ['train', '--model', 'cnn1', '--resume'], code: 2, line: /^fashion-cnn: --resume needs --run-dir RUN_DIR \(the run to continue\)$/ },
@@ -569,9 +582,9 @@ export const CASES: Case[] = [
 
   // ---- interrupts --------------------------------------------------------------------------------
   { id: 'I01', area: 'interrupt', given: 'a run killed (SIGKILL) mid-way through epoch 2, then resumed: same history and weights as without the kill', code: 0, line: /^resuming \S+\/run after epoch 1$/,
-    setup: (ctx) => killAndResume(ctx, midEpochAfter(/^epoch-0001-/), /^epoch-0001-/), check: sameAsStraight, timeoutMs: 300_000 },
+    setup: (ctx) => killAndResume(ctx, midEpoch(/^cnn1 phase 1 epoch 2\/2: \d+ steps$/m), /^epoch-0001-/), check: sameAsStraight, timeoutMs: 300_000 },
   { id: 'I02', area: 'interrupt', given: 'a run killed (SIGKILL) mid-way through its first augmented epoch, then resumed: same history and weights', code: 0, line: /^resuming \S+\/run after epoch 2$/,
-    setup: (ctx) => killAndResume(ctx, midEpochAfter(/^epoch-0002-/), /^epoch-0002-/), check: sameAsStraight, timeoutMs: 300_000 },
+    setup: (ctx) => killAndResume(ctx, midEpoch(/^cnn1 phase 2 \(augmented\) epoch 1\/1: \d+ steps$/m), /^epoch-0002-/), check: sameAsStraight, timeoutMs: 300_000 },
   { id: 'I03', area: 'interrupt', given: 'a run killed (SIGKILL) before its first checkpoint, then resumed: starts over, same history and weights', code: 0, line: /has no checkpoint yet: starting it from the beginning$/,
-    setup: (ctx) => killAndResume(ctx, async (run) => until(() => existsSync(path.join(run, 'config.json'))), null), check: sameAsStraight, timeoutMs: 300_000 },
+    setup: (ctx) => killAndResume(ctx, async (v) => until(() => existsSync(path.join(v.run, 'config.json'))), null), check: sameAsStraight, timeoutMs: 300_000 },
 ];
