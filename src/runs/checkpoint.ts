@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { saveModel } from '../models/io.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { makeDirs, writeFileAtomic } from '../util/atomic.js';
 import { RunFileCorruptError, RunFileMissingError, RunMismatchError } from './errors.js';
 import { CHECKPOINT_FILES, runPath } from './files.js';
 import { loadModelDir } from './model.js';
@@ -128,7 +128,7 @@ export async function saveCheckpoint(runDir: string, model: tfl.LayersModel, opt
   const epochs = state.epochsDone.base + state.epochsDone.augment;
   const name = `epoch-${String(epochs).padStart(4, '0')}-${state.phasesDone.length}-${randomBytes(4).toString('hex')}`;
   const tmp = path.join(base, `${TMP_PREFIX}${name}`);
-  await fs.mkdir(tmp, { recursive: true });
+  await makeDirs(tmp);
   try {
     await saveModel(model, path.join(tmp, CHECKPOINT_FILES.model));
     await writeSynced(path.join(tmp, CHECKPOINT_FILES.optimizerJson), JSON.stringify({ specs }));

@@ -1,6 +1,5 @@
 /** Writing a run's record files; every write is atomic or an append of one whole line. */
-import { promises as fs } from 'node:fs';
-import { appendLine, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { appendLine, makeDirs, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { errorMessage } from '../util/errors.js';
 import { RunExistsError, RunNotFoundError } from './errors.js';
 import { runPath } from './files.js';
@@ -11,7 +10,7 @@ import type { EvalReport, EvalResult, HistoryRow, RunConfig } from './types.js';
 export async function createRunRecord(runDir: string, config: RunConfig): Promise<void> {
   await requireRunDirOrNothing(runDir);
   if (await hasRunConfig(runDir)) throw new RunExistsError(runDir);
-  await fs.mkdir(runDir, { recursive: true }).catch((e: unknown) => {
+  await makeDirs(runDir).catch((e: unknown) => {
     throw new RunNotFoundError(runDir, `cannot be made: ${errorMessage(e)}`);
   });
   await writeJsonAtomic(runPath(runDir, 'config'), config);

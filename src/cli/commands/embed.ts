@@ -3,7 +3,7 @@ import { UserError } from '../../util/errors.js';
 // Only the light types module here: the stage (TF.js, t-SNE, UMAP, plots) loads when the command runs.
 import { EMBED_METHODS, EMBED_SPLITS, type EmbedMethod, type EmbedSplit } from '../../explain/embed/types.js';
 import type { EmbedOutcome } from '../../explain/embed/run.js';
-import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '../common.js';
+import { addBackendOption, addDataOptions, prepareOutputFolder, printJson, type CommonFlags } from '../common.js';
 import { commaList, nonNegativeInt, positiveInt, positiveNumber } from '../options.js';
 
 interface EmbedFlags extends CommonFlags {
@@ -131,38 +131,45 @@ export function registerEmbed(program: Command): void {
       throw new UserError(`--components lists ${components.length} components; a projection has 2 or 3 dimensions`);
     }
     const dims = (f.dims ? Number(f.dims) : (components?.length ?? 2)) as 2 | 3;
+    const undoOut = f.out !== undefined ? await prepareOutputFolder('--out', f.out) : async () => {};
     const { runEmbed, METHOD_LABELS } = await import('../../explain/embed/run.js');
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const progress = process.stderr.isTTY
       ? (done: number, total: number, note: string) => process.stderr.write(`\r${METHOD_LABELS[f.method]}: ${done}/${total} ${note}   ${done === total ? '\n' : ''}`)
       : undefined;
-    const outcome = await runEmbed({
-      runDir,
-      pixels: f.pixels,
-      method: f.method,
-      dims,
-      count: f.count,
-      split: f.split,
-      layer: f.layer,
-      seed: f.seed,
-      out: f.out,
-      components,
-      perplexity: f.perplexity,
-      iterations: f.iterations,
-      learningRate: f.learningRate,
-      theta: f.theta,
-      tsneInit: f.tsneInit,
-      neighbors: f.neighbors,
-      minDist: f.minDist,
-      umapInit: f.umapInit,
-      epochs: f.epochs,
-      custom: f.left !== undefined && f.right !== undefined ? { left: f.left, right: f.right, up: f.up, down: f.down } : undefined,
-      dataDir: f.dataDir,
-      verify: f.verify,
-      backend: f.backend,
-      log,
-      onProgress: progress,
-    });
+    let outcome: EmbedOutcome;
+    try {
+      outcome = await runEmbed({
+        runDir,
+        pixels: f.pixels,
+        method: f.method,
+        dims,
+        count: f.count,
+        split: f.split,
+        layer: f.layer,
+        seed: f.seed,
+        out: f.out,
+        components,
+        perplexity: f.perplexity,
+        iterations: f.iterations,
+        learningRate: f.learningRate,
+        theta: f.theta,
+        tsneInit: f.tsneInit,
+        neighbors: f.neighbors,
+        minDist: f.minDist,
+        umapInit: f.umapInit,
+        epochs: f.epochs,
+        custom: f.left !== undefined && f.right !== undefined ? { left: f.left, right: f.right, up: f.up, down: f.down } : undefined,
+        dataDir: f.dataDir,
+        verify: f.verify,
+        backend: f.backend,
+        log,
+        onProgress: progress,
+      });
+    } catch (e) {
+      await undoOut();
+      throw e;
+    }
     if (f.json) {
       const { coords: _coords, indices: _indices, labels: _labels, ...rest } = outcome.record;
       printJson({ out: outcome.out, files: outcome.files, ...rest });
