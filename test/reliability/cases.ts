@@ -339,6 +339,10 @@ export const CASES: Case[] = [
     setup: async (ctx) => ['predict', ctx.fx.fakeRun] },
   { id: 'P22', area: 'predict', given: 'a PNG whose pixel data is damaged', code: 1, line: /^\S+\/damaged\.png: error: (corrupt|truncated)/,
     setup: async (ctx) => predictOn(ctx, await image(ctx, 'damaged.png', sharp({ create: { width: 120, height: 90, channels: 3, background: '#000000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer().then((b) => garble(b, 0.5, 0.55)))) },
+  { id: 'P23', area: 'predict', given: '--save-preprocessed inside a file', code: 2, line: /^fashion-cnn: --save-preprocessed \S+\/taken\.txt\/seen: cannot be made \(ENOTDIR: not a directory, mkdir '\S+'\)$/,
+    setup: async (ctx) => [...predictOn(ctx, ctx.fx.photo), '--save-preprocessed', path.join(await image(ctx, 'taken.txt', Buffer.from('x')), 'seen')] },
+  { id: 'P24', area: 'predict', given: '--save-preprocessed under /proc, where no folder can be made (Node\'s recursive mkdir loops forever there): no hang', code: 2, line: /^fashion-cnn: --save-preprocessed \/proc\/fashion-cnn-nowhere\/seen: cannot be made \(ENOENT: /,
+    setup: async (ctx) => [...predictOn(ctx, ctx.fx.photo), '--save-preprocessed', '/proc/fashion-cnn-nowhere/seen'], timeoutMs: 30_000 },
 
   // ---- flags -------------------------------------------------------------------------------------
   { id: 'F01', area: 'flags', given: 'an unknown command', args: ['fly'], code: 2, line: /^fashion-cnn: unknown command 'fly'/ },
@@ -406,6 +410,12 @@ export const CASES: Case[] = [
   { id: 'F59', area: 'flags', given: 'bench --steps many', args: ['bench', '--steps', 'many'], code: 2, line: /^fashion-cnn: option '--steps <n>' argument 'many' is invalid\. expected a positive integer/ },
   { id: 'F60', area: 'flags', given: 'bench --data-dir that does not exist', code: 2, line: /^fashion-cnn: --data-dir \S*\/nowhere: no such directory$/,
     setup: async (ctx) => ['bench', '--models', 'cnn1', '--backends', 'wasm', '--no-torch', '--data-dir', path.join(ctx.dir, 'nowhere')] },
+  { id: 'F61', area: 'flags', given: 'embed --out names an existing file', code: 2, line: /^fashion-cnn: --out \S+\/taken: exists and is not a folder$/,
+    setup: async (ctx) => ['embed', '--pixels', '--count', '20', ...dataFlags(ctx), '--out', await image(ctx, 'taken', Buffer.from('x'))] },
+  { id: 'F62', area: 'flags', given: 'embed --out under /proc: no hang, and nothing computed first', code: 2, line: /^fashion-cnn: --out \/proc\/fashion-cnn-nowhere: cannot be made \(ENOENT: /,
+    setup: async (ctx) => ['embed', '--pixels', '--count', '20', ...dataFlags(ctx), '--out', '/proc/fashion-cnn-nowhere'], timeoutMs: 30_000 },
+  { id: 'F63', area: 'flags', given: 'embed --out with a flag error found by the stage: the --out folder made for it is removed again', code: 2, line: /^fashion-cnn: --perplexity 30 is too large for 20 points/,
+    setup: async (ctx) => ['embed', '--pixels', '--method', 'tsne', '--count', '20', ...dataFlags(ctx), '--out', path.join(ctx.dir, 'out')], check: noRunDir('out') },
 
   // ---- run directories -------------------------------------------------------------------------
   { id: 'R01', area: 'run directory', given: 'evaluate: the run directory does not exist', code: 2, line: /^fashion-cnn: run directory \S+\/nope does not exist$/,
@@ -502,6 +512,8 @@ export const CASES: Case[] = [
     setup: async (ctx) => ['train', '--model', 'cnn1', '--run-dir', path.join(await image(ctx, 'taken', Buffer.from('x')), 'run'), ...dataFlags(ctx), ...QUICK_TRAIN] },
   { id: 'R33', area: 'run directory', given: 'compare --out names an existing file: refused before any training', code: 2, line: /^fashion-cnn: run directory \S+\/taken is not a directory$/,
     setup: async (ctx) => ['compare', '--models', 'cnn1', '--out', await image(ctx, 'taken', Buffer.from('x')), ...dataFlags(ctx), ...QUICK_TRAIN] },
+  { id: 'R34', area: 'run directory', given: 'train --run-dir under /proc, where no folder can be made: no hang', code: 2, line: /^fashion-cnn: run directory \/proc\/fashion-cnn-nowhere cannot be made: ENOENT: /,
+    setup: async (ctx) => ['train', '--model', 'cnn1', '--run-dir', '/proc/fashion-cnn-nowhere', ...dataFlags(ctx), ...QUICK_TRAIN], timeoutMs: 60_000 },
 
   // ---- resume ------------------------------------------------------------------------------------
   { id: 'S01', area: 'resume', given: '--resume without --run-dir', args: ['train', '--model', 'cnn1', '--resume'], code: 2, line: /^fashion-cnn: --resume needs --run-dir RUN_DIR \(the run to continue\)$/ },
