@@ -19,7 +19,7 @@ import { makeDirs, writeFileAtomic } from '../util/atomic.js';
 import { RunFileCorruptError, RunFileMissingError, RunMismatchError } from './errors.js';
 import { CHECKPOINT_FILES, runPath } from './files.js';
 import { loadModelDir } from './model.js';
-import { expectFields, expectHistoryRow, parseJson, readTextOrNull } from './read.js';
+import { expectFields, expectHistoryRow, parseJson, readTextOrNull, requireRegularFile } from './read.js';
 import { rewriteHistory } from './write.js';
 import type { TrainState } from './types.js';
 
@@ -197,6 +197,7 @@ export async function loadCheckpoint(runDir: string): Promise<LoadedCheckpoint> 
   const badType = specs.find((s) => !OPTIMIZER_DTYPES.includes(s.dtype));
   if (badType) throw new RunFileCorruptError(specsFile, `weight ${badType.name} has dtype ${JSON.stringify(badType.dtype)}, not float32 or int32`);
   const binFile = path.join(dir, CHECKPOINT_FILES.optimizerBin);
+  if (!(await requireRegularFile(binFile))) throw new RunFileMissingError(binFile);
   const bin = await fs.readFile(binFile).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'ENOENT' ? new RunFileMissingError(binFile) : new RunFileCorruptError(binFile, e.message);
   });

@@ -9,7 +9,7 @@ import { UserError, errorMessage } from '../util/errors.js';
 import { RunFileCorruptError, RunFileMissingError } from './errors.js';
 import { CHECKPOINT_FILES, runPath } from './files.js';
 import { checkpointDir } from './checkpoint.js';
-import { expectFields, parseJson, readTextOrNull, requireRunDir } from './read.js';
+import { expectFields, parseJson, readTextOrNull, requireRegularFile, requireRunDir } from './read.js';
 
 export interface RunModelLocation {
   dir: string;
@@ -66,6 +66,12 @@ async function checkModelJson(file: string): Promise<void> {
     return typeof group === 'object' && group !== null && Array.isArray(group.paths) && group.paths.every((p) => typeof p === 'string' && !p.includes('/') && !p.startsWith('.')) && Array.isArray(group.weights);
   };
   if (!Array.isArray(manifest) || !manifest.every(groupOk)) throw new RunFileCorruptError(file, '"weightsManifest" is not a list of weight files (names in the same folder) and weights');
+  for (const group of manifest as { paths: string[] }[]) {
+    for (const p of group.paths) {
+      const weights = path.join(path.dirname(file), p);
+      if (!(await requireRegularFile(weights))) throw new RunFileMissingError(weights);
+    }
+  }
 }
 
 export interface LoadedRunModel extends RunModelLocation {

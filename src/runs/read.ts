@@ -38,8 +38,24 @@ export async function requireRunDirOrNothing(runDir: string): Promise<void> {
   throw new RunNotFoundError(runDir, 'cannot be made: a parent is not a directory');
 }
 
+/**
+ * Fails unless `file` is a regular file or does not exist (false then): a named pipe would block a
+ * read forever, and a folder is not a record.
+ */
+export async function requireRegularFile(file: string): Promise<boolean> {
+  const stat = await fs.stat(file).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return null;
+    throw new RunFileCorruptError(file, errorMessage(e));
+  });
+  if (stat === null) return false;
+  if (stat.isDirectory()) throw new RunFileCorruptError(file, 'is a directory, not a file');
+  if (!stat.isFile()) throw new RunFileCorruptError(file, 'not a regular file (a pipe or device?)');
+  return true;
+}
+
 /** A file's text, or null when it does not exist (other read errors name the file). */
 export async function readTextOrNull(file: string): Promise<string | null> {
+  if (!(await requireRegularFile(file))) return null;
   try {
     return await fs.readFile(file, 'utf8');
   } catch (e) {
