@@ -79,6 +79,13 @@ async function image(ctx: CaseContext, name: string, bytes: Buffer | Promise<Buf
   return file;
 }
 
+/** Replaces `file` by a named pipe (a read of it would wait forever for a writer). */
+async function fifo(file: string): Promise<void> {
+  await fs.rm(file, { force: true, recursive: true });
+  const r = spawnSync('mkfifo', [file]);
+  if (r.status !== 0) throw new Error(`mkfifo failed: ${r.stderr}`);
+}
+
 const noiseJpeg = () => sharp({ create: { width: 160, height: 120, channels: 3, background: '#000000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
 const predictOn = (ctx: CaseContext, ...images: string[]) => ['predict', ctx.fx.fakeRun, ...images];
 const lines = (s: string) => s.split('\n').filter((l) => l.trim() !== '');
@@ -267,6 +274,10 @@ export const CASES: Case[] = [
       await writeFixtureDir(dir, { trainCount: 2, testCount: 10 });
       return ['train', '--model', 'cnn1', '--run-dir', path.join(ctx.dir, 'run'), '--data-dir', dir, ...QUICK_TRAIN];
     } },
+  { id: 'D30', area: 'data', given: 'a named pipe (FIFO) in place of the label file: refused without reading it (no hang)', code: 2, line: /^fashion-cnn: \S+\/train-labels-idx1-ubyte: not a regular file \(a pipe or device\?\), expected an IDX file$/,
+    setup: dataCmd((f) => fifo(f('trainLabels'))), timeoutMs: 30_000 },
+  { id: 'D31', area: 'data', given: 'a 100 MiB image file (sparse): refused before it is read', code: 2, line: /^fashion-cnn: train-images-idx3-ubyte: 100 MiB, larger than any Fashion-MNIST file \(at most 64 MiB; refused\)$/,
+    setup: dataCmd((f) => fs.truncate(f('trainImages'), 100 * 2 ** 20)) },
 
   // ---- images for predict ----------------------------------------------------------------------
   { id: 'P01', area: 'predict', given: 'an image file that does not exist', code: 1, line: /^\S+\/missing\.jpg: error: no such file$/,
@@ -299,10 +310,8 @@ export const CASES: Case[] = [
     } },
   { id: 'P11', area: 'predict', given: 'a named pipe (FIFO) named like an image: refused without reading it (no hang)', code: 1, line: /^\S+\/pipe\.jpg: error: not a regular file$/,
     setup: async (ctx) => {
-      const fifo = path.join(ctx.dir, 'pipe.jpg');
-      const r = spawnSync('mkfifo', [fifo]);
-      if (r.status !== 0) throw new Error(`mkfifo failed: ${r.stderr}`);
-      return predictOn(ctx, fifo);
+      await fifo(path.join(ctx.dir, 'pipe.jpg'));
+      return predictOn(ctx, path.join(ctx.dir, 'pipe.jpg'));
     }, timeoutMs: 30_000 },
   { id: 'P12', area: 'predict', given: 'an SVG whose canvas is 100000x100000', code: 1, line: /^\S+\/canvas\.svg: error: image too large: 100000x100000 = 10000\.0 megapixels \(limit 50\)$/,
     setup: async (ctx) => predictOn(ctx, await image(ctx, 'canvas.svg', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000"><rect width="10" height="10"/></svg>'))) },
@@ -436,7 +445,7 @@ export const CASES: Case[] = [
     setup: evaluateCmd((run) => write(path.join(run, 'eval.json'), 'nonsense')) },
   { id: 'R09', area: 'run directory', given: 'evaluate: eval.json whose "results" is not a list', code: 2, line: /^fashion-cnn: \S+\/run\/eval\.json is damaged: "results" is not a list$/,
     setup: evaluateCmd((run) => write(path.join(run, 'eval.json'), '{"model": "tiny", "results": {}}')) },
-  { id: 'R10', area: 'run directory', given: 'evaluate: eval.json is a directory', code: 2, line: /^fashion-cnn: \S+\/run\/eval\.json is damaged: EISDIR/,
+  { id: 'R10', area: 'run directory', given: 'evaluate: eval.json is a directory', code: 2, line: /^fashion-cnn: \S+\/run\/eval\.json is damaged: is a directory, not a file$/,
     setup: evaluateCmd(async (run) => {
       await fs.rm(path.join(run, 'eval.json'));
       await fs.mkdir(path.join(run, 'eval.json'));
@@ -514,6 +523,10 @@ export const CASES: Case[] = [
     setup: async (ctx) => ['compare', '--models', 'cnn1', '--out', await image(ctx, 'taken', Buffer.from('x')), ...dataFlags(ctx), ...QUICK_TRAIN] },
   { id: 'R34', area: 'run directory', given: 'train --run-dir under /proc, where no folder can be made: no hang', code: 2, line: /^fashion-cnn: run directory \/proc\/fashion-cnn-nowhere cannot be made: ENOENT: /,
     setup: async (ctx) => ['train', '--model', 'cnn1', '--run-dir', '/proc/fashion-cnn-nowhere', ...dataFlags(ctx), ...QUICK_TRAIN], timeoutMs: 60_000 },
+  { id: 'R35', area: 'run directory', given: 'evaluate: history.jsonl is a named pipe (no hang)', code: 2, line: /^fashion-cnn: \S+\/run\/history\.jsonl is damaged: not a regular file \(a pipe or device\?\)$/,
+    setup: evaluateCmd((run) => fifo(path.join(run, 'history.jsonl'))), timeoutMs: 30_000 },
+  { id: 'R36', area: 'run directory', given: 'predict: model/weights.bin is a named pipe (no hang)', code: 2, line: /^fashion-cnn: \S+\/run\/model\/weights\.bin is damaged: not a regular file \(a pipe or device\?\)$/,
+    setup: predictCmd((run) => fifo(path.join(run, 'model', 'weights.bin'))), timeoutMs: 30_000 },
 
   // ---- resume ------------------------------------------------------------------------------------
   { id: 'S01', area: 'resume', given: '--resume without --run-dir', args: ['train', '--model', 'cnn1', '--resume'], code: 2, line: /^fashion-cnn: --resume needs --run-dir RUN_DIR \(the run to continue\)$/ },
@@ -591,6 +604,8 @@ export const CASES: Case[] = [
     check: async (ctx) => assert.equal(lines(await fs.readFile(path.join(ctx.dir, 'run', 'history.jsonl'), 'utf8')).length, 1) },
   { id: 'S25', area: 'resume', given: '--resume with RUN_DIR a file', code: 2, line: /^fashion-cnn: run directory \S+\/file is not a directory$/,
     setup: async (ctx) => resumeArgs(ctx, await image(ctx, 'file', Buffer.from('x'))) },
+  { id: 'S26', area: 'resume', given: 'checkpoint optimizer.bin is a named pipe (no hang)', code: 2, line: /^fashion-cnn: \S+\/optimizer\.bin is damaged: not a regular file \(a pipe or device\?\)$/,
+    setup: resumeCmd((_run, ck) => fifo(path.join(ck, 'optimizer.bin'))), timeoutMs: 30_000 },
 
   // ---- interrupts --------------------------------------------------------------------------------
   { id: 'I01', area: 'interrupt', given: 'a run killed (SIGKILL) mid-way through epoch 2, then resumed: same history and weights as without the kill', code: 0, line: /^resuming \S+\/run after epoch 1$/,
