@@ -50,3 +50,13 @@ test('--help explains every command', async () => {
   assert.match(t.stdout, /--aug-epochs/);
   assert.match(t.stdout, /--resume/);
 });
+
+test('help texts state the defaults the stages use (the CLI does not load the stages to show them)', async () => {
+  const { DEFAULT_EMBED_COUNT, DEFAULT_EMBED_SEED, MAX_EMBED_COUNT } = await import('../src/explain/embed/run.js');
+  const { DEFAULT_THROUGHPUT } = await import('../src/bench/throughput.js');
+  const embed = await runCli(['embed', '--help']);
+  assert.match(embed.stdout.replace(/\s+/g, ' '), new RegExp(`--count <n> .*\\(default ${DEFAULT_EMBED_COUNT}, at most ${MAX_EMBED_COUNT}\\)`));
+  assert.match(embed.stdout.replace(/\s+/g, ' '), new RegExp(`--seed <n> .*\\(default ${DEFAULT_EMBED_SEED}\\)`));
+  const bench = await runCli(['bench', '--help']);
+  assert.match(bench.stdout.replace(/\s+/g, ' '), new RegExp(`--steps <n> .*default ${DEFAULT_THROUGHPUT.trainSteps}\\)`));
+});

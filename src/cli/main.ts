@@ -4,32 +4,57 @@
  * Each command lives in commands/<name>.ts and registers itself on the program.
  */
 import { Command, CommanderError } from 'commander';
-import { UserError, errorMessage } from '../util/errors.js';
-import { registerData } from './commands/data.js';
-import { registerModels } from './commands/models.js';
-import { registerTrain } from './commands/train.js';
-import { registerEvaluate } from './commands/evaluate.js';
-import { registerPredict } from './commands/predict.js';
-import { registerCompare } from './commands/compare.js';
-import { registerEmbed } from './commands/embed.js';
-import { registerBench } from './commands/bench.js';
+import { UserError, errorMessage, oneLine } from '../util/errors.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * The commands, each loaded only when needed: a command's module pulls in its stage (TF.js,
+ * sharp, ...), so an invocation loads just its own command, and a flag error is reported before
+ * any stage is loaded.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  data: async () => (await import('./commands/data.js')).registerData,
+  models: async () => (await import('./commands/models.js')).registerModels,
+  train: async () => (await import('./commands/train.js')).registerTrain,
+  evaluate: async () => (await import('./commands/evaluate.js')).registerEvaluate,
+  predict: async () => (await import('./commands/predict.js')).registerPredict,
+  compare: async () => (await import('./commands/compare.js')).registerCompare,
+  embed: async () => (await import('./commands/embed.js')).registerEmbed,
+  bench: async () => (await import('./commands/bench.js')).registerBench,
+};
+
+/** Commander's error (and its "Did you mean" hint) as one line, naming where the usage is. */
+function commanderErrorWriter(usage: string) {
+  return (str: string, write: (s: string) => void) => {
+    const text = str.trim().replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    write(`fashion-cnn: ${text}; see ${usage}\n`);
+  };
+}
+
+/**
+ * The program with the command named first in `argv` registered (every command when none is named,
+ * e.g. for --help or an unknown command).
+ */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('fashion-cnn')
     .description('Train, compare, explain and use CNNs that classify Fashion-MNIST clothing images')
     .version(process.env.npm_package_version ?? '0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: commanderErrorWriter('fashion-cnn --help') })
     .exitOverride();
-  for (const register of [registerData, registerModels, registerTrain, registerEvaluate, registerPredict, registerCompare, registerEmbed, registerBench]) {
-    register(program);
+  const named = argv.find((a) => !a.startsWith('-'));
+  const names = named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
+  for (const name of names) (await COMMANDS[name]())(program);
+  for (const c of program.commands) {
+    c.exitOverride();
+    c.configureOutput({ outputError: commanderErrorWriter(`fashion-cnn ${c.name()} --help`) });
   }
-  program.commands.forEach((c) => c.exitOverride());
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
@@ -38,10 +63,10 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : 2;
     }
     if (e instanceof UserError) {
-      process.stderr.write(`fashion-cnn: ${e.message}\n`);
+      process.stderr.write(`fashion-cnn: ${oneLine(e.message)}\n`);
       return e.exitCode;
     }
-    process.stderr.write(`fashion-cnn: internal error: ${errorMessage(e)}\n`);
+    process.stderr.write(`fashion-cnn: internal error: ${oneLine(errorMessage(e))}\n`);
     if (process.env.FASHION_CNN_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }

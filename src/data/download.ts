@@ -11,6 +11,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes, createHash } from 'node:crypto';
 import path from 'node:path';
+import { makeDirs } from '../util/atomic.js';
 import { UserError, errorMessage } from '../util/errors.js';
 import { readMaybeGzip, parseIdx } from './idx.js';
 import { DATA_FILE_KEYS, DEFAULT_MIRROR, FILE_NAMES, OFFICIAL_MD5 } from './files.js';
@@ -43,7 +44,7 @@ const MAX_REDIRECTS = 5;
 export async function downloadFile(url: string, dest: string, opts: DownloadFileOptions = {}): Promise<{ md5: string; bytes: number }> {
   const name = path.basename(dest);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
-  await fs.mkdir(path.dirname(dest), { recursive: true });
+  await makeDirs(path.dirname(dest));
   const tmp = `${dest}.download-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     const bytes = await fetchToFile(url, tmp, name, timeoutMs, opts.onProgress);

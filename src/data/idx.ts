@@ -40,14 +40,25 @@ const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
 /** Reads a file and gunzips it if it starts with the gzip magic bytes (1f 8b), whatever its name. */
 export async function readMaybeGzip(file: string): Promise<{ bytes: Buffer; gzipped: boolean }> {
   const name = path.basename(file);
+  const failure = (e: unknown) => {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return new UserError(`${file}: file not found`);
+    return new UserError(`${file}: cannot read: ${errorMessage(e)}`);
+  };
+  // Checked before reading: a named pipe would block the read forever, and a huge file fill memory.
+  const stat = await fs.stat(file).catch((e: unknown) => {
+    throw failure(e);
+  });
+  if (stat.isDirectory()) throw new UserError(`${file}: is a directory, expected an IDX file`);
+  if (!stat.isFile()) throw new UserError(`${file}: not a regular file (a pipe or device?), expected an IDX file`);
+  if (stat.size > MAX_INFLATED_BYTES) {
+    throw new UserError(`${name}: ${(stat.size / 2 ** 20).toFixed(0)} MiB, larger than any Fashion-MNIST file (at most ${MAX_INFLATED_BYTES / 2 ** 20} MiB; refused)`);
+  }
   let raw: Buffer;
   try {
     raw = await fs.readFile(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`${file}: file not found`);
-    if (code === 'EISDIR') throw new UserError(`${file}: is a directory, expected an IDX file`);
-    throw new UserError(`${file}: cannot read: ${errorMessage(e)}`);
+    throw failure(e);
   }
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
     try {

@@ -35,6 +35,8 @@ export interface DirContents {
   files: Partial<Record<DataFileKey, string>>;
   missing: DataFileKey[];
   exists: boolean;
+  /** Set when the path exists but is a file, not a folder. */
+  notDirectory?: boolean;
 }
 
 export interface Located {
@@ -82,8 +84,8 @@ export async function filesIn(dir: string): Promise<DirContents> {
   let entries: Set<string>;
   try {
     entries = new Set(await fs.readdir(dir));
-  } catch {
-    return { files: {}, missing: [...DATA_FILE_KEYS], exists: false };
+  } catch (e) {
+    return { files: {}, missing: [...DATA_FILE_KEYS], exists: false, notDirectory: (e as NodeJS.ErrnoException).code === 'ENOTDIR' };
   }
   const files: Partial<Record<DataFileKey, string>> = {};
   const missing: DataFileKey[] = [];
@@ -108,6 +110,7 @@ export async function locateFashionMnist(opts: LocateOptions = {}): Promise<Loca
       return { found: { step, files: contents.files as Record<DataFileKey, string> }, tried, cache };
     }
     if (step.explicit) {
+      if (contents.notDirectory) throw new UserError(`${step.label} ${step.dir}: not a directory`);
       if (!contents.exists) throw new UserError(`${step.label} ${step.dir}: no such directory`);
       throw new UserError(`${step.label} ${step.dir}: missing ${contents.missing.map((k) => FILE_NAMES[k]).join(', ')} (plain IDX files without .gz are accepted too)`);
     }

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import { initBackend, type BackendName } from '../backend/index.js';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
 import { loadRunModel } from '../runs/index.js';
-import { UserError } from '../util/errors.js';
+import { makeDirs } from '../util/atomic.js';
+import { UserError, errorMessage } from '../util/errors.js';
 import { classifyImages, type ImagePrediction } from './classify.js';
 import { savePreprocessed, uniqueStems } from './save.js';
 
@@ -24,16 +25,19 @@ export interface PredictRunResult {
   failed: number;
 }
 
-/** Fails unless `dir` is a folder or does not exist yet (it is created later). */
-async function requireFolderOrNothing(dir: string): Promise<void> {
+/** Makes the --save-preprocessed folder before any image is classified: a bad place fails at once. */
+async function prepareFolder(dir: string): Promise<void> {
   const stat = await fs.stat(dir).catch(() => null);
   if (stat && !stat.isDirectory()) throw new UserError(`--save-preprocessed ${dir}: exists and is not a folder`);
+  await makeDirs(dir).catch((e: unknown) => {
+    throw new UserError(`--save-preprocessed ${dir}: cannot be made (${errorMessage(e)})`);
+  });
 }
 
 /** Classifies every image; a bad image gets its own error and does not stop the others. */
 export async function predictRun(opts: PredictRunOptions): Promise<PredictRunResult> {
   if (!Number.isInteger(opts.top) || opts.top < 1 || opts.top > NUM_CLASSES) throw new UserError(`--top must be at most ${NUM_CLASSES} (and at least 1), got ${opts.top}`);
-  if (opts.savePreprocessedDir) await requireFolderOrNothing(opts.savePreprocessedDir);
+  if (opts.savePreprocessedDir) await prepareFolder(opts.savePreprocessedDir);
   await initBackend(opts.backend);
   const { model } = await loadRunModel(opts.runDir);
   let results: ImagePrediction[];

@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { makeDirs } from '../util/atomic.js';
 
 /** Grey PNG bytes of a size x size frame in [0,1], optionally enlarged (nearest neighbour keeps the pixels visible). */
 export async function framePng(pixels: Float32Array, size: number, scale = 1): Promise<Buffer> {
@@ -26,7 +27,7 @@ export function uniqueStems(names: readonly string[]): string[] {
 
 /** Writes `<stem>.png` (28x28, exactly the model's input) and `<stem>.x8.png` (enlarged for viewing). */
 export async function savePreprocessed(dir: string, stem: string, pixels: Float32Array, size: number): Promise<string[]> {
-  await fs.mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   const exact = path.join(dir, `${stem}.png`);
   const large = path.join(dir, `${stem}.x8.png`);
   await fs.writeFile(exact, await framePng(pixels, size));

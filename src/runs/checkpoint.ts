@@ -15,11 +15,11 @@ import { randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { saveModel } from '../models/io.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { makeDirs, writeFileAtomic } from '../util/atomic.js';
 import { RunFileCorruptError, RunFileMissingError, RunMismatchError } from './errors.js';
 import { CHECKPOINT_FILES, runPath } from './files.js';
 import { loadModelDir } from './model.js';
-import { expectFields, parseJson, readTextOrNull } from './read.js';
+import { expectFields, expectHistoryRow, parseJson, readTextOrNull, requireRegularFile } from './read.js';
 import { rewriteHistory } from './write.js';
 import type { TrainState } from './types.js';
 
@@ -62,8 +62,9 @@ async function readCurrent(runDir: string): Promise<CurrentPointer | null> {
   const raw = parseJson(file, text);
   expectFields(file, raw, ['format', 'dir']);
   const pointer = raw as unknown as CurrentPointer;
+  if (!Number.isInteger(pointer.format) || pointer.format < 1) throw new RunFileCorruptError(file, '"format" is not a version number');
   if (typeof pointer.dir !== 'string' || pointer.dir.includes('/') || pointer.dir.startsWith('.')) throw new RunFileCorruptError(file, `"dir" is not a checkpoint folder name`);
-  if (pointer.format > CHECKPOINT_FORMAT) throw new RunMismatchError(runDir, `the checkpoint has format ${pointer.format}, written by a newer fashion-cnn (this one reads up to ${CHECKPOINT_FORMAT})`);
+  if (pointer.format > CHECKPOINT_FORMAT) throw new RunMismatchError(runDir, `${file} has format ${pointer.format}, written by a newer fashion-cnn (this one reads up to ${CHECKPOINT_FORMAT})`);
   return pointer;
 }
 
@@ -127,7 +128,7 @@ export async function saveCheckpoint(runDir: string, model: tfl.LayersModel, opt
   const epochs = state.epochsDone.base + state.epochsDone.augment;
   const name = `epoch-${String(epochs).padStart(4, '0')}-${state.phasesDone.length}-${randomBytes(4).toString('hex')}`;
   const tmp = path.join(base, `${TMP_PREFIX}${name}`);
-  await fs.mkdir(tmp, { recursive: true });
+  await makeDirs(tmp);
   try {
     await saveModel(model, path.join(tmp, CHECKPOINT_FILES.model));
     await writeSynced(path.join(tmp, CHECKPOINT_FILES.optimizerJson), JSON.stringify({ specs }));
@@ -158,21 +159,47 @@ async function readRequired(file: string): Promise<string> {
   return text;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+const isRngState = (v: unknown) => Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x) && x >= -0x80000000 && x <= 0xffffffff);
+
+/** Checks a state.json's content has the types training resumes from (not just the field names). */
+function checkState(file: string, state: unknown): asserts state is TrainState {
+  expectFields(file, state, ['epochsDone', 'phasesDone', 'rng', 'history', 'learningRate']);
+  const bad = (what: string) => new RunFileCorruptError(file, what);
+  const { epochsDone, phasesDone, rng, history, learningRate } = state;
+  if (!isObject(epochsDone) || !isCount(epochsDone.base) || !isCount(epochsDone.augment)) throw bad('"epochsDone" is not an object with "base" and "augment" epoch counts');
+  if (!Array.isArray(phasesDone) || phasesDone.some((p) => p !== 'base' && p !== 'augment')) throw bad('"phasesDone" is not a list of phases');
+  if (!isObject(rng) || !['shuffle', 'augment', 'dropout'].every((k) => isRngState(rng[k]))) throw bad('"rng" does not hold the shuffle, augment and dropout generator states');
+  if (!Array.isArray(history)) throw bad('"history" is not a list');
+  history.forEach((row, i) => expectHistoryRow(`${file} (history row ${i + 1})`, row));
+  if (!(typeof learningRate === 'number' && Number.isFinite(learningRate) && learningRate > 0)) throw bad('"learningRate" is not a positive number');
+  if (state.phaseStopped !== undefined && typeof state.phaseStopped !== 'boolean') throw bad('"phaseStopped" is not true or false');
+  if (state.callbacks !== undefined && !isObject(state.callbacks)) throw bad('"callbacks" is not an object');
+}
+
+const OPTIMIZER_DTYPES = ['float32', 'int32'];
+
 export async function loadCheckpoint(runDir: string): Promise<LoadedCheckpoint> {
   const dir = await checkpointDir(runDir);
   if (!dir) throw new RunFileMissingError(currentFile(runDir), `${runDir} has no checkpoint`);
   const stateFile = path.join(dir, CHECKPOINT_FILES.state);
   const state = parseJson(stateFile, await readRequired(stateFile));
-  expectFields(stateFile, state, ['epochsDone', 'phasesDone', 'rng', 'history', 'learningRate']);
+  checkState(stateFile, state);
 
   const specsFile = path.join(dir, CHECKPOINT_FILES.optimizerJson);
   const specsJson = parseJson(specsFile, await readRequired(specsFile));
   expectFields(specsFile, specsJson, ['specs']);
   const { specs } = specsJson as unknown as OptimizerWeightsFile;
-  if (!Array.isArray(specs) || specs.some((s) => typeof s?.name !== 'string' || !Array.isArray(s.shape))) throw new RunFileCorruptError(specsFile, '"specs" is not a list of named shapes');
+  if (!Array.isArray(specs) || specs.some((s) => !isObject(s) || typeof s.name !== 'string' || !Array.isArray(s.shape) || !s.shape.every(isCount))) {
+    throw new RunFileCorruptError(specsFile, '"specs" is not a list of named shapes (whole numbers >= 0)');
+  }
+  const badType = specs.find((s) => !OPTIMIZER_DTYPES.includes(s.dtype));
+  if (badType) throw new RunFileCorruptError(specsFile, `weight ${badType.name} has dtype ${JSON.stringify(badType.dtype)}, not float32 or int32`);
   const binFile = path.join(dir, CHECKPOINT_FILES.optimizerBin);
-  const bin = await fs.readFile(binFile).catch(() => {
-    throw new RunFileMissingError(binFile);
+  if (!(await requireRegularFile(binFile))) throw new RunFileMissingError(binFile);
+  const bin = await fs.readFile(binFile).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'ENOENT' ? new RunFileMissingError(binFile) : new RunFileCorruptError(binFile, e.message);
   });
   const expectedBytes = specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1) * 4, 0);
   if (bin.byteLength !== expectedBytes) throw new RunFileCorruptError(binFile, `holds ${bin.byteLength} bytes, ${specsFile} describes ${expectedBytes}`);

@@ -20,10 +20,13 @@ export class RunFileMissingError extends UserError {
   }
 }
 
-/** A run file exists but cannot be read as what it should be. */
+/**
+ * A run file exists but cannot be read as what it should be. `message` replaces the default
+ * "<file> is damaged: <detail>" when a lower layer already wrote one naming the file.
+ */
 export class RunFileCorruptError extends UserError {
-  constructor(readonly file: string, detail: string) {
-    super(`${file} is damaged: ${detail}`);
+  constructor(readonly file: string, detail: string, message?: string) {
+    super(message ?? `${file} is damaged: ${detail}`);
     this.name = 'RunFileCorruptError';
   }
 }

@@ -4,7 +4,8 @@
  * RunFileCorruptError; each message names the file.
  */
 import { promises as fs } from 'node:fs';
-import { errorMessage } from '../util/errors.js';
+import path from 'node:path';
+import { errorMessage, oneLine } from '../util/errors.js';
 import { RunFileCorruptError, RunFileMissingError, RunMismatchError, RunNotFoundError } from './errors.js';
 import { runPath } from './files.js';
 import { RUN_FORMAT, type EvalReport, type HistoryRow, type RunConfig } from './types.js';
@@ -18,8 +19,43 @@ export async function requireRunDir(runDir: string): Promise<void> {
   if (!stat.isDirectory()) throw new RunNotFoundError(runDir, 'is not a directory');
 }
 
+/**
+ * Fails unless `runDir` is a directory or can be made: a file in its place, or in place of one of
+ * its parents, is a RunNotFoundError naming it (instead of a raw ENOTDIR/EEXIST from mkdir later).
+ */
+export async function requireRunDirOrNothing(runDir: string): Promise<void> {
+  const stat = await fs.stat(runDir).catch((e: NodeJS.ErrnoException) => e);
+  if (!(stat instanceof Error)) {
+    if (!stat.isDirectory()) throw new RunNotFoundError(runDir, 'is not a directory');
+    return;
+  }
+  if (stat.code === 'ENOENT') return;
+  if (stat.code !== 'ENOTDIR') throw new RunNotFoundError(runDir, `cannot be used: ${errorMessage(stat)}`);
+  for (let dir = path.dirname(runDir); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const s = await fs.stat(dir).catch(() => null);
+    if (s && !s.isDirectory()) throw new RunNotFoundError(runDir, `cannot be made: ${dir} is not a directory`);
+  }
+  throw new RunNotFoundError(runDir, 'cannot be made: a parent is not a directory');
+}
+
+/**
+ * Fails unless `file` is a regular file or does not exist (false then): a named pipe would block a
+ * read forever, and a folder is not a record.
+ */
+export async function requireRegularFile(file: string): Promise<boolean> {
+  const stat = await fs.stat(file).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return null;
+    throw new RunFileCorruptError(file, errorMessage(e));
+  });
+  if (stat === null) return false;
+  if (stat.isDirectory()) throw new RunFileCorruptError(file, 'is a directory, not a file');
+  if (!stat.isFile()) throw new RunFileCorruptError(file, 'not a regular file (a pipe or device?)');
+  return true;
+}
+
 /** A file's text, or null when it does not exist (other read errors name the file). */
 export async function readTextOrNull(file: string): Promise<string | null> {
+  if (!(await requireRegularFile(file))) return null;
   try {
     return await fs.readFile(file, 'utf8');
   } catch (e) {
@@ -33,7 +69,8 @@ export function parseJson(file: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new RunFileCorruptError(file, `not valid JSON (${errorMessage(e)})`);
+    // JSON.parse quotes the text it choked on, control characters included: shown escaped.
+    throw new RunFileCorruptError(file, `not valid JSON (${oneLine(errorMessage(e))})`);
   }
 }
 
@@ -42,6 +79,75 @@ export function expectFields(file: string, value: unknown, fields: readonly stri
   if (!isObject(value)) throw new RunFileCorruptError(file, 'expected a JSON object');
   const missing = fields.filter((f) => !(f in value));
   if (missing.length) throw new RunFileCorruptError(file, `missing ${missing.join(', ')}`);
+}
+
+/** A rule for one field: the test, and what the value should be (for the message). */
+type FieldRule = readonly [key: string, ok: (v: unknown) => boolean, what: string];
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isCount = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+const isPositiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+const isFraction = (v: unknown) => isNumber(v) && v >= 0 && v < 1;
+const optional = (ok: (v: unknown) => boolean) => (v: unknown) => v === undefined || v === null || ok(v);
+const oneOf = (...values: string[]) => (v: unknown) => typeof v === 'string' && values.includes(v);
+const withKind = (...kinds: string[]) => (v: unknown) => isObject(v) && kinds.includes(v.kind as string);
+
+/** Fails on the first field of `value` that breaks its rule, naming it as `prefix` + key. */
+export function expectRules(file: string, value: Record<string, unknown>, rules: readonly FieldRule[], prefix = ''): void {
+  for (const [key, ok, what] of rules) {
+    if (!ok(value[key])) throw new RunFileCorruptError(file, `"${prefix}${key}" is not ${what}`);
+  }
+}
+
+const HYPER_RULES: readonly FieldRule[] = [
+  ['epochs', isCount, 'a whole number >= 0'],
+  ['augEpochs', isCount, 'a whole number >= 0'],
+  ['batchSize', isPositiveInt, 'a whole number >= 1'],
+  ['lr', (v) => isNumber(v) && v > 0, 'a positive number'],
+  ['seed', isCount, 'a whole number >= 0'],
+  ['valSplit', isFraction, 'a number from 0 to below 1'],
+  ['limit', (v) => v === null || isPositiveInt(v), 'null or a whole number >= 1'],
+  ['earlyStop', optional(isPositiveInt), 'null or a whole number >= 1'],
+  ['lrSchedule', optional(withKind('constant', 'step', 'cosine', 'plateau')), 'a learning-rate schedule (constant, step, cosine or plateau)'],
+  ['optimizer', optional(withKind('adam', 'adamw', 'sgd')), 'an optimizer (adam, adamw or sgd)'],
+  ['labelSmoothing', optional(isFraction), 'a number from 0 to below 1'],
+];
+
+const AUGMENT_RULES: readonly FieldRule[] = [
+  ['rotationDeg', isNumber, 'a number'],
+  ['widthShift', isNumber, 'a number'],
+  ['heightShift', isNumber, 'a number'],
+  ['shear', isNumber, 'a number'],
+  ['zoom', isNumber, 'a number'],
+  ['shearUnit', oneOf('degrees', 'radians'), '"degrees" or "radians"'],
+  ['interpolation', optional(oneOf('nearest', 'bilinear')), '"nearest" or "bilinear"'],
+];
+
+/** A metric of a history row: a number, or null (JSON's NaN, a diverged loss). */
+const isMetric = (v: unknown) => v === null || isNumber(v);
+
+const HISTORY_RULES: readonly FieldRule[] = [
+  ['phase', oneOf('base', 'augment'), '"base" or "augment"'],
+  ['epoch', isPositiveInt, 'a whole number >= 1'],
+  ['loss', isMetric, 'a number'],
+  ['acc', isMetric, 'a number'],
+  ['val_loss', isMetric, 'a number'],
+  ['val_acc', isMetric, 'a number'],
+  ['seconds', optional(isNumber), 'a number'],
+  ['lr', optional(isNumber), 'a number'],
+];
+
+const EVAL_RESULT_RULES: readonly FieldRule[] = [
+  ['phase', oneOf('base', 'augment', 'final'), '"base", "augment" or "final"'],
+  ['epoch', isCount, 'a whole number >= 0'],
+  ['test_loss', isMetric, 'a number'],
+  ['test_acc', isMetric, 'a number'],
+];
+
+/** Checks one history row (from history.jsonl or a checkpoint's state); `where` names it in messages. */
+export function expectHistoryRow(where: string, row: unknown): asserts row is HistoryRow {
+  expectFields(where, row, ['phase', 'epoch', 'loss', 'acc', 'val_loss', 'val_acc']);
+  expectRules(where, row, HISTORY_RULES);
 }
 
 export async function hasRunConfig(runDir: string): Promise<boolean> {
@@ -78,9 +184,13 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   expectFields(file, raw, ['model', 'hyper', 'augmentation']);
   expectFields(`${file} (hyper)`, raw.hyper, ['epochs', 'augEpochs', 'batchSize', 'lr', 'seed', 'valSplit', 'limit']);
   if (typeof raw.model !== 'string') throw new RunFileCorruptError(file, '"model" is not a name');
+  if (raw.format !== undefined && !isPositiveInt(raw.format)) throw new RunFileCorruptError(file, '"format" is not a version number');
   if (typeof raw.format === 'number' && raw.format > RUN_FORMAT) {
     throw new RunMismatchError(runDir, `${file} has format ${raw.format}, written by a newer fashion-cnn (this one reads up to ${RUN_FORMAT})`);
   }
+  expectRules(file, raw.hyper as Record<string, unknown>, HYPER_RULES, 'hyper.');
+  if (!isObject(raw.augmentation)) throw new RunFileCorruptError(file, '"augmentation" is not an object');
+  expectRules(file, raw.augmentation, AUGMENT_RULES, 'augmentation.');
   return migrateConfig(raw);
 }
 
@@ -89,6 +199,7 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
  * append was cut off, and is left out.
  */
 export async function readHistory(runDir: string): Promise<HistoryRow[]> {
+  await requireRunDir(runDir);
   const file = runPath(runDir, 'history');
   const text = await readTextOrNull(file);
   if (text === null) throw new RunFileMissingError(file);
@@ -99,18 +210,23 @@ export async function readHistory(runDir: string): Promise<HistoryRow[]> {
     .filter(({ line }) => line.trim() !== '')
     .map(({ line, i }) => {
       const row = parseJson(`${file} line ${i + 1}`, line);
-      expectFields(`${file} line ${i + 1}`, row, ['phase', 'epoch', 'loss', 'acc', 'val_loss', 'val_acc']);
-      return row as unknown as HistoryRow;
+      expectHistoryRow(`${file} line ${i + 1}`, row);
+      return row;
     });
 }
 
 /** eval.json, or null for a run that has not been evaluated yet. */
 export async function readEvalReport(runDir: string): Promise<EvalReport | null> {
+  await requireRunDir(runDir);
   const file = runPath(runDir, 'eval');
   const text = await readTextOrNull(file);
   if (text === null) return null;
   const raw = parseJson(file, text);
   expectFields(file, raw, ['model', 'results']);
   if (!Array.isArray(raw.results)) throw new RunFileCorruptError(file, '"results" is not a list');
+  raw.results.forEach((r: unknown, i: number) => {
+    if (!isObject(r)) throw new RunFileCorruptError(file, `result ${i + 1} is not an object`);
+    expectRules(file, r, EVAL_RESULT_RULES, `results[${i}].`);
+  });
   return raw as unknown as EvalReport;
 }

@@ -1,15 +1,18 @@
 /** Writing a run's record files; every write is atomic or an append of one whole line. */
-import { promises as fs } from 'node:fs';
-import { appendLine, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
-import { RunExistsError } from './errors.js';
+import { appendLine, makeDirs, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { errorMessage } from '../util/errors.js';
+import { RunExistsError, RunNotFoundError } from './errors.js';
 import { runPath } from './files.js';
-import { hasRunConfig, readEvalReport } from './read.js';
+import { hasRunConfig, readEvalReport, requireRunDirOrNothing } from './read.js';
 import type { EvalReport, EvalResult, HistoryRow, RunConfig } from './types.js';
 
 /** Starts a run record: config.json and an empty history. Refuses a directory that holds a run. */
 export async function createRunRecord(runDir: string, config: RunConfig): Promise<void> {
+  await requireRunDirOrNothing(runDir);
   if (await hasRunConfig(runDir)) throw new RunExistsError(runDir);
-  await fs.mkdir(runDir, { recursive: true });
+  await makeDirs(runDir).catch((e: unknown) => {
+    throw new RunNotFoundError(runDir, `cannot be made: ${errorMessage(e)}`);
+  });
   await writeJsonAtomic(runPath(runDir, 'config'), config);
   await writeFileAtomic(runPath(runDir, 'history'), '');
 }

@@ -2,9 +2,32 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
+/**
+ * `mkdir -p` that always ends. Node's own `fs.mkdir(dir, { recursive: true })` loops forever (Node
+ * 20) where the kernel refuses a folder with ENOENT although its parent exists: `/proc/x`, `/sys/x`.
+ * An existing folder (or a link to one) is fine; a file in the way fails with EEXIST or ENOTDIR.
+ */
+export async function makeDirs(dir: string): Promise<void> {
+  const exists = async () => (await fs.stat(dir).catch(() => null))?.isDirectory() ?? false;
+  try {
+    await fs.mkdir(dir);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && (await exists())) return;
+    const parent = path.dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw e;
+    await makeDirs(parent);
+  }
+  // The parents exist now: one more try, whose failure (ENOENT again: /proc) is final.
+  await fs.mkdir(dir).catch(async (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST' || !(await exists())) throw e;
+  });
+}
+
 /** Writes a file so that readers see either the old content or the new one, never a half. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  await makeDirs(path.dirname(file));
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fh = await fs.open(tmp, 'w');
   try {
@@ -25,7 +48,7 @@ export async function writeJsonAtomic(file: string, value: unknown): Promise<voi
  * a final line without its newline (see readHistory in src/runs), so a record is all or nothing.
  */
 export async function appendLine(file: string, line: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  await makeDirs(path.dirname(file));
   const fh = await fs.open(file, 'a');
   try {
     await fh.writeFile(line.endsWith('\n') ? line : line + '\n');
@@ -41,11 +64,11 @@ export async function appendLine(file: string, line: string): Promise<void> {
  */
 export async function replaceDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
   const parent = path.dirname(dir);
-  await fs.mkdir(parent, { recursive: true });
+  await makeDirs(parent);
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmp = path.join(parent, `.${path.basename(dir)}.new-${tag}`);
   const old = path.join(parent, `.${path.basename(dir)}.old-${tag}`);
-  await fs.mkdir(tmp, { recursive: true });
+  await makeDirs(tmp);
   try {
     await fill(tmp);
   } catch (e) {

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { BACKEND_NAMES } from '../../backend/index.js';
-import { benchMarkdown, benchModels, type BenchOptions } from '../../bench/run.js';
-import { DEFAULT_THROUGHPUT } from '../../bench/throughput.js';
+import { BACKEND_NAMES } from '../../backend/types.js';
+import type { BenchOptions } from '../../bench/run.js';
 import { addDataOptions, printJson } from '../common.js';
 import { backendList, commaList, positiveInt } from '../options.js';
 
 /** The command's flags are the stage's options, plus --json. */
-interface BenchFlags extends Omit<BenchOptions, 'log'> {
+interface BenchFlags extends Omit<BenchOptions, 'log' | 'steps'> {
+  steps?: number;
   json?: boolean;
 }
 
@@ -16,7 +16,7 @@ export function registerBench(program: Command): void {
     .description('training (batch 256) and inference (batch 1000) images/s per model and backend, with PyTorch side by side when it is installed')
     .option('--models <list>', 'models to measure', commaList, ['cnn1', 'cnn3', 'cnn4'])
     .option('--backends <list>', `backends to measure (of ${BACKEND_NAMES.join(', ')}; cpu is very slow)`, backendList, ['native', 'wasm'])
-    .option('--steps <n>', 'training steps measured after 3 warm-up steps (median reported)', positiveInt, DEFAULT_THROUGHPUT.trainSteps)
+    .option('--steps <n>', 'training steps measured after the warm-up steps (median reported; default 10)', positiveInt)
     .option('--rounds <n>', 'alternate our backends and PyTorch this many times and report the medians (for noisy hosts)', positiveInt, 1)
     .option('--no-torch', 'skip the PyTorch reference')
     .option('--torch-script <file>', 'PyTorch reference script (default ../shared/bench/torch_reference.py)')
@@ -26,7 +26,9 @@ export function registerBench(program: Command): void {
     const log = (l: string) => {
       if (!f.json) process.stderr.write(l + '\n');
     };
-    const report = await benchModels({ ...f, log });
+    const { benchMarkdown, benchModels } = await import('../../bench/run.js');
+    const { DEFAULT_THROUGHPUT } = await import('../../bench/throughput.js');
+    const report = await benchModels({ ...f, steps: f.steps ?? DEFAULT_THROUGHPUT.trainSteps, log });
     if (f.json) printJson(report);
     else console.log(benchMarkdown(report));
   });

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { compareModels } from '../../compare/run.js';
 import { addBackendOption, addDataOptions, printJson } from '../common.js';
 import { commaList } from '../options.js';
-import { addTrainingOptions, augmentationFromFlags, hyperFromFlags, type TrainingFlags } from './train.js';
+import { requireRunDirOrNothing } from '../../runs/read.js';
+import { addTrainingOptions, augmentationFromFlags, checkModelNames, checkTrainingFlags, defaultOptimizer, hyperFromFlags, type TrainingFlags } from './train.js';
 
 interface CompareFlags extends TrainingFlags {
   models: string[];
@@ -23,9 +23,14 @@ export function registerCompare(program: Command): void {
   addDataOptions(cmd);
   addBackendOption(cmd);
   cmd.action(async (f: CompareFlags) => {
+    checkTrainingFlags(f);
+    await checkModelNames(f.models);
+    const hyper = hyperFromFlags(f, await defaultOptimizer());
+    await requireRunDirOrNothing(f.out); // a file in the way fails before any training
+    const { compareModels } = await import('../../compare/run.js');
     const { report, markdown, files } = await compareModels({
       models: f.models,
-      hyper: hyperFromFlags(f),
+      hyper,
       augmentation: augmentationFromFlags(f),
       out: f.out,
       pictures: f.pictures,

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { initBackend } from '../../backend/index.js';
 import {
   CLASS_NAMES, DATA_FILE_KEYS, FILE_LABELS, SOURCE_KIND_LABELS, classCounts, loadFashionMnist,
   type FashionMnist,
@@ -31,6 +30,7 @@ export function registerData(program: Command): void {
         allowDownload: flags.download,
       });
       const loadSeconds = (performance.now() - started) / 1000;
+      const { initBackend } = await import('../../backend/index.js');
       const backend = await initBackend();
       const report = dataReport(data, backend.description, loadSeconds);
       if (backend.fallbackReason) report.backendNote = backend.fallbackReason;

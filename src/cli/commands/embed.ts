@@ -1,28 +1,19 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UserError } from '../../util/errors.js';
-import {
-  DEFAULT_EMBED_COUNT,
-  DEFAULT_EMBED_SEED,
-  EMBED_METHODS,
-  EMBED_SPLITS,
-  MAX_EMBED_COUNT,
-  METHOD_LABELS,
-  runEmbed,
-  type EmbedMethod,
-  type EmbedOutcome,
-  type EmbedSplit,
-} from '../../explain/embed/index.js';
-import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '../common.js';
+// Only the light types module here: the stage (TF.js, t-SNE, UMAP, plots) loads when the command runs.
+import { EMBED_METHODS, EMBED_SPLITS, type EmbedMethod, type EmbedSplit } from '../../explain/embed/types.js';
+import type { EmbedOutcome } from '../../explain/embed/run.js';
+import { addBackendOption, addDataOptions, prepareOutputFolder, printJson, type CommonFlags } from '../common.js';
 import { commaList, nonNegativeInt, positiveInt, positiveNumber } from '../options.js';
 
 interface EmbedFlags extends CommonFlags {
   pixels?: boolean;
   method: EmbedMethod;
   dims?: string;
-  count: number;
+  count?: number;
   split: EmbedSplit;
   layer?: string;
-  seed: number;
+  seed?: number;
   out?: string;
   components?: string[];
   perplexity?: number;
@@ -76,7 +67,7 @@ function nonNegativeNumber(value: string): number {
   return n;
 }
 
-function formatSummary(o: EmbedOutcome): string {
+function formatSummary(o: EmbedOutcome, METHOD_LABELS: Record<EmbedMethod, string>): string {
   const r = o.record;
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   const src = r.source.kind === 'pixels' ? `pixels (${r.source.dim} dims)` : `${r.source.model} layer ${r.source.layer} (${r.source.dim} dims)`;
@@ -108,10 +99,10 @@ export function registerEmbed(program: Command): void {
     .option('--pixels', 'embed raw pixels instead of a model\'s features')
     .addOption(new Option('--method <method>', 'projection').choices([...EMBED_METHODS]).default('pca'))
     .addOption(new Option('--dims <n>', 'dimensions of the projection (default 2, or as many as --components lists)').choices(['2', '3']))
-    .option('--count <n>', `images to embed, a seeded sample stratified by class (at most ${MAX_EMBED_COUNT})`, positiveInt, DEFAULT_EMBED_COUNT)
+    .option('--count <n>', 'images to embed, a seeded sample stratified by class (default 2500, at most 10000)', positiveInt)
     .addOption(new Option('--split <split>', 'which images: the test set, or the run\'s validation split').choices([...EMBED_SPLITS]).default('test'))
     .option('--layer <name>', 'the model layer whose activations are embedded (default: the one feeding the classifier)')
-    .option('--seed <n>', 'seed for the sample, t-SNE/UMAP randomness, and the --pixels validation split', nonNegativeInt, DEFAULT_EMBED_SEED)
+    .option('--seed <n>', 'seed for the sample, t-SNE/UMAP randomness, and the --pixels validation split (default 13)', nonNegativeInt)
     .option('--out <dir>', 'output folder (default RUN_DIR/embed/<method>-<dims>d, or runs/embed-pixels/<method>-<dims>d)')
     .option('--components <list>', 'pca: which of the top 10 components to plot, e.g. 1,2 or 2,3,4', commaList)
     .option('--perplexity <n>', 'tsne: perplexity (default 30)', positiveNumber)
@@ -135,47 +126,55 @@ export function registerEmbed(program: Command): void {
     if (f.method === 'custom' && (f.left === undefined || f.right === undefined)) {
       throw new UserError('--method custom needs --left and --right (regular expressions over class names, e.g. --left shirt --right coat)');
     }
-    const log = (line: string) => process.stderr.write(`${line}\n`);
-    const progress = process.stderr.isTTY
-      ? (done: number, total: number, note: string) => process.stderr.write(`\r${METHOD_LABELS[f.method]}: ${done}/${total} ${note}   ${done === total ? '\n' : ''}`)
-      : undefined;
     const components = parseComponents(f.components);
     if (!f.dims && components && components.length !== 2 && components.length !== 3) {
       throw new UserError(`--components lists ${components.length} components; a projection has 2 or 3 dimensions`);
     }
     const dims = (f.dims ? Number(f.dims) : (components?.length ?? 2)) as 2 | 3;
-    const outcome = await runEmbed({
-      runDir,
-      pixels: f.pixels,
-      method: f.method,
-      dims,
-      count: f.count,
-      split: f.split,
-      layer: f.layer,
-      seed: f.seed,
-      out: f.out,
-      components,
-      perplexity: f.perplexity,
-      iterations: f.iterations,
-      learningRate: f.learningRate,
-      theta: f.theta,
-      tsneInit: f.tsneInit,
-      neighbors: f.neighbors,
-      minDist: f.minDist,
-      umapInit: f.umapInit,
-      epochs: f.epochs,
-      custom: f.left !== undefined && f.right !== undefined ? { left: f.left, right: f.right, up: f.up, down: f.down } : undefined,
-      dataDir: f.dataDir,
-      verify: f.verify,
-      backend: f.backend,
-      log,
-      onProgress: progress,
-    });
+    const undoOut = f.out !== undefined ? await prepareOutputFolder('--out', f.out) : async () => {};
+    const { runEmbed, METHOD_LABELS } = await import('../../explain/embed/run.js');
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const progress = process.stderr.isTTY
+      ? (done: number, total: number, note: string) => process.stderr.write(`\r${METHOD_LABELS[f.method]}: ${done}/${total} ${note}   ${done === total ? '\n' : ''}`)
+      : undefined;
+    let outcome: EmbedOutcome;
+    try {
+      outcome = await runEmbed({
+        runDir,
+        pixels: f.pixels,
+        method: f.method,
+        dims,
+        count: f.count,
+        split: f.split,
+        layer: f.layer,
+        seed: f.seed,
+        out: f.out,
+        components,
+        perplexity: f.perplexity,
+        iterations: f.iterations,
+        learningRate: f.learningRate,
+        theta: f.theta,
+        tsneInit: f.tsneInit,
+        neighbors: f.neighbors,
+        minDist: f.minDist,
+        umapInit: f.umapInit,
+        epochs: f.epochs,
+        custom: f.left !== undefined && f.right !== undefined ? { left: f.left, right: f.right, up: f.up, down: f.down } : undefined,
+        dataDir: f.dataDir,
+        verify: f.verify,
+        backend: f.backend,
+        log,
+        onProgress: progress,
+      });
+    } catch (e) {
+      await undoOut();
+      throw e;
+    }
     if (f.json) {
       const { coords: _coords, indices: _indices, labels: _labels, ...rest } = outcome.record;
       printJson({ out: outcome.out, files: outcome.files, ...rest });
     } else {
-      console.log(formatSummary(outcome));
+      console.log(formatSummary(outcome, METHOD_LABELS));
     }
   });
 }

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { evaluateRun } from '../../evaluate/run.js';
-import { formatEvalResult } from '../../evaluate/report.js';
 import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '../common.js';
 
 interface EvaluateFlags extends CommonFlags {
@@ -16,6 +14,10 @@ export function registerEvaluate(program: Command): void {
   addDataOptions(cmd);
   addBackendOption(cmd);
   cmd.action(async (runDir: string, f: EvaluateFlags) => {
+    const { locateRunModel } = await import('../../runs/model.js');
+    await locateRunModel(runDir); // a run without a model fails before the backend starts
+    const { evaluateRun } = await import('../../evaluate/run.js');
+    const { formatEvalResult } = await import('../../evaluate/report.js');
     const { result } = await evaluateRun({ runDir, backend: f.backend, dataDir: f.dataDir, verify: f.verify });
     if (f.json) printJson(result);
     else console.log(formatEvalResult(result));

@@ -1,11 +1,11 @@
 import { Option, type Command } from 'commander';
 import { ARTICLE_AUGMENTATION, type AugmentConfig } from '../../train/augment.js';
 import { LR_SCHEDULE_HELP, parseLrSchedule } from '../../train/lr-schedule.js';
-import { DEFAULT_OPTIMIZER } from '../../train/optimizer.js';
-import { trainRun, type RequestedSettings } from '../../train/run.js';
+import type { RequestedSettings } from '../../train/run.js';
+import { requireRunDirOrNothing } from '../../runs/read.js';
 import type { OptimizerSpec, TrainHyperParams } from '../../runs/types.js';
 import { UserError } from '../../util/errors.js';
-import { modelNames } from '../../models/registry.js';
+import { findModelSpec, modelNames } from '../../models/registry.js';
 import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '../common.js';
 import { fraction, nonNegativeInt, positiveInt, positiveNumber, smoothing, unitInterval } from '../options.js';
 
@@ -37,13 +37,40 @@ interface TrainFlags extends TrainingFlags {
   json?: boolean;
 }
 
-/** The optimizer the flags ask for; a flag that belongs to another optimizer is an error, not ignored. */
-export function optimizerFromFlags(f: Pick<TrainingFlags, 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay'>): OptimizerSpec {
+/** The default optimizer's settings (loaded on use: its module brings in TF.js). */
+export async function defaultOptimizer(): Promise<OptimizerSpec> {
+  return (await import('../../train/optimizer.js')).DEFAULT_OPTIMIZER;
+}
+
+/** A flag that belongs to another optimizer than the one chosen is an error, not ignored. */
+function checkOptimizerFlags(f: Pick<TrainingFlags, 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay'>): void {
   if (f.optimizer !== 'sgd' && (f.momentum !== undefined || f.nesterov)) throw new UserError(`--momentum and --nesterov are for --optimizer sgd, not ${f.optimizer}`);
   if (f.optimizer !== 'adamw' && f.weightDecay !== undefined) throw new UserError(`--weight-decay is for --optimizer adamw, not ${f.optimizer}`);
+}
+
+/**
+ * Every check of the training flags that needs no stage loaded, so that a bad combination fails
+ * at once (hyperFromFlags makes them too).
+ */
+export function checkTrainingFlags(f: TrainingFlags): void {
+  if (f.epochs + f.augEpochs === 0) throw new UserError('nothing to train: --epochs and --aug-epochs are both 0');
+  checkOptimizerFlags(f);
+  parseLrSchedule(f.lrSchedule);
+}
+
+/** Fails with the registry's message for a model name it does not have (loading the model code only then). */
+export async function checkModelNames(names: readonly string[]): Promise<void> {
+  if (names.every((n) => findModelSpec(n))) return;
+  const { requireModelSpec } = await import('../../models/build.js');
+  names.forEach(requireModelSpec);
+}
+
+/** The optimizer the flags ask for; `adam` is the default optimizer's settings. */
+export function optimizerFromFlags(f: Pick<TrainingFlags, 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay'>, adam: OptimizerSpec): OptimizerSpec {
+  checkOptimizerFlags(f);
   switch (f.optimizer) {
     case 'adam':
-      return DEFAULT_OPTIMIZER;
+      return adam;
     case 'adamw':
       return { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: null, weightDecay: f.weightDecay ?? 0.01 };
     case 'sgd':
@@ -51,8 +78,8 @@ export function optimizerFromFlags(f: Pick<TrainingFlags, 'optimizer' | 'momentu
   }
 }
 
-export function hyperFromFlags(f: TrainingFlags): TrainHyperParams {
-  if (f.epochs + f.augEpochs === 0) throw new UserError('nothing to train: --epochs and --aug-epochs are both 0');
+export function hyperFromFlags(f: TrainingFlags, adam: OptimizerSpec): TrainHyperParams {
+  checkTrainingFlags(f);
   return {
     epochs: f.epochs,
     augEpochs: f.augEpochs,
@@ -63,7 +90,7 @@ export function hyperFromFlags(f: TrainingFlags): TrainHyperParams {
     limit: f.limit ?? null,
     earlyStop: f.earlyStop ?? null,
     lrSchedule: parseLrSchedule(f.lrSchedule),
-    optimizer: optimizerFromFlags(f),
+    optimizer: optimizerFromFlags(f, adam),
     labelSmoothing: f.labelSmoothing,
   };
 }
@@ -81,9 +108,9 @@ const AUGMENT_FLAGS = ['shearUnit', 'interpolation'] as const;
  * The settings given on the command line (not defaults): with --resume each must agree with the
  * run's record. `all` treats every setting as given (compare resumes with its whole protocol).
  */
-export function requestedFromFlags(f: TrainingFlags & { model?: string }, command: Command, all = false): RequestedSettings {
+export function requestedFromFlags(f: TrainingFlags & { model?: string }, command: Command, adam: OptimizerSpec, all = false): RequestedSettings {
   const given = (k: string) => all || command.getOptionValueSource(k) === 'cli';
-  const full = hyperFromFlags(f);
+  const full = hyperFromFlags(f, adam);
   const augmentation = augmentationFromFlags(f);
   const hyper: Partial<TrainHyperParams> = {};
   for (const k of HYPER_FLAGS) if (given(k)) Object.assign(hyper, { [k]: full[k] });
@@ -128,10 +155,18 @@ export function registerTrain(program: Command): void {
   addDataOptions(cmd);
   addBackendOption(cmd);
   cmd.action(async (f: TrainFlags, command: Command) => {
+    checkTrainingFlags(f);
+    if (f.model !== undefined) await checkModelNames([f.model]);
+    // A file in the way fails now, not after the data is loaded and the model built.
+    if (f.runDir !== undefined && !f.resume) await requireRunDirOrNothing(f.runDir);
+    const adam = await defaultOptimizer();
+    const hyper = hyperFromFlags(f, adam);
+    const requested = f.resume ? requestedFromFlags(f, command, adam) : undefined;
+    const { trainRun } = await import('../../train/run.js');
     const summary = await trainRun({
-      requested: f.resume ? requestedFromFlags(f, command) : undefined,
+      requested,
       model: f.model,
-      hyper: hyperFromFlags(f),
+      hyper,
       augmentation: augmentationFromFlags(f),
       runDir: f.runDir,
       resume: f.resume,
