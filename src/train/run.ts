@@ -13,7 +13,7 @@ import { initBackend, type BackendInfo, type BackendName } from '../backend/inde
 import { loadFashionMnist, splitTrainVal, toExamples } from '../data/index.js';
 import type { Examples, FashionMnist, TrainValSplit } from '../data/types.js';
 import { buildModel, countParams, requireModelSpec } from '../models/build.js';
-import { modelNames, type ModelSpec } from '../models/registry.js';
+import { findModelSpec, modelNames, type ModelSpec } from '../models/registry.js';
 import {
   cleanStaleFiles,
   createRunRecord,
@@ -27,6 +27,7 @@ import {
   RunExistsError,
   RunMismatchError,
   RUN_FORMAT,
+  runPath,
   saveCheckpoint,
   saveRunModel,
   type AugmentConfig,
@@ -137,7 +138,9 @@ export async function openRun(opts: Pick<TrainRunOptions, 'model' | 'hyper' | 'a
     if (!opts.runDir) throw new UserError('--resume needs --run-dir RUN_DIR (the run to continue)');
     const existing = await readRunConfig(opts.runDir);
     checkRequestedSettings(opts.runDir, existing, opts.requested ?? {});
-    return { runDir: opts.runDir, existing, spec: requireModelSpec(existing.model), hyper: existing.hyper, augmentation: existing.augmentation };
+    const spec = findModelSpec(existing.model);
+    if (!spec) throw new RunMismatchError(opts.runDir, `${runPath(opts.runDir, 'config')} names model "${existing.model}", which this fashion-cnn does not have (it has ${modelNames().join(', ')})`);
+    return { runDir: opts.runDir, existing, spec, hyper: existing.hyper, augmentation: existing.augmentation };
   }
   if (!opts.model) throw new UserError(`train needs --model (one of ${modelNames().join(', ')})`);
   const spec = requireModelSpec(opts.model);
@@ -152,11 +155,32 @@ export interface RunData {
   test: Examples;
 }
 
-/** Step 3: the data set, split into training and validation by the run's seed. */
-export async function loadRunData(hyper: TrainHyperParams, opts: Pick<TrainRunOptions, 'data' | 'dataDir' | 'verify'>): Promise<RunData> {
+/**
+ * Step 3: the data set, split into training and validation by the run's seed. A resumed run must
+ * find the data its record names (same file contents, same split sizes): resuming on other data
+ * would silently train a different run.
+ */
+export async function loadRunData(plan: RunPlan, opts: Pick<TrainRunOptions, 'data' | 'dataDir' | 'verify'>): Promise<RunData> {
+  const { hyper } = plan;
   const data = opts.data ?? (await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify }));
   const split = splitTrainVal(data.train, { seed: hyper.seed, valFraction: hyper.valSplit, limit: hyper.limit });
-  return { source: data.source, split, test: toExamples(data.test) };
+  const loaded: RunData = { source: data.source, split, test: toExamples(data.test) };
+  if (plan.existing) checkSameData(plan.runDir, plan.existing, loaded);
+  return loaded;
+}
+
+function checkSameData(runDir: string, record: RunConfig, data: RunData): void {
+  const diffs: string[] = [];
+  for (const [key, file] of Object.entries(record.data.files ?? {})) {
+    const now = data.source.files[key as keyof typeof data.source.files];
+    if (file?.md5 && now?.md5 && file.md5 !== now.md5) diffs.push(`${key} has MD5 ${now.md5}, the record ${file.md5}`);
+  }
+  const counts = { trainCount: data.split.train.count, valCount: data.split.val.count, testCount: data.test.count };
+  for (const [key, n] of Object.entries(counts)) {
+    const recorded = record.data[key as keyof typeof counts];
+    if (typeof recorded === 'number' && recorded !== n) diffs.push(`${key} ${n}, the record ${recorded}`);
+  }
+  if (diffs.length) throw new RunMismatchError(runDir, `the data differs from what ${runPath(runDir, 'config')} records (${diffs.join('; ')}): resume with the same data, or start a new run`);
 }
 
 export interface ModelStart {
@@ -300,7 +324,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<RunSummary> {
   const started = performance.now();
   const plan = await openRun(opts);
   const backend = await startBackend(opts.backend, log);
-  const data = await loadRunData(plan.hyper, opts);
+  const data = await loadRunData(plan, opts);
   const start = await restoreOrBuildModel(plan, log);
   const { model } = start;
   const optimizer = await compileModel(start, plan.hyper);

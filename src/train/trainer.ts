@@ -145,13 +145,15 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
       xs.dispose();
       ys.dispose();
       const [loss, acc] = out as number[];
-      if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at ${phase} epoch ${info.epochInPhase}, step ${step + 1}`);
+      if (!Number.isFinite(loss)) throw new UserError(`training diverged: the loss is ${loss} at ${phase} epoch ${info.epochInPhase}, step ${step + 1} (try a lower --lr)`);
       lossSum += loss * n;
       accSum += acc * n;
       seen += n;
       await emit('onBatchEnd', { step: step + 1, steps, loss: lossSum / seen, acc: accSum / seen });
     }
     const val = lossAndAccuracy(predictProbs(model, data.val), data.val.y);
+    // Weights can overflow to NaN while the training loss (clipped in the cross-entropy) stays finite.
+    if (!Number.isFinite(val.loss) && data.val.count > 0) throw new UserError(`training diverged: the validation loss is ${val.loss} after ${phase} epoch ${info.epochInPhase} (try a lower --lr)`);
     state.epochsDone[phase]++;
     const row: HistoryRow = {
       phase,
