@@ -38,7 +38,8 @@ export function renderDoc(observed: readonly Observed[], seconds: number): strin
   out.push('Exit codes: 0 success; 1 `predict` could not classify some images (the others are still');
   out.push('classified); 2 bad input (a `UserError`, or a flag rejected by the parser). An `internal');
   out.push('error:` line (exit 1) is a bug; a case marked **known bug** records one not fixed yet,');
-  out.push('with today\'s behaviour expected (there are none at present).');
+  const known = observed.filter((o) => o.c.knownBug).length;
+  out.push(`with today's behaviour expected (${known === 0 ? 'none at present' : `${known} at present`}).`);
   out.push('');
   const counts = AREAS.map((a) => `${AREA_TITLES[a].replace(/`/g, '')}: ${observed.filter((o) => o.c.area === a).length}`).join(', ');
   out.push(`${observed.length} cases (${counts}); the whole table ran in ${seconds.toFixed(0)} s, two cases at a time.`);
