@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { saveModel } from '../models/io.js';
-import { makeDirs, writeFileAtomic } from '../util/atomic.js';
+import { makeDirs, writeFileAtomic, writeFileSynced } from '../util/atomic.js';
 import { RunFileCorruptError, RunFileMissingError, RunMismatchError } from './errors.js';
 import { CHECKPOINT_FILES, runPath } from './files.js';
 import { loadModelDir } from './model.js';
@@ -43,17 +43,6 @@ const CURRENT = 'CURRENT';
 const TMP_PREFIX = '.tmp-';
 
 const currentFile = (runDir: string) => path.join(runPath(runDir, 'checkpoint'), CURRENT);
-
-/** Writes a file and flushes it to disk, so the commit that follows never points at lost data. */
-async function writeSynced(file: string, data: string | Uint8Array): Promise<void> {
-  const fh = await fs.open(file, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 async function readCurrent(runDir: string): Promise<CurrentPointer | null> {
   const file = currentFile(runDir);
@@ -131,9 +120,9 @@ export async function saveCheckpoint(runDir: string, model: tfl.LayersModel, opt
   await makeDirs(tmp);
   try {
     await saveModel(model, path.join(tmp, CHECKPOINT_FILES.model));
-    await writeSynced(path.join(tmp, CHECKPOINT_FILES.optimizerJson), JSON.stringify({ specs }));
-    await writeSynced(path.join(tmp, CHECKPOINT_FILES.optimizerBin), Buffer.concat(buffers));
-    await writeSynced(path.join(tmp, CHECKPOINT_FILES.state), JSON.stringify(state));
+    await writeFileSynced(path.join(tmp, CHECKPOINT_FILES.optimizerJson), JSON.stringify({ specs }));
+    await writeFileSynced(path.join(tmp, CHECKPOINT_FILES.optimizerBin), Buffer.concat(buffers));
+    await writeFileSynced(path.join(tmp, CHECKPOINT_FILES.state), JSON.stringify(state));
     await fs.rename(tmp, path.join(base, name));
   } catch (e) {
     await fs.rm(tmp, { recursive: true, force: true });

@@ -25,17 +25,22 @@ export async function makeDirs(dir: string): Promise<void> {
   });
 }
 
-/** Writes a file so that readers see either the old content or the new one, never a half. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await makeDirs(path.dirname(file));
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await fs.open(tmp, 'w');
+/** Writes a file and flushes it to disk, so that a rename or commit that follows never points at lost data. */
+export async function writeFileSynced(file: string, data: string | Uint8Array): Promise<void> {
+  const fh = await fs.open(file, 'w');
   try {
     await fh.writeFile(data);
     await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+/** Writes a file so that readers see either the old content or the new one, never a half. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  await makeDirs(path.dirname(file));
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFileSynced(tmp, data);
   await fs.rename(tmp, file);
 }
 

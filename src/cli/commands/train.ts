@@ -10,13 +10,7 @@ import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '.
 import { fraction, nonNegativeInt, positiveInt, positiveNumber, smoothing, unitInterval } from '../options.js';
 
 /** The flags of one training run's protocol (shared by train and compare). */
-export interface TrainingFlags extends CommonFlags {
-  epochs: number;
-  augEpochs: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  valSplit: number;
+export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epochs' | 'augEpochs' | 'batchSize' | 'lr' | 'seed' | 'valSplit' | 'labelSmoothing'> {
   limit?: number;
   earlyStop?: number;
   lrSchedule: string;
@@ -24,7 +18,6 @@ export interface TrainingFlags extends CommonFlags {
   momentum?: number;
   nesterov?: boolean;
   weightDecay?: number;
-  labelSmoothing: number;
   shearUnit: AugmentConfig['shearUnit'];
   interpolation: AugmentConfig['interpolation'];
 }
