@@ -25,6 +25,28 @@ function residualBlock(g: GraphBuilder, x: Node, name: string, filters: number, 
   return g.relu(g.add([shortcut, z], { name: `${name}_add` }), { name: `${name}_out` });
 }
 
+/** A 3x3 'same' convolution with its ReLU, then a batch norm: the unit `best` is made of. */
+function convBn(g: GraphBuilder, x: Node, name: string, filters: number): Node {
+  return g.batchNorm(g.conv2d(x, { name: `${name}_conv`, filters, padding: 'same', activation: 'relu' }), { name: `${name}_bn` });
+}
+
+/**
+ * `best`: the ResNet-9 of Myrtle.ai's fast CIFAR-10 training (Page, 2018) at half width, for 28x28
+ * grey images. Each unit is conv (ReLU inside, as in the article's Keras models) then batch norm,
+ * which the native backend runs fused; the last 3x3 map is max-pooled whole (a native pooling, where
+ * a global average would be a generic reduction).
+ */
+function resnet9(x: Node, g: GraphBuilder): Node {
+  const prep = convBn(g, x, 'prep', 32);
+  const l1 = g.maxPool(convBn(g, prep, 'layer1', 64), { name: 'layer1_pool' }); // 14x14
+  const r1 = g.add([l1, convBn(g, convBn(g, l1, 'res1a', 64), 'res1b', 64)], { name: 'res1_add' });
+  const l2 = g.maxPool(convBn(g, r1, 'layer2', 128), { name: 'layer2_pool' }); // 7x7
+  const l3 = g.maxPool(convBn(g, l2, 'layer3', 256), { name: 'layer3_pool' }); // 3x3
+  const r3 = g.add([l3, convBn(g, convBn(g, l3, 'res3a', 256), 'res3b', 256)], { name: 'res3_add' });
+  const pooled = g.flatten(g.maxPool(r3, { name: 'pool', size: 3 }), { name: 'flatten' });
+  return g.dense(pooled, { name: 'classifier', units: CLASS_NAMES.length, activation: 'softmax' });
+}
+
 export const MODEL_SPECS: readonly ModelSpec[] = [
   {
     kind: 'layers',
@@ -103,6 +125,13 @@ export const MODEL_SPECS: readonly ModelSpec[] = [
       phase1: { loss: 0.2657, acc: 0.9052, seconds: 3615 },
       phase2: { loss: 0.1777, acc: 0.9352, seconds: 16699 },
     },
+  },
+  {
+    kind: 'graph',
+    name: 'best',
+    title: 'ResNet-9 at half width (residual, batch norm): the most accurate model here',
+    input: FASHION_SHAPE,
+    graph: resnet9,
   },
   {
     kind: 'graph',
