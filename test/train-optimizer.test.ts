@@ -34,14 +34,14 @@ test('the default optimizer is TF.js\'s Adam, step for step and bit for bit', as
 
 test('every optimizer reads and sets its learning rate, and SGD steps with the one set', async () => {
   await initBackend('cpu');
-  for (const spec of [DEFAULT_OPTIMIZER, { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: null, weightDecay: 0.1 }, { kind: 'sgd', momentum: 0, nesterov: false }] as const) {
+  for (const spec of [DEFAULT_OPTIMIZER, { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: null, weightDecay: 0.1 }, { kind: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 }] as const) {
     const o = makeOptimizer(spec, 0.5);
     assert.equal(o.getLearningRate(), 0.5);
     o.setLearningRate(0.25);
     assert.equal(o.getLearningRate(), 0.25, spec.kind);
   }
   const w = tf.variable(tf.tensor1d([1, 2]));
-  const sgd = makeOptimizer({ kind: 'sgd', momentum: 0, nesterov: false }, 0.5);
+  const sgd = makeOptimizer({ kind: 'sgd', momentum: 0, nesterov: false, weightDecay: 0 }, 0.5);
   sgd.setLearningRate(0.1);
   sgd.applyGradients({ [w.name]: tf.tensor1d([1, 1]) });
   assert.deepEqual(Array.from(w.dataSync()).map((v) => +v.toFixed(6)), [0.9, 1.9]);
@@ -50,7 +50,7 @@ test('every optimizer reads and sets its learning rate, and SGD steps with the o
 test('SGD with momentum accumulates: two equal gradients move by lr*g, then lr*(1+m)*g', async () => {
   await initBackend('cpu');
   const w = tf.variable(tf.tensor1d([0]));
-  const o = makeOptimizer({ kind: 'sgd', momentum: 0.9, nesterov: false }, 0.1);
+  const o = makeOptimizer({ kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 }, 0.1);
   o.applyGradients({ [w.name]: tf.tensor1d([1]) });
   assert.ok(Math.abs(w.dataSync()[0] + 0.1) < 1e-6);
   o.applyGradients({ [w.name]: tf.tensor1d([1]) });

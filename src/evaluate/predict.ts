@@ -2,13 +2,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Examples } from '../data/types.js';
 import { formatShape, modelImageShape, sameShape, shapeSize } from '../models/shape.js';
+import { predictBatch, type TestTimeAugmentation } from '../models/tta.js';
 import { UserError } from '../util/errors.js';
 
 /** Inference batch: large enough to amortise per-call overhead, small enough for little memory. */
 export const PREDICT_BATCH = 1000;
 
+export interface PredictOptions {
+  /** Images per call (default PREDICT_BATCH). */
+  batchSize?: number;
+  /** Test-time augmentation (default none). */
+  tta?: TestTimeAugmentation;
+}
+
 /** Softmax outputs for every example (count x classes), computed in inference mode, batch by batch. */
-export function predictProbs(model: tfl.LayersModel, examples: Pick<Examples, 'x' | 'count' | 'shape'>, batchSize = PREDICT_BATCH): Float32Array {
+export function predictProbs(model: tfl.LayersModel, examples: Pick<Examples, 'x' | 'count' | 'shape'>, opts: PredictOptions = {}): Float32Array {
+  const batchSize = opts.batchSize ?? PREDICT_BATCH;
   const wants = modelImageShape(model);
   if (!sameShape(examples.shape, wants)) {
     throw new UserError(`the model "${model.name}" takes ${formatShape(wants)} images, but the examples are ${formatShape(examples.shape)}`);
@@ -23,7 +32,7 @@ export function predictProbs(model: tfl.LayersModel, examples: Pick<Examples, 'x
     const n = Math.min(batchSize, examples.count - start);
     const probs = tf.tidy(() => {
       const x = tf.tensor4d(examples.x.subarray(start * size, (start + n) * size), [n, ...examples.shape]);
-      return model.predict(x, { batchSize: n }) as tf.Tensor;
+      return predictBatch(model, x, opts.tta ?? 'none');
     });
     out.set(probs.dataSync() as Float32Array, start * classes);
     probs.dispose();

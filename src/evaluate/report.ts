@@ -2,6 +2,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Examples } from '../data/types.js';
 import { evaluationFromProbs } from './metrics.js';
 import { predictProbs } from './predict.js';
+import type { TestTimeAugmentation } from '../models/tta.js';
 import type { EvalResult } from './types.js';
 
 export interface Evaluation {
@@ -9,8 +10,8 @@ export interface Evaluation {
   probs: Float32Array;
 }
 
-export function evaluateModel(model: tfl.LayersModel, test: Examples, at: { phase: EvalResult['phase']; epoch: number }): Evaluation {
-  const probs = predictProbs(model, test);
+export function evaluateModel(model: tfl.LayersModel, test: Examples, at: { phase: EvalResult['phase']; epoch: number }, tta: TestTimeAugmentation = 'none'): Evaluation {
+  const probs = predictProbs(model, test, { tta });
   return { result: evaluationFromProbs(probs, test.y, at), probs };
 }
 

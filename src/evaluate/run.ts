@@ -31,7 +31,7 @@ export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRun
   try {
     if (fromCheckpoint) log(`note: ${opts.runDir} has no final model yet; evaluating its latest checkpoint`);
     const data = await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify });
-    const { result } = evaluateModel(model, toExamples(data.test), { phase: 'final', epoch: epochs });
+    const { result } = evaluateModel(model, toExamples(data.test), { phase: 'final', epoch: epochs }, config?.hyper.tta ?? 'none');
     await recordEvaluation(opts.runDir, config?.model ?? model.name, result);
     return { result, fromCheckpoint };
   } finally {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { errorMessage, oneLine } from '../util/errors.js';
 import { RunFileCorruptError, RunFileMissingError, RunMismatchError, RunNotFoundError } from './errors.js';
 import { runPath } from './files.js';
-import { RUN_FORMAT, type EvalReport, type HistoryRow, type RunConfig } from './types.js';
+import { RUN_FORMAT, type EvalReport, type HistoryRow, type OptimizerSpec, type RunConfig } from './types.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -108,9 +108,10 @@ const HYPER_RULES: readonly FieldRule[] = [
   ['valSplit', isFraction, 'a number from 0 to below 1'],
   ['limit', (v) => v === null || isPositiveInt(v), 'null or a whole number >= 1'],
   ['earlyStop', optional(isPositiveInt), 'null or a whole number >= 1'],
-  ['lrSchedule', optional(withKind('constant', 'step', 'cosine', 'plateau')), 'a learning-rate schedule (constant, step, cosine or plateau)'],
+  ['lrSchedule', optional(withKind('constant', 'step', 'cosine', 'plateau', 'onecycle')), 'a learning-rate schedule (constant, step, cosine, plateau or onecycle)'],
   ['optimizer', optional(withKind('adam', 'adamw', 'sgd')), 'an optimizer (adam, adamw or sgd)'],
   ['labelSmoothing', optional(isFraction), 'a number from 0 to below 1'],
+  ['tta', optional(oneOf('none', 'flip')), '"none" or "flip"'],
 ];
 
 const AUGMENT_RULES: readonly FieldRule[] = [
@@ -121,6 +122,9 @@ const AUGMENT_RULES: readonly FieldRule[] = [
   ['zoom', isNumber, 'a number'],
   ['shearUnit', oneOf('degrees', 'radians'), '"degrees" or "radians"'],
   ['interpolation', optional(oneOf('nearest', 'bilinear')), '"nearest" or "bilinear"'],
+  ['cropPad', optional(isCount), 'a whole number >= 0'],
+  ['flip', optional((v) => typeof v === 'boolean'), 'true or false'],
+  ['erase', optional(isFraction), 'a number from 0 to below 1'],
 ];
 
 /** A metric of a history row: a number, or null (JSON's NaN, a diverged loss). */
@@ -154,10 +158,17 @@ export async function hasRunConfig(runDir: string): Promise<boolean> {
   return (await fs.stat(runPath(runDir, 'config')).catch(() => null))?.isFile() ?? false;
 }
 
+/** Records from before SGD had weight decay trained without it. */
+function migrateOptimizer(o: OptimizerSpec | undefined): OptimizerSpec {
+  if (!o) return { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null };
+  return o.kind === 'sgd' ? { ...o, weightDecay: (o as Partial<typeof o>).weightDecay ?? 0 } : o;
+}
+
 /**
  * Brings a config.json written by an earlier version to today's form: records from before
  * `interpolation` existed were trained with bilinear sampling, and from before `optimizer` and
- * `labelSmoothing` with Adam (TF.js defaults) and no smoothing.
+ * `labelSmoothing` with Adam (TF.js defaults) and no smoothing; before test-time augmentation,
+ * random crops, flips and erasing existed, none was used.
  */
 function migrateConfig(raw: Record<string, unknown>): RunConfig {
   const config = raw as unknown as RunConfig;
@@ -167,10 +178,17 @@ function migrateConfig(raw: Record<string, unknown>): RunConfig {
     format: config.format ?? 1,
     hyper: {
       ...config.hyper,
-      optimizer: hyper.optimizer ?? { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null },
+      optimizer: migrateOptimizer(hyper.optimizer),
       labelSmoothing: hyper.labelSmoothing ?? 0,
+      tta: hyper.tta ?? 'none',
     },
-    augmentation: { ...config.augmentation, interpolation: config.augmentation.interpolation ?? 'bilinear' },
+    augmentation: {
+      ...config.augmentation,
+      interpolation: config.augmentation.interpolation ?? 'bilinear',
+      cropPad: config.augmentation.cropPad ?? 0,
+      flip: config.augmentation.flip ?? false,
+      erase: config.augmentation.erase ?? 0,
+    },
   };
 }
 

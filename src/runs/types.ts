@@ -4,6 +4,7 @@
  * this folder (src/runs), which is the only code that knows the files.
  */
 import type { DataSource } from '../data/types.js';
+import type { TestTimeAugmentation } from '../models/tta.js';
 import type { RngState } from '../util/rng.js';
 
 export type Phase = 'base' | 'augment';
@@ -24,7 +25,12 @@ export type LrScheduleSpec =
   | { kind: 'constant' }
   | { kind: 'step'; every: number; factor: number }
   | { kind: 'cosine'; minLr: number }
-  | { kind: 'plateau'; patience: number; factor: number };
+  | { kind: 'plateau'; patience: number; factor: number }
+  /**
+   * One cycle (Smith & Topin 2017), set every step: the rate rises linearly from 0 to `lr` over the
+   * first `warmup` share of all steps, then falls linearly to 0 at the last step.
+   */
+  | { kind: 'onecycle'; warmup: number };
 
 /**
  * The optimizer, by kind. `epsilon: null` is TF.js's default (the backend's epsilon, 1e-7), which
@@ -33,7 +39,8 @@ export type LrScheduleSpec =
 export type OptimizerSpec =
   | { kind: 'adam'; beta1: number; beta2: number; epsilon: number | null }
   | { kind: 'adamw'; beta1: number; beta2: number; epsilon: number | null; weightDecay: number }
-  | { kind: 'sgd'; momentum: number; nesterov: boolean };
+  /** `weightDecay`: every kernel is multiplied by 1 - lr * weightDecay before each step (decoupled, as in AdamW). */
+  | { kind: 'sgd'; momentum: number; nesterov: boolean; weightDecay: number };
 
 export interface TrainHyperParams {
   epochs: number;
@@ -48,6 +55,8 @@ export interface TrainHyperParams {
   optimizer: OptimizerSpec;
   /** Keras's label_smoothing of categorical cross-entropy: targets become y(1-s) + s/classes. */
   labelSmoothing: number;
+  /** Test-time augmentation of validation and test predictions ('flip': averaged with the mirror image). */
+  tta: TestTimeAugmentation;
 }
 
 export interface AugmentConfig {
@@ -68,6 +77,18 @@ export interface AugmentConfig {
    * the test images. Later Keras samples bilinearly (order=1), which blurs every augmented image.
    */
   interpolation: 'nearest' | 'bilinear';
+  /**
+   * Random crop: the image is padded with this many black pixels on every side and a crop of the
+   * original size is taken at a random place (0: off). Applied after the affine warp.
+   */
+  cropPad: number;
+  /** Mirror each image left-right with probability 1/2. */
+  flip: boolean;
+  /**
+   * Random erasing (Zhong et al. 2017): with this probability a rectangle of 2-25% of the image,
+   * aspect ratio 0.3-3.3, is filled with uniform noise (0: off). Applied last.
+   */
+  erase: number;
 }
 
 export interface ParamCounts {

@@ -1,10 +1,13 @@
 /**
- * On-the-fly augmentation as Keras's ImageDataGenerator does it (rotation, shift, shear, zoom,
- * 'nearest' fill, bilinear sampling), computed in plain JS on the batch's Float32Array so that it is
- * identical on every backend and seeded by our own Rng. Labels are never touched.
+ * On-the-fly augmentation, computed in plain JS on the batch's Float32Array so that it is identical
+ * on every backend and seeded by our own Rng; labels are never touched. Per image, in this order:
+ *  1. the article's: Keras ImageDataGenerator's random affine warp (rotation, shift, shear, zoom,
+ *     'nearest' fill), skipped when all its ranges are 0;
+ *  2. the `best` recipe's: a random crop of the zero-padded image and a random left-right mirror;
+ *  3. random erasing of a rectangle.
  *
- * Hand-written: no npm library applies a random affine warp to a float batch with Keras's exact
- * parameterisation, and the cost (~200k pixels per batch) is negligible next to a training step.
+ * Hand-written: no npm library applies these to a float batch with Keras's exact parameterisation,
+ * and the cost (~200k pixels per batch) is negligible next to a training step.
  */
 import type { AugmentConfig } from '../runs/types.js';
 import type { Rng } from '../util/rng.js';
@@ -20,7 +23,29 @@ export const ARTICLE_AUGMENTATION: AugmentConfig = {
   shearUnit: 'degrees',
   zoom: 0.08,
   interpolation: 'nearest',
+  cropPad: 0,
+  flip: false,
+  erase: 0,
 };
+
+/** No augmentation at all (every step off). */
+export const NO_AUGMENTATION: AugmentConfig = {
+  ...ARTICLE_AUGMENTATION,
+  rotationDeg: 0,
+  widthShift: 0,
+  heightShift: 0,
+  shear: 0,
+  zoom: 0,
+};
+
+/** Random erasing's rectangle: its share of the image and its aspect ratio (Zhong et al.'s defaults). */
+export const ERASE_AREA = { min: 0.02, max: 0.25 } as const;
+export const ERASE_ASPECT = { min: 0.3, max: 1 / 0.3 } as const;
+
+/** Whether the affine warp can move a pixel (with every range 0 it is skipped and draws nothing). */
+export function hasAffine(cfg: AugmentConfig): boolean {
+  return cfg.rotationDeg > 0 || cfg.widthShift > 0 || cfg.heightShift > 0 || cfg.shear > 0 || cfg.zoom > 0;
+}
 
 /** A 2x3 affine map from output (row, col) to input (row, col), about the image centre. */
 export type Affine = [number, number, number, number, number, number];
@@ -90,10 +115,50 @@ export function warpImage(src: Float32Array, srcOff: number, dst: Float32Array, 
   }
 }
 
+/**
+ * Moves one image by (dy, dx) pixels, mirrored left-right first when `mirror`; what comes in from
+ * outside is black (0), as padding by `cropPad` and cropping at a random place would give.
+ */
+export function shiftImage(img: Float32Array, off: number, rows: number, cols: number, dy: number, dx: number, mirror: boolean): void {
+  const src = img.slice(off, off + rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const sr = r + dy;
+    for (let c = 0; c < cols; c++) {
+      const sc = (mirror ? cols - 1 - c : c) + dx;
+      img[off + r * cols + c] = sr >= 0 && sr < rows && sc >= 0 && sc < cols ? src[sr * cols + sc] : 0;
+    }
+  }
+}
+
+/** Random erasing: a rectangle of random area and aspect ratio, at a random place, filled with uniform noise. */
+export function eraseRectangle(img: Float32Array, off: number, rows: number, cols: number, rng: Rng): void {
+  // Zhong et al. redraw until the rectangle fits; a bounded number of tries keeps the cost fixed.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const area = rng.uniform(ERASE_AREA.min, ERASE_AREA.max) * rows * cols;
+    const aspect = Math.exp(rng.uniform(Math.log(ERASE_ASPECT.min), Math.log(ERASE_ASPECT.max)));
+    const h = Math.round(Math.sqrt(area * aspect)), w = Math.round(Math.sqrt(area / aspect));
+    if (h < 1 || w < 1 || h > rows || w > cols) continue;
+    const top = rng.int(rows - h + 1), left = rng.int(cols - w + 1);
+    for (let r = top; r < top + h; r++) for (let c = left; c < left + w; c++) img[off + r * cols + c] = rng.next();
+    return;
+  }
+}
+
 /** Augments `count` single-channel images of rows x cols stored back to back; returns a new array. */
 export function augmentBatch(x: Float32Array, count: number, rows: number, cols: number, cfg: AugmentConfig, rng: Rng): Float32Array {
-  const out = new Float32Array(count * rows * cols);
   const size = rows * cols;
-  for (let i = 0; i < count; i++) warpImage(x, i * size, out, i * size, rows, cols, randomAffine(cfg, rng, rows, cols), cfg.interpolation);
+  const affine = hasAffine(cfg);
+  const out = affine ? new Float32Array(count * size) : x.slice(0, count * size);
+  for (let i = 0; i < count; i++) {
+    const off = i * size;
+    if (affine) warpImage(x, off, out, off, rows, cols, randomAffine(cfg, rng, rows, cols), cfg.interpolation);
+    if (cfg.cropPad > 0 || cfg.flip) {
+      const mirror = cfg.flip && rng.next() < 0.5;
+      const dy = cfg.cropPad > 0 ? rng.int(2 * cfg.cropPad + 1) - cfg.cropPad : 0;
+      const dx = cfg.cropPad > 0 ? rng.int(2 * cfg.cropPad + 1) - cfg.cropPad : 0;
+      shiftImage(out, off, rows, cols, dy, dx, mirror);
+    }
+    if (cfg.erase > 0 && rng.next() < cfg.erase) eraseRectangle(out, off, rows, cols, rng);
+  }
   return out;
 }

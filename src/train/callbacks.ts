@@ -39,6 +39,8 @@ export interface TrainCallback {
   setState?(state: unknown): void;
   onPhaseBegin?(ctl: TrainControl, phase: Phase): void | Promise<void>;
   onEpochBegin?(ctl: TrainControl, info: EpochInfo): void | Promise<void>;
+  /** Before each training step; `step` is 1-based within the epoch. */
+  onBatchBegin?(ctl: TrainControl, step: number, info: EpochInfo): void | Promise<void>;
   onBatchEnd?(ctl: TrainControl, info: BatchInfo): void | Promise<void>;
   onEpochEnd?(ctl: TrainControl, row: HistoryRow, info: EpochInfo): void | Promise<void>;
   onPhaseEnd?(ctl: TrainControl, phase: Phase): void | Promise<void>;

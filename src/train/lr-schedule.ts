@@ -3,7 +3,9 @@ import type { TrainCallback, TrainControl, EpochInfo } from './callbacks.js';
 import type { HistoryRow, LrScheduleSpec } from '../runs/types.js';
 
 export const LR_SCHEDULE_HELP =
-  'constant | step:EVERY:FACTOR (multiply by FACTOR every EVERY epochs) | cosine[:MIN_LR] (cosine decay over all epochs) | plateau:PATIENCE:FACTOR (multiply by FACTOR when val_loss stalls)';
+  'constant | step:EVERY:FACTOR (multiply by FACTOR every EVERY epochs) | cosine[:MIN_LR] (cosine decay over all epochs) | plateau:PATIENCE:FACTOR (multiply by FACTOR when val_loss stalls) | onecycle[:WARMUP] (per step: up from 0 to --lr over the WARMUP share of all steps, default 0.25, then down to 0)';
+
+export const DEFAULT_ONECYCLE_WARMUP = 0.25;
 
 export function parseLrSchedule(text: string): LrScheduleSpec {
   const [kind, ...args] = text.split(':');
@@ -23,12 +25,19 @@ export function parseLrSchedule(text: string): LrScheduleSpec {
     case 'plateau':
       if (args.length !== 2 || !Number.isInteger(nums[0]) || nums[1] >= 1) throw bad();
       return { kind: 'plateau', patience: nums[0], factor: nums[1] };
+    case 'onecycle':
+      if (args.length > 1 || (nums[0] ?? 0) >= 1) throw bad();
+      return { kind: 'onecycle', warmup: nums[0] ?? DEFAULT_ONECYCLE_WARMUP };
     default:
       throw bad();
   }
 }
 
-/** Sets the learning rate at the start of each epoch from the schedule; the base rate is `lr`. */
+/**
+ * Sets the learning rate from the schedule, at the start of each epoch (and, for `onecycle`, of
+ * each step); the base rate is `lr`. The rate is a function of the position in training only (or,
+ * for `plateau`, of its saved state), so a resumed run gets the same rates.
+ */
 export class LrScheduler implements TrainCallback {
   readonly stateKey = 'lrScheduler';
   private plateau = { best: Infinity, wait: 0, lr: 0 };
@@ -39,6 +48,18 @@ export class LrScheduler implements TrainCallback {
 
   onEpochBegin(ctl: TrainControl, info: EpochInfo): void {
     ctl.setLearningRate(this.rateFor(info.epoch));
+  }
+
+  onBatchBegin(ctl: TrainControl, step: number, info: EpochInfo): void {
+    if (this.spec.kind === 'onecycle') ctl.setLearningRate(this.rateAt(info.epoch, step, info.steps));
+  }
+
+  /** The one-cycle rate before step `step` (1-based) of `steps` in epoch `epoch` (1-based). */
+  rateAt(epoch: number, step: number, steps: number): number {
+    const warmup = this.spec.kind === 'onecycle' ? this.spec.warmup : DEFAULT_ONECYCLE_WARMUP;
+    // Steps are counted as 1..total; the rate reaches `lr` at the end of the warm-up and 0 after the last step.
+    const t = (epoch - 1 + step / steps) / this.totalEpochs;
+    return t <= warmup ? (this.baseLr * t) / warmup : (this.baseLr * Math.max(0, 1 - t)) / (1 - warmup);
   }
 
   onEpochEnd(_ctl: TrainControl, row: HistoryRow): void {
@@ -65,6 +86,8 @@ export class LrScheduler implements TrainCallback {
       }
       case 'plateau':
         return this.plateau.lr;
+      case 'onecycle':
+        return this.rateAt(epoch, 0, 1);
     }
   }
 

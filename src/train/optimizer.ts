@@ -90,25 +90,34 @@ class AdamW extends Adam {
     super(lr, spec);
   }
   override applyGradients(variableGradients: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
-    const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
-    const keep = 1 - this.learningRate * this.spec.weightDecay;
-    tf.tidy(() => {
-      for (const name of names) {
-        const v = tf.engine().registeredVariables[name];
-        if (v && v.rank >= 2) v.assign(tf.mul(v, keep));
-      }
-    });
+    decayKernels(variableGradients, 1 - this.learningRate * this.spec.weightDecay);
     super.applyGradients(variableGradients);
   }
 }
 
-/** SGD with (optionally Nesterov) momentum; momentum 0 is plain SGD. */
+/** Multiplies every kernel (rank >= 2) among the variables about to be updated by `keep`. */
+function decayKernels(variableGradients: Parameters<tf.Optimizer['applyGradients']>[0], keep: number): void {
+  if (keep === 1) return;
+  const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
+  tf.tidy(() => {
+    for (const name of names) {
+      const v = tf.engine().registeredVariables[name];
+      if (v && v.rank >= 2) v.assign(tf.mul(v, keep));
+    }
+  });
+}
+
+/** SGD with (optionally Nesterov) momentum; momentum 0 is plain SGD. Weight decay as AdamW's. */
 class Sgd extends tf.MomentumOptimizer implements TrainOptimizer {
-  constructor(lr: number, spec: Extract<OptimizerSpec, { kind: 'sgd' }>) {
+  constructor(lr: number, private readonly spec: Extract<OptimizerSpec, { kind: 'sgd' }>) {
     super(lr, spec.momentum, spec.nesterov);
   }
   getLearningRate(): number {
     return this.learningRate;
+  }
+  override applyGradients(variableGradients: Parameters<tf.MomentumOptimizer['applyGradients']>[0]): void {
+    decayKernels(variableGradients, 1 - this.learningRate * this.spec.weightDecay);
+    super.applyGradients(variableGradients);
   }
 }
 

@@ -287,7 +287,7 @@ export interface LatestEvaluation {
 /** Step 8a: the test evaluation that ends a phase, recorded in eval.json. */
 export async function evaluateAfterPhase(plan: RunPlan, model: tfl.LayersModel, test: Examples, phase: Phase, state: TrainState, log: (line: string) => void): Promise<LatestEvaluation> {
   const epoch = state.epochsDone.base + state.epochsDone.augment;
-  const ev = evaluateModel(model, test, { phase, epoch });
+  const ev = evaluateModel(model, test, { phase, epoch }, plan.hyper.tta);
   const report = await recordEvaluation(plan.runDir, plan.spec.name, ev.result);
   log(`${plan.spec.name} after ${phase === 'base' ? 'phase 1' : 'phase 2'}: test loss ${ev.result.test_loss.toFixed(4)}, test accuracy ${(ev.result.test_acc * 100).toFixed(2)}%`);
   return { report, probs: ev.probs };
@@ -300,7 +300,7 @@ export async function evaluateAfterPhase(plan: RunPlan, model: tfl.LayersModel, 
 export async function finishRun(plan: RunPlan, model: tfl.LayersModel, test: Examples, state: TrainState, latest: LatestEvaluation | null, pictures: boolean): Promise<EvalReport> {
   await saveRunModel(plan.runDir, model);
   if (!latest) {
-    const ev = evaluateModel(model, test, { phase: 'final', epoch: state.history.length });
+    const ev = evaluateModel(model, test, { phase: 'final', epoch: state.history.length }, plan.hyper.tta);
     const existing = await readEvalReport(plan.runDir);
     const report = existing && existing.results.length > 0 ? existing : await recordEvaluation(plan.runDir, plan.spec.name, ev.result);
     latest = { report, probs: ev.probs };

@@ -135,6 +135,7 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
     const order = shuffleRng.permutation(train.count);
     let lossSum = 0, accSum = 0, seen = 0;
     for (let step = 0; step < steps; step++) {
+      await emit('onBatchBegin', step + 1, info);
       const start = step * hyper.batchSize;
       const n = Math.min(hyper.batchSize, train.count - start);
       const batch = gatherBatch(train, order, start, n);
@@ -151,7 +152,7 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
       seen += n;
       await emit('onBatchEnd', { step: step + 1, steps, loss: lossSum / seen, acc: accSum / seen });
     }
-    const val = lossAndAccuracy(predictProbs(model, data.val), data.val.y);
+    const val = lossAndAccuracy(predictProbs(model, data.val, { tta: hyper.tta }), data.val.y);
     // Weights can overflow to NaN while the training loss (clipped in the cross-entropy) stays finite.
     if (!Number.isFinite(val.loss) && data.val.count > 0) throw new UserError(`training diverged: the validation loss is ${val.loss} after ${phase} epoch ${info.epochInPhase} (try a lower --lr)`);
     state.epochsDone[phase]++;

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { ARTICLE_AUGMENTATION, type AugmentConfig } from '../../train/augment.js';
+import { ARTICLE_AUGMENTATION, NO_AUGMENTATION, type AugmentConfig } from '../../train/augment.js';
+import type { TrainRecipe } from '../../train/recipes.js';
 import { LR_SCHEDULE_HELP, parseLrSchedule } from '../../train/lr-schedule.js';
 import type { RequestedSettings } from '../../train/run.js';
 import { requireRunDirOrNothing } from '../../runs/read.js';
@@ -20,6 +21,11 @@ export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epoc
   weightDecay?: number;
   shearUnit: AugmentConfig['shearUnit'];
   interpolation: AugmentConfig['interpolation'];
+  affine: 'article' | 'none';
+  cropPad: number;
+  flip?: boolean;
+  erase: number;
+  tta: TrainHyperParams['tta'];
 }
 
 interface TrainFlags extends TrainingFlags {
@@ -38,7 +44,7 @@ export async function defaultOptimizer(): Promise<OptimizerSpec> {
 /** A flag that belongs to another optimizer than the one chosen is an error, not ignored. */
 function checkOptimizerFlags(f: Pick<TrainingFlags, 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay'>): void {
   if (f.optimizer !== 'sgd' && (f.momentum !== undefined || f.nesterov)) throw new UserError(`--momentum and --nesterov are for --optimizer sgd, not ${f.optimizer}`);
-  if (f.optimizer !== 'adamw' && f.weightDecay !== undefined) throw new UserError(`--weight-decay is for --optimizer adamw, not ${f.optimizer}`);
+  if (f.optimizer === 'adam' && f.weightDecay !== undefined) throw new UserError('--weight-decay is for --optimizer adamw or sgd, not adam');
 }
 
 /**
@@ -67,7 +73,7 @@ export function optimizerFromFlags(f: Pick<TrainingFlags, 'optimizer' | 'momentu
     case 'adamw':
       return { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: null, weightDecay: f.weightDecay ?? 0.01 };
     case 'sgd':
-      return { kind: 'sgd', momentum: f.momentum ?? 0.9, nesterov: Boolean(f.nesterov) };
+      return { kind: 'sgd', momentum: f.momentum ?? 0.9, nesterov: Boolean(f.nesterov), weightDecay: f.weightDecay ?? 0 };
   }
 }
 
@@ -85,17 +91,36 @@ export function hyperFromFlags(f: TrainingFlags, adam: OptimizerSpec): TrainHype
     lrSchedule: parseLrSchedule(f.lrSchedule),
     optimizer: optimizerFromFlags(f, adam),
     labelSmoothing: f.labelSmoothing,
+    tta: f.tta,
   };
 }
 
-/** The article's augmentation with the two Keras-version choices the flags make. */
-export function augmentationFromFlags(f: Pick<TrainingFlags, 'shearUnit' | 'interpolation'>): AugmentConfig {
-  return { ...ARTICLE_AUGMENTATION, shearUnit: f.shearUnit, interpolation: f.interpolation };
+/** The article's augmentation with the two Keras-version choices the flags make, and the `best` recipe's steps. */
+export function augmentationFromFlags(f: Pick<TrainingFlags, 'shearUnit' | 'interpolation' | 'affine' | 'cropPad' | 'flip' | 'erase'>): AugmentConfig {
+  const affine = f.affine === 'none' ? NO_AUGMENTATION : ARTICLE_AUGMENTATION;
+  return { ...affine, shearUnit: f.shearUnit, interpolation: f.interpolation, cropPad: f.cropPad, flip: Boolean(f.flip), erase: f.erase };
 }
 
-const HYPER_FLAGS = ['epochs', 'augEpochs', 'batchSize', 'lr', 'seed', 'valSplit', 'limit', 'earlyStop', 'lrSchedule', 'labelSmoothing'] as const;
+const HYPER_FLAGS = ['epochs', 'augEpochs', 'batchSize', 'lr', 'seed', 'valSplit', 'limit', 'earlyStop', 'lrSchedule', 'labelSmoothing', 'tta'] as const;
 const OPTIMIZER_FLAGS = ['optimizer', 'momentum', 'nesterov', 'weightDecay'] as const;
-const AUGMENT_FLAGS = ['shearUnit', 'interpolation'] as const;
+const AUGMENT_FLAGS = ['shearUnit', 'interpolation', 'cropPad', 'flip', 'erase'] as const;
+const AFFINE_FIELDS = ['rotationDeg', 'widthShift', 'heightShift', 'shear', 'zoom'] as const;
+
+/**
+ * The model's training recipe (src/train/recipes.ts) where the command line is silent: every
+ * setting not given as a flag comes from the recipe when it has one.
+ */
+export function withRecipe(hyper: TrainHyperParams, augmentation: AugmentConfig, recipe: TrainRecipe | undefined, given: (flag: string) => boolean): { hyper: TrainHyperParams; augmentation: AugmentConfig } {
+  if (!recipe) return { hyper, augmentation };
+  const h: TrainHyperParams = { ...hyper };
+  for (const k of HYPER_FLAGS) if (!given(k) && recipe.hyper[k] !== undefined) Object.assign(h, { [k]: recipe.hyper[k] });
+  if (!OPTIMIZER_FLAGS.some(given) && recipe.hyper.optimizer) h.optimizer = recipe.hyper.optimizer;
+  const a: AugmentConfig = { ...augmentation };
+  for (const k of AUGMENT_FLAGS) if (!given(k) && recipe.augmentation[k] !== undefined) Object.assign(a, { [k]: recipe.augmentation[k] });
+  if (!given('affine')) for (const k of AFFINE_FIELDS) if (recipe.augmentation[k] !== undefined) a[k] = recipe.augmentation[k];
+  if (h.epochs + h.augEpochs === 0) throw new UserError('nothing to train: --epochs and --aug-epochs are both 0');
+  return { hyper: h, augmentation: a };
+}
 
 /**
  * The settings given on the command line (not defaults): with --resume each must agree with the
@@ -108,10 +133,11 @@ export function requestedFromFlags(f: TrainingFlags & { model?: string }, comman
   const hyper: Partial<TrainHyperParams> = {};
   for (const k of HYPER_FLAGS) if (given(k)) Object.assign(hyper, { [k]: full[k] });
   if (OPTIMIZER_FLAGS.some(given)) hyper.optimizer = full.optimizer;
+  const augmentFields: (keyof AugmentConfig)[] = [...AUGMENT_FLAGS.filter(given), ...(given('affine') ? AFFINE_FIELDS : [])];
   return {
     ...(f.model !== undefined && given('model') ? { model: f.model } : {}),
     hyper,
-    augmentation: Object.fromEntries(AUGMENT_FLAGS.filter(given).map((k) => [k, augmentation[k]])),
+    augmentation: Object.fromEntries(augmentFields.map((k) => [k, augmentation[k]])),
   };
 }
 
@@ -124,7 +150,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .addOption(new Option('--optimizer <name>', 'adam (the article\'s), adamw (decoupled weight decay) or sgd (with momentum)').choices(['adam', 'adamw', 'sgd']).default('adam'))
     .option('--momentum <m>', 'sgd: momentum (default 0.9; 0 is plain SGD)', unitInterval)
     .option('--nesterov', 'sgd: Nesterov momentum')
-    .option('--weight-decay <d>', 'adamw: decoupled weight decay of kernels per step, times the learning rate (default 0.01)', unitInterval)
+    .option('--weight-decay <d>', 'adamw and sgd: decoupled weight decay of kernels per step, times the learning rate (default 0.01 for adamw, 0 for sgd)', unitInterval)
     .option('--label-smoothing <s>', 'categorical cross-entropy label smoothing, 0 to <1 (Keras label_smoothing)', smoothing, 0)
     .option('--seed <n>', 'seed for the split, shuffles, initial weights, dropout and augmentation', nonNegativeInt, 13)
     .option('--val-split <fraction>', 'fraction of the 60k training images held out for validation', fraction, 0.2)
@@ -132,14 +158,20 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--early-stop <patience>', 'end a phase when validation loss has not improved for this many epochs', positiveInt)
     .option('--lr-schedule <spec>', LR_SCHEDULE_HELP, 'constant')
     .addOption(new Option('--shear-unit <unit>', 'unit of the article\'s shear 0.3 (degrees: Keras >= 2.2; radians: Keras 2.1)').choices(['degrees', 'radians']).default('degrees'))
-    .addOption(new Option('--interpolation <mode>', 'how augmented pixels are sampled (nearest: Keras <= 2.2.4, the article\'s; bilinear: later Keras, blurs)').choices(['nearest', 'bilinear']).default(ARTICLE_AUGMENTATION.interpolation));
+    .addOption(new Option('--interpolation <mode>', 'how augmented pixels are sampled (nearest: Keras <= 2.2.4, the article\'s; bilinear: later Keras, blurs)').choices(['nearest', 'bilinear']).default(ARTICLE_AUGMENTATION.interpolation))
+    .addOption(new Option('--affine <kind>', 'phase 2\'s random rotation, shift, shear and zoom: the article\'s, or none').choices(['article', 'none']).default('article'))
+    .option('--crop-pad <px>', 'phase 2: random crops of the image padded by this many black pixels (0: off)', nonNegativeInt, 0)
+    .option('--flip', 'phase 2: mirror half of the images left-right')
+    .option('--no-flip', 'no mirroring (to turn off a recipe\'s)')
+    .option('--erase <p>', 'phase 2: random erasing of a rectangle with this probability (0: off)', fraction, 0)
+    .addOption(new Option('--tta <mode>', 'test-time augmentation of validation and test predictions (flip: averaged with the mirror image)').choices(['none', 'flip']).default('none'));
 }
 
 export function registerTrain(program: Command): void {
   const cmd = program
     .command('train')
     .description('train a model with the article\'s two-phase protocol and record the run in a run directory')
-    .option('--model <name>', `model to train: ${modelNames().join(', ')}`)
+    .option('--model <name>', `model to train: ${modelNames().join(', ')} (best brings its own recipe for every flag not given: see src/train/recipes.ts)`)
     .option('--run-dir <dir>', 'where to record the run (default runs/<model>-<timestamp>)')
     .option('--resume', 'continue the run in --run-dir from its last completed epoch')
     .option('--no-pictures', 'skip drawing curves, confusion matrix, grids and activations')
@@ -153,14 +185,15 @@ export function registerTrain(program: Command): void {
     // A file in the way fails now, not after the data is loaded and the model built.
     if (f.runDir !== undefined && !f.resume) await requireRunDirOrNothing(f.runDir);
     const adam = await defaultOptimizer();
-    const hyper = hyperFromFlags(f, adam);
     const requested = f.resume ? requestedFromFlags(f, command, adam) : undefined;
+    const { recipeFor } = await import('../../train/recipes.js');
+    const { hyper, augmentation } = withRecipe(hyperFromFlags(f, adam), augmentationFromFlags(f), f.resume ? undefined : recipeFor(f.model), (k) => command.getOptionValueSource(k) === 'cli');
     const { trainRun } = await import('../../train/run.js');
     const summary = await trainRun({
       requested,
       model: f.model,
       hyper,
-      augmentation: augmentationFromFlags(f),
+      augmentation,
       runDir: f.runDir,
       resume: f.resume,
       dataDir: f.dataDir,
