@@ -101,6 +101,11 @@ export class GraphBuilder {
     );
   }
 
+  /** Multiplies by a constant (Keras Rescaling): e.g. to temper the logits of a classifier. */
+  scale(x: Node, factor: number, o: Named = {}): Node {
+    return this.layer(tfl.layers.rescaling({ name: o.name, scale: factor, offset: 0 }), x);
+  }
+
   batchNorm(x: Node, o: BatchNormOptions = {}): Node {
     return this.layer(tfl.layers.batchNormalization({ name: o.name, momentum: o.momentum, epsilon: o.epsilon }), x);
   }
