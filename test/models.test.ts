@@ -68,10 +68,23 @@ test('the registry: names, lookups, planned models, one input shape per spec', (
   assert.equal(findModelSpec('cnn3')?.kind, 'layers');
   assert.equal(findModelSpec('resnet-mini')?.kind, 'graph');
   assert.equal(findModelSpec('nope'), undefined);
-  assert.throws(() => requireModelSpec('nope'), (e: unknown) => e instanceof UserError && /unknown model "nope" \(choose one of cnn1, cnn3, cnn4, resnet-mini\)/.test(e.message));
+  assert.throws(() => requireModelSpec('nope'), (e: unknown) => e instanceof UserError && /unknown model "nope" \(choose one of cnn1, cnn3, cnn4, best, resnet-mini\)/.test(e.message));
   assert.ok(PLANNED_MODELS.vgg19);
   assert.throws(() => requireModelSpec('vgg19'), (e: unknown) => e instanceof UserError && /vgg19.*not available yet/.test(e.message));
   for (const spec of MODEL_SPECS) assert.deepEqual(spec.input, FASHION_SHAPE, spec.name);
+});
+
+test('best is ResNet-9 at half width: 8 convolutions with batch norm, 2 residual adds, 1,648,896 parameters', async () => {
+  const model = await buildModel(findModelSpec('best')!);
+  const kinds = model.layers.map((l) => l.getClassName());
+  const count = (k: string) => kinds.filter((c) => c === k).length;
+  assert.equal(count('Conv2D'), 8);
+  assert.equal(count('BatchNormalization'), 8);
+  assert.equal(count('Add'), 2);
+  assert.equal(count('MaxPooling2D'), 4);
+  assert.equal(countParams(model).total, 1_648_896);
+  assert.deepEqual(model.outputs[0].shape, [null, 10]);
+  model.dispose();
 });
 
 test('cnn1, cnn3 and cnn4 keep their parameter counts and are Sequential models', async () => {
