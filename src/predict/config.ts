@@ -53,7 +53,9 @@ export interface PaperConfig {
   sharpenSigma: number;
   /**
    * The photo's long side is first brought down to at most this by subsampling too (same kernel),
-   * so a huge photo costs no more than a large one.
+   * so a huge photo costs no more than a large one. (A JPEG or WebP over twice this size may be
+   * shrunk on load by libvips, which averages blocks: the one place the paper mode is not pure
+   * subsampling.)
    */
   maxSide: number;
 }
