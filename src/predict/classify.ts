@@ -7,6 +7,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { CLASS_NAMES, FASHION_SHAPE, IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
 import { checkModelIO, formatShape, modelImageShape, sameShape, shapeSize } from '../models/shape.js';
 import { UserError, errorMessage } from '../util/errors.js';
+import { predictBatch } from '../models/tta.js';
 import { type PreprocessOverride } from './config.js';
 import { preprocessImage, type PreprocessedImage, type PreprocessInfo } from './preprocess.js';
 
@@ -25,9 +26,10 @@ export type ImagePrediction =
   | { file: string; ok: false; error: string };
 
 /**
- * Test-time mirroring. Fashion-MNIST's shoes all point left, and a photographed shoe points either
- * way; a mirrored garment is still the same garment. So each frame is also classified mirrored:
- * 'average' averages the two probability vectors, 'max' keeps the more confident one, 'none' skips it.
+ * Test-time mirroring: 'average' averages the probabilities of the frame and its mirror (a run's
+ * tta 'flip', see predict/run.ts), 'max' keeps the more confident of the two (an experiment, for
+ * the dev-photo bench), 'none' asks about the frame alone. Shoes need none of it: preprocessing
+ * already turns them to face the way Fashion-MNIST's do.
  */
 export type MirrorMode = 'none' | 'average' | 'max';
 
@@ -68,8 +70,8 @@ export function mirrorFrame(frame: Float32Array, size = IMAGE_SIZE): Float32Arra
   return out;
 }
 
-/** Runs the frames (FASHION_SHAPE each) through the model in one batch; the model must take that shape. */
-function runModel(model: tfl.LayersModel, frames: readonly Float32Array[]): Float32Array {
+/** The frames (FASHION_SHAPE each) as one NHWC batch; the model must take that shape. */
+function frameBatch(model: tfl.LayersModel, frames: readonly Float32Array[]): tf.Tensor4D {
   const shape = modelImageShape(model);
   if (!sameShape(shape, FASHION_SHAPE)) {
     throw new UserError(`the model "${model.name}" takes ${formatShape(shape)} images, not the ${formatShape(FASHION_SHAPE)} frames of preprocessing (adapt them inside the model)`);
@@ -80,24 +82,27 @@ function runModel(model: tfl.LayersModel, frames: readonly Float32Array[]): Floa
     if (f.length !== size) throw new Error(`frame ${i} has ${f.length} values, not ${size}`);
     batch.set(f, i * size);
   });
-  return tf.tidy(() => {
-    const x = tf.tensor4d(batch, [frames.length, ...shape]);
-    return (model.predict(x, { batchSize: 256 }) as tf.Tensor).dataSync() as Float32Array;
-  });
+  return tf.tensor4d(batch, [frames.length, ...shape]);
 }
 
-/** Class probabilities for each 28x28 frame, in one predict call (mirrored copies included). */
+/**
+ * Class probabilities for each 28x28 frame. 'none' and 'average' are models/tta's predictBatch
+ * (tta 'none' and 'flip'), the same computation `evaluate` uses for a run trained for flip
+ * averaging; 'max' needs both views' answers apart, so it runs the mirrored frames as well.
+ */
 export function predictFrames(model: tfl.LayersModel, frames: readonly Float32Array[], mirror: MirrorMode = DEFAULT_MIRROR): number[][] {
   if (frames.length === 0) return [];
   const n = frames.length;
-  const probs = runModel(model, mirror === 'none' ? frames : [...frames, ...frames.map((f) => mirrorFrame(f))]);
+  const probs = tf.tidy(() => {
+    const x = frameBatch(model, mirror === 'max' ? [...frames, ...frames.map((f) => mirrorFrame(f))] : frames);
+    return predictBatch(model, x, mirror === 'average' ? 'flip' : 'none').dataSync() as Float32Array;
+  });
   const row = (i: number) => Array.from(probs.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES));
   return frames.map((_, i) => {
     const plain = row(i);
-    if (mirror === 'none') return plain;
+    if (mirror !== 'max') return plain;
     const flipped = row(n + i);
-    if (mirror === 'max') return Math.max(...flipped) > Math.max(...plain) ? flipped : plain;
-    return plain.map((p, c) => (p + flipped[c]) / 2);
+    return Math.max(...flipped) > Math.max(...plain) ? flipped : plain;
   });
 }
 

@@ -3,6 +3,7 @@
  * and the tests use the same defaults and can override single fields.
  */
 import { IMAGE_SIZE } from '../data/types.js';
+import { UserError } from '../util/errors.js';
 
 /** Limits that keep a hostile or accidental input from exhausting memory. */
 export interface DecodeLimits {
@@ -26,7 +27,42 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   minSide: 8,
 };
 
+/**
+ * How a photo is brought to Fashion-MNIST's form:
+ * - 'mask': find the background (border colours), mask the object that stands out from it, crop it,
+ *   fit it smoothly (lanczos) and stretch its contrast; light backgrounds are inverted, dark ones not.
+ * - 'paper': the data set's own conversion of Zalando's catalogue photos (Xiao, Rasul and Vollgraf,
+ *   2017, section 2), step by step: trim the corner colour, subsample the long edge to 28, sharpen,
+ *   centre, negate, grey. Made for products on a white page; it always negates.
+ * - 'hybrid': 'mask' to find and crop the object, the paper's rendering (rows and columns
+ *   subsampled, not averaged, then sharpened) to shrink it.
+ */
+export type PreprocessMode = 'mask' | 'paper' | 'hybrid';
+
+export const PREPROCESS_MODES: readonly PreprocessMode[] = ['mask', 'paper', 'hybrid'];
+
+/** The paper's conversion ('paper' mode). */
+export interface PaperConfig {
+  /**
+   * Trim threshold, as a fraction of the largest RGB distance (the paper: 5%). sharp compares each
+   * channel with the background, so this becomes a per-channel threshold of fraction x 255: the same
+   * cut as a Euclidean distance of fraction x 441.7 for grey differences, the usual ones on a white page.
+   */
+  trimFraction: number;
+  /** Gaussian sharpening after the shrink; the paper: radius and sigma 1.0. */
+  sharpenSigma: number;
+  /**
+   * The photo's long side is first brought down to at most this by subsampling too (same kernel),
+   * so a huge photo costs no more than a large one. (A JPEG or WebP over twice this size may be
+   * shrunk on load by libvips, which averages blocks: the one place the paper mode is not pure
+   * subsampling.)
+   */
+  maxSide: number;
+}
+
 export interface PreprocessConfig {
+  mode: PreprocessMode;
+  paper: PaperConfig;
   limits: DecodeLimits;
   /** The photo is first shrunk so its long side is at most this (speed, and it averages JPEG noise). */
   workingSize: number;
@@ -72,7 +108,7 @@ export interface PreprocessConfig {
   /** Output frame side (Fashion-MNIST: 28). */
   size: number;
   /** sharp resampling kernel for the shrink to `size`. */
-  kernel: 'lanczos3' | 'mitchell' | 'cubic' | 'linear';
+  kernel: 'nearest' | 'lanczos3' | 'mitchell' | 'cubic' | 'linear';
   /** Sigma of sharp's unsharp mask after the shrink (Fashion-MNIST's own pipeline sharpened); 0 = off. */
   sharpenSigma: number;
   /** Mirror wide objects so their higher end is on the right, as Fashion-MNIST's shoes face (see orientLikeFashionMnist). */
@@ -88,7 +124,17 @@ export interface PreprocessConfig {
   maxStretchGain: number;
 }
 
+export const DEFAULT_PAPER_CONFIG: PaperConfig = {
+  trimFraction: 0.05,
+  sharpenSigma: 1,
+  maxSide: 2048,
+};
+
+export const DEFAULT_PREPROCESS_MODE: PreprocessMode = 'mask';
+
 export const DEFAULT_PREPROCESS_CONFIG: PreprocessConfig = {
+  mode: DEFAULT_PREPROCESS_MODE,
+  paper: DEFAULT_PAPER_CONFIG,
   limits: DEFAULT_DECODE_LIMITS,
   workingSize: 256,
   borderFraction: 0.03,
@@ -116,13 +162,25 @@ export const DEFAULT_PREPROCESS_CONFIG: PreprocessConfig = {
   maxStretchGain: 6,
 };
 
-/** Merges a partial override (limits included) onto the defaults. */
-export function resolvePreprocessConfig(override: Partial<Omit<PreprocessConfig, 'limits'>> & { limits?: Partial<DecodeLimits> } = {}): PreprocessConfig {
+/** What each mode changes from the defaults ('hybrid' is 'mask' with the paper's rendering). */
+const MODE_PRESETS: Record<PreprocessMode, Partial<PreprocessConfig>> = {
+  mask: {},
+  paper: {},
+  hybrid: { kernel: 'nearest', sharpenSigma: DEFAULT_PAPER_CONFIG.sharpenSigma },
+};
+
+export type PreprocessOverride = Partial<Omit<PreprocessConfig, 'limits' | 'paper'>> & { limits?: Partial<DecodeLimits>; paper?: Partial<PaperConfig> };
+
+/** Merges a partial override (limits and paper settings included) onto the chosen mode's defaults. */
+export function resolvePreprocessConfig(override: PreprocessOverride = {}): PreprocessConfig {
+  const mode = override.mode ?? DEFAULT_PREPROCESS_CONFIG.mode;
+  if (!PREPROCESS_MODES.includes(mode)) throw new UserError(`unknown preprocessing mode "${String(mode)}" (one of ${PREPROCESS_MODES.join(', ')})`);
   return {
     ...DEFAULT_PREPROCESS_CONFIG,
+    ...MODE_PRESETS[mode],
     ...override,
+    mode,
     limits: { ...DEFAULT_PREPROCESS_CONFIG.limits, ...override.limits },
+    paper: { ...DEFAULT_PREPROCESS_CONFIG.paper, ...override.paper },
   };
 }
-
-export type PreprocessOverride = Parameters<typeof resolvePreprocessConfig>[0];

@@ -80,12 +80,15 @@ function sharpOptions(limits: DecodeLimits): SharpOptions {
   return { limitInputPixels: limits.maxPixels, failOn: limits.failOn, pages: 1 };
 }
 
+/** sharp's kernel for the shrink while decoding: 'nearest' subsamples (rows and columns skipped). */
+export type DecodeKernel = 'lanczos3' | 'nearest';
+
 /**
  * Decodes image bytes into RGB, honouring EXIF orientation and flattening transparency onto white
- * (a cut-out product on a transparent background is a product on a white page), shrunk so that its
- * long side is at most `maxSide` (never enlarged).
+ * (a cut-out product on a transparent background is a product on a white page), shrunk with
+ * `kernel` so that its long side is at most `maxSide` (never enlarged).
  */
-export async function decodeImage(bytes: Buffer, limits: DecodeLimits, maxSide: number): Promise<DecodedImage> {
+export async function decodeImage(bytes: Buffer, limits: DecodeLimits, maxSide: number, kernel: DecodeKernel = 'lanczos3'): Promise<DecodedImage> {
   checkByteSize(bytes.byteLength, limits);
   let meta: Metadata;
   try {
@@ -109,7 +112,7 @@ export async function decodeImage(bytes: Buffer, limits: DecodeLimits, maxSide: 
     const { data, info } = await sharp(bytes, sharpOptions(limits))
       .autoOrient()
       .flatten({ background: '#ffffff' })
-      .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true, kernel: 'lanczos3' })
+      .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true, kernel })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
@@ -134,7 +137,7 @@ function toRgb(data: Buffer, width: number, height: number, channels: number): R
 }
 
 /** Reads (when given a path) and decodes one input. */
-export async function loadImage(input: Buffer | string, limits: DecodeLimits, maxSide: number): Promise<DecodedImage> {
+export async function loadImage(input: Buffer | string, limits: DecodeLimits, maxSide: number, kernel: DecodeKernel = 'lanczos3'): Promise<DecodedImage> {
   const bytes = typeof input === 'string' ? await readImageFile(input, limits) : input;
-  return decodeImage(bytes, limits, maxSide);
+  return decodeImage(bytes, limits, maxSide, kernel);
 }

@@ -1,9 +1,12 @@
 /**
  * Prediction on people's own photos: decode (sharp), bring to Fashion-MNIST's form, classify.
- * The CLI's `predict` command calls `predictRun`; `classifyImages` works on any loaded model.
+ * The CLI's `predict` command calls `predictRun`; `classifyWithModel` uses a run's model or the
+ * shipped default; `classifyImages` works on any loaded model.
  */
-export { DEFAULT_DECODE_LIMITS, DEFAULT_PREPROCESS_CONFIG, resolvePreprocessConfig, type DecodeLimits, type PreprocessConfig, type PreprocessOverride } from './config.js';
+export { DEFAULT_DECODE_LIMITS, DEFAULT_PREPROCESS_CONFIG, DEFAULT_PREPROCESS_MODE, DEFAULT_PAPER_CONFIG, PREPROCESS_MODES, resolvePreprocessConfig, type DecodeLimits, type PaperConfig, type PreprocessConfig, type PreprocessMode, type PreprocessOverride } from './config.js';
 export { preprocessImage, type PreprocessInfo, type PreprocessedImage, type BackgroundEstimate } from './preprocess.js';
+export { preprocessPaper, cornerColour, fitLongSide } from './paper.js';
 export { classifyImages, predictFrames, mirrorFrame, topK, DEFAULT_MIRROR, type MirrorMode, type ClassScore, type ClassifyOptions, type ImageInput, type ImagePrediction } from './classify.js';
 export { framePng, savePreprocessed, uniqueStems } from './save.js';
-export { predictRun, type PredictRunOptions, type PredictRunResult } from './run.js';
+export { loadPredictor, looksLikeRunDir, runTestTimeAugmentation, type ModelSource, type LoadedPredictor } from './source.js';
+export { predictRun, classifyWithModel, mirrorForTta, type PredictRunOptions, type PredictRunResult, type ClassifyWithModelOptions, type ClassifyWithModelResult } from './run.js';

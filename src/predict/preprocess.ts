@@ -10,8 +10,9 @@
  */
 import { UserError } from '../util/errors.js';
 import sharp from 'sharp';
-import { resolvePreprocessConfig, type PreprocessConfig, type PreprocessOverride } from './config.js';
+import { resolvePreprocessConfig, type PreprocessConfig, type PreprocessMode, type PreprocessOverride } from './config.js';
 import { loadImage, type RgbImage } from './decode.js';
+import { preprocessPaper } from './paper.js';
 import { boxArea, boxBlur, boxIntersection, boxUnion, close, connectedComponents, fillHoles, hysteresis, open, otsuThreshold, type Box } from './mask.js';
 
 export interface BackgroundEstimate {
@@ -30,12 +31,15 @@ export interface BackgroundEstimate {
 }
 
 export interface PreprocessInfo {
+  /** The pipeline that made the frame (see PreprocessMode). */
+  mode: PreprocessMode;
   source: { format: string; width: number; height: number; bytes: number };
   /** Size the analysis ran at (the photo shrunk to `workingSize`). */
   working: { width: number; height: number };
   background: BackgroundEstimate;
   inverted: boolean;
-  thresholds: { otsu: number; weak: number; strong: number };
+  /** The object mask's thresholds (colour distances; 'mask' and 'hybrid' modes). */
+  thresholds?: { otsu: number; weak: number; strong: number };
   /** False when nothing stood out from the background; the frame is then (nearly) black. */
   objectFound: boolean;
   /** The object's box, in the source photo's pixels. */
@@ -337,18 +341,20 @@ export async function preprocessRgb(img: RgbImage, config: PreprocessConfig): Pr
   for (const v of objectMaskPixels) area += v;
   return {
     pixels,
-    info: { working: { width, height }, background: bg, inverted: bg.light, thresholds, objectFound: object !== null, box, mirrored, objectFraction: area / (width * height), gain },
+    info: { mode: config.mode, working: { width, height }, background: bg, inverted: bg.light, thresholds, objectFound: object !== null, box, mirrored, objectFraction: area / (width * height), gain },
   };
 }
 
 /**
- * Decodes an image (path or bytes) and brings it to Fashion-MNIST's form. Throws `UserError` with
+ * Decodes an image (path or bytes) and brings it to Fashion-MNIST's form with the configured mode
+ * ('paper': src/predict/paper.ts; 'mask' and 'hybrid': the steps above). Throws `UserError` with
  * one line when the input is not a usable image.
  */
 export async function preprocessImage(input: Buffer | string, override?: PreprocessOverride): Promise<PreprocessedImage> {
   const config = resolvePreprocessConfig(override);
-  const decoded = await loadImage(input, config.limits, config.workingSize);
-  const { pixels, info } = await preprocessRgb(decoded.rgb, config);
+  const paper = config.mode === 'paper';
+  const decoded = paper ? await loadImage(input, config.limits, config.paper.maxSide, 'nearest') : await loadImage(input, config.limits, config.workingSize);
+  const { pixels, info } = paper ? await preprocessPaper(decoded.rgb, config) : await preprocessRgb(decoded.rgb, config);
   const sx = decoded.source.width / decoded.rgb.width;
   const sy = decoded.source.height / decoded.rgb.height;
   return { pixels, info: { ...info, source: decoded.source, box: scaleBox(info.box, sx, sy) } };

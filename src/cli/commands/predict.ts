@@ -1,5 +1,7 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { IMAGE_SIZE, NUM_CLASSES } from '../../data/types.js';
+import type { TestTimeAugmentation } from '../../models/tta.js';
+import { DEFAULT_PREPROCESS_MODE, PREPROCESS_MODES, type PreprocessMode } from '../../predict/config.js';
 import type { ImagePrediction } from '../../predict/index.js';
 import { positiveInt } from '../options.js';
 import { oneLine } from '../../util/errors.js';
@@ -9,17 +11,23 @@ interface PredictFlags extends Pick<CommonFlags, 'backend'> {
   top: number;
   json?: boolean;
   savePreprocessed?: string;
+  run?: string;
+  preprocess: PreprocessMode;
+  tta?: TestTimeAugmentation;
 }
+
+// Typed against models/tta.ts, whose module loads TF.js: a flag error is reported before that.
+const TTA_FLAG_CHOICES = ['none', 'flip'] as const satisfies readonly TestTimeAugmentation[];
 
 /** The --json document: one entry per image, in argument order. */
 function jsonResult(p: ImagePrediction, saved: string[] | undefined) {
   if (!p.ok) return { file: p.file, ok: false, error: p.error };
-  const { box, background, inverted, mirrored, objectFound } = p.info;
+  const { mode, box, background, inverted, mirrored, objectFound } = p.info;
   return {
     file: p.file,
     ok: true,
     top: p.top,
-    preprocess: { box, background: { rgb: background.rgb.map(Math.round), light: background.light }, inverted, mirrored, objectFound, ...(saved ? { saved } : {}) },
+    preprocess: { mode, box, background: { rgb: background.rgb.map(Math.round), light: background.light }, inverted, mirrored, objectFound, ...(saved ? { saved } : {}) },
   };
 }
 
@@ -37,15 +45,22 @@ function textOf(p: ImagePrediction): string {
 export function registerPredict(program: Command): void {
   const cmd = program
     .command('predict')
-    .description('classify your own clothing photos (JPEG, PNG, WebP, GIF, ...) with a trained run')
-    .argument('<run-dir>', 'a run directory with a trained model (model/ or checkpoint/model/)')
-    .argument('<images...>', 'image files')
+    .description('classify your own clothing photos (JPEG, PNG, WebP, GIF, ...) with the shipped default model or a trained run')
+    .usage('[options] [RUN_DIR] IMAGE...')
+    .argument('<images...>', 'image files; when the first one is a run directory (or --run is given), that run\'s model classifies the rest instead of the default model')
+    .option('--run <dir>', 'the run directory whose model classifies (default: the shipped model at models/default, or $FASHION_CNN_DEFAULT_MODEL)')
     .option('--top <k>', `how many classes to show per image (1-${NUM_CLASSES})`, positiveInt, 3)
+    .addOption(new Option('--preprocess <mode>', 'how a photo becomes a Fashion-MNIST frame: mask (find the object), paper (the data set\'s own conversion), hybrid (mask crop, paper rendering)').choices(PREPROCESS_MODES).default(DEFAULT_PREPROCESS_MODE))
+    .addOption(new Option('--tta <mode>', 'test-time flip: average over the frame and its mirror (default: what the run\'s config.json says)').choices(TTA_FLAG_CHOICES))
     .option('--json', 'print one JSON document on stdout')
     .option('--save-preprocessed <dir>', `write each ${IMAGE_SIZE}x${IMAGE_SIZE} image the model saw (and an 8x enlargement) as PNG into DIR`);
-  addBackendOption(cmd).action(async (runDir: string, images: string[], f: PredictFlags) => {
-    const { predictRun } = await import('../../predict/run.js');
-    const { results, saved, failed } = await predictRun({ runDir, images, top: f.top, savePreprocessedDir: f.savePreprocessed, backend: f.backend });
+  addBackendOption(cmd).action(async (args: string[], f: PredictFlags) => {
+    const { predictRun, looksLikeRunDir } = await import('../../predict/index.js');
+    let runDir = f.run;
+    let images = args;
+    if (runDir === undefined && (await looksLikeRunDir(args[0]))) [runDir, ...images] = args;
+    if (images.length === 0) cmd.error("error: missing required argument 'images'", { exitCode: 2 });
+    const { results, saved, failed } = await predictRun({ runDir, images, top: f.top, savePreprocessedDir: f.savePreprocessed, backend: f.backend, preprocess: f.preprocess, tta: f.tta });
     if (f.json) printJson(results.map((p, i) => jsonResult(p, saved[i])));
     else for (const p of results) (p.ok ? process.stdout : process.stderr).write(`${textLine(p)}\n`);
     // With --json the document says which images failed and why; stderr still says that some did.
