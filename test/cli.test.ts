@@ -15,7 +15,7 @@ const badInvocations: [string, string[], RegExp][] = [
   ['vgg19 not yet available', ['compare', '--models', 'cnn1,vgg19'], /vgg19.*not available yet/],
   ['unknown command', ['fly'], /unknown command/],
   ['unknown optimizer', ['train', '--model', 'cnn1', '--optimizer', 'rmsprop'], /optimizer/],
-  ['weight decay without adamw', ['train', '--model', 'cnn1', '--weight-decay', '0.1'], /--weight-decay is for --optimizer adamw/],
+  ['weight decay with adam', ['train', '--model', 'cnn1', '--weight-decay', '0.1'], /--weight-decay is for --optimizer adamw or sgd, not adam/],
   ['momentum without sgd', ['train', '--model', 'cnn1', '--optimizer', 'adamw', '--momentum', '0.9'], /--momentum and --nesterov are for --optimizer sgd/],
   ['momentum out of range', ['train', '--model', 'cnn1', '--optimizer', 'sgd', '--momentum', '1.5'], /from 0 to 1/],
   ['label smoothing of 1', ['train', '--model', 'cnn1', '--label-smoothing', '1'], /below 1/],

@@ -356,8 +356,8 @@ export const CASES: Case[] = [
   // ---- flags -------------------------------------------------------------------------------------
   { id: 'F01', area: 'flags', given: 'an unknown command', args: ['fly'], code: 2, line: /^fashion-cnn: unknown command 'fly'/ },
   { id: 'F02', area: 'flags', given: 'an unknown option, close to a real one', args: ['train', '--model', 'cnn1', '--epoch', '3'], code: 2, line: /^fashion-cnn: unknown option '--epoch' \(Did you mean --epochs\?\)/ },
-  { id: 'F03', area: 'flags', given: 'train without --model', args: ['train'], code: 2, line: /^fashion-cnn: train needs --model \(one of cnn1, cnn3, cnn4, resnet-mini\)$/ },
-  { id: 'F04', area: 'flags', given: 'an unknown model', args: ['train', '--model', 'resnet'], code: 2, line: /^fashion-cnn: unknown model "resnet" \(choose one of cnn1, cnn3, cnn4, resnet-mini\)$/ },
+  { id: 'F03', area: 'flags', given: 'train without --model', args: ['train'], code: 2, line: /^fashion-cnn: train needs --model \(one of cnn1, cnn3, cnn4, best, resnet-mini\)$/ },
+  { id: 'F04', area: 'flags', given: 'an unknown model', args: ['train', '--model', 'resnet'], code: 2, line: /^fashion-cnn: unknown model "resnet" \(choose one of cnn1, cnn3, cnn4, best, resnet-mini\)$/ },
   { id: 'F05', area: 'flags', given: 'train --model vgg19 (planned, not available)', args: ['train', '--model', 'vgg19'], code: 2, line: /^fashion-cnn: vgg19: VGG-19 transfer learning is not available yet/ },
   { id: 'F06', area: 'flags', given: 'compare with vgg19 among the models', args: ['compare', '--models', 'cnn1,vgg19'], code: 2, line: /^fashion-cnn: vgg19: VGG-19 transfer learning is not available yet/ },
   { id: 'F07', area: 'flags', given: 'compare with an unknown model', args: ['compare', '--models', 'cnn1,resnet'], code: 2, line: /^fashion-cnn: unknown model "resnet"/ },
@@ -375,7 +375,7 @@ export const CASES: Case[] = [
   { id: 'F18', area: 'flags', given: '--val-split 0', args: ['train', '--model', 'cnn1', '--val-split', '0'], code: 2, line: /^fashion-cnn: option '--val-split <fraction>' argument '0' is invalid\. expected a number between 0 and 1/ },
   { id: 'F19', area: 'flags', given: '--label-smoothing 1', args: ['train', '--model', 'cnn1', '--label-smoothing', '1'], code: 2, line: /^fashion-cnn: option '--label-smoothing <s>' argument '1' is invalid\. expected a number below 1/ },
   { id: 'F20', area: 'flags', given: '--optimizer sgd --momentum 1.5', args: ['train', '--model', 'cnn1', '--optimizer', 'sgd', '--momentum', '1.5'], code: 2, line: /^fashion-cnn: option '--momentum <m>' argument '1\.5' is invalid\. expected a number from 0 to 1/ },
-  { id: 'F21', area: 'flags', given: '--weight-decay without --optimizer adamw', args: ['train', '--model', 'cnn1', '--weight-decay', '0.1'], code: 2, line: /^fashion-cnn: --weight-decay is for --optimizer adamw, not adam$/ },
+  { id: 'F21', area: 'flags', given: '--weight-decay with the default optimizer (adam)', args: ['train', '--model', 'cnn1', '--weight-decay', '0.1'], code: 2, line: /^fashion-cnn: --weight-decay is for --optimizer adamw or sgd, not adam$/ },
   { id: 'F22', area: 'flags', given: '--momentum with --optimizer adamw', args: ['train', '--model', 'cnn1', '--optimizer', 'adamw', '--momentum', '0.9'], code: 2, line: /^fashion-cnn: --momentum and --nesterov are for --optimizer sgd, not adamw$/ },
   { id: 'F23', area: 'flags', given: '--nesterov with the default optimizer', args: ['train', '--model', 'cnn1', '--nesterov'], code: 2, line: /^fashion-cnn: --momentum and --nesterov are for --optimizer sgd, not adam$/ },
   { id: 'F24', area: 'flags', given: '--epochs 0 --aug-epochs 0 (nothing to train)', args: ['train', '--model', 'cnn1', '--epochs', '0', '--aug-epochs', '0'], code: 2, line: /^fashion-cnn: nothing to train: --epochs and --aug-epochs are both 0$/ },
@@ -424,6 +424,11 @@ export const CASES: Case[] = [
     setup: async (ctx) => ['embed', '--pixels', '--count', '20', ...dataFlags(ctx), '--out', '/proc/fashion-cnn-nowhere'], timeoutMs: 30_000 },
   { id: 'F63', area: 'flags', given: 'embed --out with a flag error found by the stage: the --out folder made for it is removed again', code: 2, line: /^fashion-cnn: --perplexity 30 is too large for 20 points/,
     setup: async (ctx) => ['embed', '--pixels', '--method', 'tsne', '--count', '20', ...dataFlags(ctx), '--out', path.join(ctx.dir, 'out')], check: noRunDir('out') },
+  { id: 'F64', area: 'flags', given: '--erase 1.5', args: ['train', '--model', 'best', '--erase', '1.5'], code: 2, line: /^fashion-cnn: option '--erase <p>' argument '1\.5' is invalid/ },
+  { id: 'F65', area: 'flags', given: '--crop-pad -2', args: ['train', '--model', 'best', '--crop-pad', '-2'], code: 2, line: /^fashion-cnn: option '--crop-pad <px>' argument '-2' is invalid\. expected a non-negative integer/ },
+  { id: 'F66', area: 'flags', given: 'an unknown --tta', args: ['train', '--model', 'best', '--tta', 'rotate'], code: 2, line: /^fashion-cnn: option '--tta <mode>' argument 'rotate' is invalid\. Allowed choices are none, flip\./ },
+  { id: 'F67', area: 'flags', given: 'a one-cycle warm-up of the whole run', args: ['train', '--model', 'best', '--lr-schedule', 'onecycle:1'], code: 2, line: /^fashion-cnn: --lr-schedule: cannot read "onecycle:1"/ },
+  { id: 'F68', area: 'flags', given: 'best with --aug-epochs 0 (its recipe has no clean epochs: nothing to train)', args: ['train', '--model', 'best', '--aug-epochs', '0'], code: 2, line: /^fashion-cnn: nothing to train: --epochs and --aug-epochs are both 0$/ },
 
   // ---- run directories -------------------------------------------------------------------------
   { id: 'R01', area: 'run directory', given: 'evaluate: the run directory does not exist', code: 2, line: /^fashion-cnn: run directory \S+\/nope does not exist$/,
