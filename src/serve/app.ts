@@ -20,6 +20,7 @@ import { HttpError, httpErrorOf } from './errors.js';
 import type { JobEvent } from './jobs.js';
 import { ModelCache } from './models.js';
 import { predictUpload } from './predict.js';
+import { ConfusionImages } from './confusion.js';
 import { PROJECTION_DOWNLOADS, ProjectionService, type ProjectionQuery } from './projection.js';
 import * as S from './schemas.js';
 import { TrainingManager, type TrainRequest } from './training.js';
@@ -55,6 +56,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
   const training = new TrainingManager(config.runsDir, workerEnv, workerOptions);
   const projections = new ProjectionService(workerEnv, workerOptions);
   const streams = new Set<FastifyReply['raw']>();
+  const confusion = new ConfusionImages(config.dataDir);
 
   const runDir = (id: string) => {
     if (!isValidRunId(id)) throw new HttpError(400, `bad run id "${id}": letters, digits, '.', '_' and '-' only`);
@@ -130,6 +132,17 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     if (!PICTURE_NAMES.has(req.params.name)) throw new HttpError(404, `no picture "${req.params.name}" (one of ${[...PICTURE_NAMES].join(', ')})`);
     return sendFile(reply, path.join(dir, req.params.name), `${req.params.id}/${req.params.name}`);
   });
+
+  app.get<{ Params: { id: string; t: number; p: number } }>(
+    '/api/runs/:id/confusion/:t/:p.png',
+    { schema: { summary: 'The test images of true class t that the run classifies as p (a grid PNG; header x-image-count)', params: S.confusionParams, response: S.ERROR_RESPONSES } },
+    async (req, reply) => {
+      const model = await models.get(runDir(req.params.id));
+      const { png, count } = await confusion.png(model, req.params.t, req.params.p);
+      reply.header('content-type', 'image/png').header('x-image-count', String(count));
+      return png;
+    },
+  );
 
   app.get<{ Params: IdParams; Querystring: ProjectionQuery }>(
     '/api/runs/:id/projection',

@@ -26,6 +26,12 @@ export const pictureParams = {
   required: ['id', 'name'],
 } as const;
 
+export const confusionParams = {
+  type: 'object',
+  properties: { id: runId, t: { type: 'integer', minimum: 0, maximum: NUM_CLASSES - 1, description: 'true class' }, p: { type: 'integer', minimum: 0, maximum: NUM_CLASSES - 1, description: 'predicted class' } },
+  required: ['id', 't', 'p'],
+} as const;
+
 export const projectionQuery = {
   type: 'object',
   properties: {
@@ -83,6 +89,7 @@ export const trainBody = {
     lr: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
     seed: { type: 'integer', minimum: 0 },
     limit: { type: 'integer', minimum: 1, description: 'train on the first N training images (quick runs)' },
+    pictures: { type: 'boolean', default: true, description: "draw the run's pictures at the end" },
   },
   required: ['model'],
   additionalProperties: false,

@@ -23,6 +23,7 @@ export interface TrainRequest {
   lr?: number;
   seed?: number;
   limit?: number;
+  pictures?: boolean;
 }
 
 /** The article's protocol, as `fashion-cnn train` defaults to it. */
@@ -68,7 +69,7 @@ export class TrainingManager {
     };
     // Checked again now that the run directory is known: two requests may race to this point.
     if (this.active()) throw new HttpError(409, `a training run is already in progress (${this.current!.id}); one at a time`);
-    this.current = new Job(id, { kind: 'train', options: { model: req.model, hyper, augmentation: ARTICLE_AUGMENTATION, runDir, ...this.worker } }, this.env());
+    this.current = new Job(id, { kind: 'train', options: { model: req.model, hyper, augmentation: ARTICLE_AUGMENTATION, runDir, pictures: req.pictures ?? true, ...this.worker } }, this.env());
     return this.current;
   }
 
