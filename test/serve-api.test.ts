@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -111,7 +112,17 @@ describe('reading runs', () => {
   test('run ids: unknown 404, bad characters 400, damaged 422', async () => {
     await expectError(await get('/api/runs/nope'), 404, /nope does not exist/);
     await expectError(await get('/api/runs/bad%20id'), 400, /id/);
-    await expectError(await get('/api/runs/..'), 400, /bad run id/);
+    // fetch() would resolve '..' away; a raw request sends it as is.
+    const dotdot = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const { hostname, port } = new URL(base);
+      http.get({ hostname, port, path: '/api/runs/..' }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on('error', reject);
+    });
+    assert.equal(dotdot.status, 400);
+    assert.match(dotdot.body, /bad run id/);
     await expectError(await get('/api/runs/damaged'), 422, /config\.json/);
   });
 

@@ -17,7 +17,7 @@ import { REPO_ROOT, runCli } from './helpers/cli.js';
 import { simplePhoto } from './predict-fixtures.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-const WEB_BUILD = path.join(REPO_ROOT, 'web', 'dist', 'index.html');
+const WEB_BUILD = path.join(REPO_ROOT, 'dist', 'web', 'index.html');
 const skip = !CHROMIUM ? 'chromium is not installed (apt-get install -y chromium; .ci/run does)' : !existsSync(WEB_BUILD) ? 'the dashboard is not built (npm run build)' : false;
 const SHOTS = path.join(REPO_ROOT, 'dist', 'test-artifacts', 'web');
 

@@ -41,7 +41,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   port: 8080,
   host: '127.0.0.1',
   defaultModelDir: path.join(PACKAGE_ROOT, 'models', 'default'),
-  webDir: path.join(PACKAGE_ROOT, 'web', 'dist'),
+  webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
   maxUploadBytes: 10 * 1024 * 1024,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,

@@ -8,6 +8,7 @@ interface ServeFlags extends Pick<CommonFlags, 'backend' | 'dataDir'> {
   host: string;
   defaultModel?: string;
   maxUploadMb: number;
+  requestTimeout: number;
   log?: boolean;
 }
 
@@ -20,6 +21,7 @@ export function registerServe(program: Command): void {
     .option('--host <addr>', 'address to bind (127.0.0.1: this machine only)', '127.0.0.1')
     .option('--default-model <run-dir>', 'the run whose model POST /api/predict uses (default: the package\'s models/default)')
     .option('--max-upload-mb <n>', 'largest upload accepted, MB', positiveInt, 10)
+    .option('--request-timeout <seconds>', 'a request (its body included: slow clients) must arrive within this', positiveInt, 30)
     .option('--data-dir <dir>', 'Fashion-MNIST folder for training and projections')
     .option('--log', 'log every request (JSON lines on stdout)');
   addBackendOption(cmd).action(async (f: ServeFlags) => {
@@ -32,6 +34,7 @@ export function registerServe(program: Command): void {
         host: f.host,
         ...(f.defaultModel ? { defaultModelDir: f.defaultModel } : {}),
         maxUploadBytes: f.maxUploadMb * 1024 * 1024,
+        requestTimeoutMs: f.requestTimeout * 1000,
         dataDir: f.dataDir,
         backend: f.backend,
         logRequests: f.log ?? false,
