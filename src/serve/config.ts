@@ -1,4 +1,5 @@
 /** The server's settings in one typed place: the CLI, the tests and the benchmark override single fields. */
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,6 +33,10 @@ export interface ServeConfig {
   /** Passed to the training and projection workers (e.g. FASHION_MNIST_DIR, the backend). */
   dataDir?: string;
   backend?: 'native' | 'wasm' | 'cpu';
+  /** Worker threads that preprocess uploads (0: on the event loop). */
+  preprocessThreads: number;
+  /** oneDNN threads of the server's own (one image at a time) inference, unless $FASHION_CNN_THREADS says otherwise. */
+  inferenceThreads: number;
   /** Log requests (pino) to stderr. */
   logRequests: boolean;
 }
@@ -50,6 +55,8 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   rateLimit: { predictPerMinute: 60_000, trainPerMinute: 30, projectionPerMinute: 120 },
   shutdownGraceMs: 60_000,
   logRequests: false,
+  preprocessThreads: os.availableParallelism(),
+  inferenceThreads: 1,
 };
 
 export function resolveServeConfig(override: Partial<ServeConfig> = {}): ServeConfig {

@@ -7,8 +7,11 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import { IMAGE_SIZE } from '../data/types.js';
 import { heatColour, saliencyMap } from '../explain/saliency.js';
-import { classifyImages, framePng, type ClassScore } from '../predict/index.js';
+import { checkModelIO } from '../models/shape.js';
+import { FASHION_SHAPE, NUM_CLASSES } from '../data/types.js';
+import { framePng, predictFrames, topK, type ClassScore } from '../predict/index.js';
 import { HttpError } from './errors.js';
+import type { Preprocessor } from './preprocess-pool.js';
 
 export interface PredictAnswer {
   top: ClassScore[];
@@ -35,11 +38,17 @@ export async function saliencyPng(values: Float32Array): Promise<Buffer> {
   return sharp(rgb, { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 3 } }).png().toBuffer();
 }
 
-export async function predictUpload(model: tfl.LayersModel, bytes: Buffer, top: number): Promise<PredictAnswer> {
-  const [p] = await classifyImages(model, [{ name: 'upload', data: bytes }], { top, concurrency: 1 });
-  if (!p.ok) throw new HttpError(statusOf(p.error), p.error);
-  const saliency = saliencyMap(model, p.pixels, p.top[0].class);
+/** The predict stage's steps (preprocess, predictFrames, topK) with preprocessing in the pool. */
+export async function predictUpload(model: tfl.LayersModel, preprocessor: Preprocessor, bytes: Buffer, top: number): Promise<PredictAnswer> {
+  checkModelIO(model, { input: FASHION_SHAPE, classes: NUM_CLASSES }, `model "${model.name}"`);
+  const p = await preprocessor.run(bytes);
+  if (!p.ok) {
+    if (!p.user) throw new Error(`preprocessing failed: ${p.error}`);
+    throw new HttpError(statusOf(p.error), p.error);
+  }
+  const ranked = topK(predictFrames(model, [p.pixels])[0], top);
+  const saliency = saliencyMap(model, p.pixels, ranked[0].class);
   const [input, heat] = await Promise.all([framePng(p.pixels, IMAGE_SIZE), saliencyPng(saliency)]);
   const { inverted, mirrored, objectFound, source } = p.info;
-  return { top: p.top, input: dataUrl(input), saliency: dataUrl(heat), preprocess: { inverted, mirrored, objectFound, source: { format: source.format, width: source.width, height: source.height } } };
+  return { top: ranked, input: dataUrl(input), saliency: dataUrl(heat), preprocess: { inverted, mirrored, objectFound, source: { format: source.format, width: source.width, height: source.height } } };
 }
