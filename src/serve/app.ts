@@ -16,7 +16,7 @@ import { findModelSpec, modelNames } from '../models/registry.js';
 import { isValidRunId, listRuns, PICTURE_FILES, readEvalReport, readHistory, readRunConfig, RUN_FILES, RunFileMissingError, RunNotFoundError, requireRunDir, locateRunModel } from '../runs/index.js';
 import { errorMessage } from '../util/errors.js';
 import { resolveServeConfig, type ServeConfig } from './config.js';
-import { HttpError, httpErrorOf } from './errors.js';
+import { clientMessage, HttpError, httpErrorOf } from './errors.js';
 import type { JobEvent } from './jobs.js';
 import { ModelCache } from './models.js';
 import { predictUpload } from './predict.js';
@@ -53,7 +53,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     logger: config.logRequests ? { level: 'info' } : false,
     bodyLimit: config.maxUploadBytes,
     requestTimeout: config.requestTimeoutMs,
-    connectionTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.socketIdleTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
@@ -124,14 +124,17 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
         lastEval: r.lastEval ? { phase: r.lastEval.phase, epoch: r.lastEval.epoch, test_acc: r.lastEval.test_acc, test_loss: r.lastEval.test_loss } : null,
         article: (r.config && findModelSpec(r.config.model)?.article) ?? null,
         training: training.active()?.id === r.id,
-        ...(r.error ? { error: r.error } : {}),
+        ...(r.error ? { error: clientMessage(r.error, config.runsDir) } : {}),
       })),
     };
   });
 
   app.get<{ Params: IdParams }>('/api/runs/:id', { schema: { summary: 'A run: config, history, evaluation, pictures', params: S.runParams, response: S.ERROR_RESPONSES } }, async (req) => {
     const dir = runDir(req.params.id);
-    const [config, history, evalReport] = await Promise.all([readRunConfig(dir), readHistory(dir), readEvalReport(dir)]);
+    // In this order, so that a damaged config.json is what a damaged run reports.
+    const config = await readRunConfig(dir);
+    const history = await readHistory(dir);
+    const evalReport = await readEvalReport(dir);
     const pictures: string[] = [];
     for (const name of PICTURE_NAMES) if (await fs.stat(path.join(dir, name)).catch(() => null)) pictures.push(name);
     const model = await locateRunModel(dir).then((m) => ({ fromCheckpoint: m.fromCheckpoint }), () => null);

@@ -20,7 +20,12 @@ export interface ServeConfig {
   maxUploadBytes: number;
   /** A request body (or a slow client sending it) must arrive within this, ms. */
   requestTimeoutMs: number;
-  /** Idle connections are closed after this, ms. */
+  /**
+   * A connection on which nothing moves for this long is closed, ms. Generous: a first t-SNE of
+   * 10,000 points answers after minutes of silence (event streams send a heartbeat).
+   */
+  socketIdleTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this, ms. */
   keepAliveTimeoutMs: number;
   /** How many classes predict answers with. */
   top: number;
@@ -50,6 +55,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   maxUploadBytes: 10 * 1024 * 1024,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
+  socketIdleTimeoutMs: 10 * 60_000,
   top: 3,
   modelCacheSize: 4,
   rateLimit: { predictPerMinute: 60_000, trainPerMinute: 30, projectionPerMinute: 120 },

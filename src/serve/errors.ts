@@ -13,7 +13,7 @@ export class HttpError extends Error {
 }
 
 /** Run paths in messages are shown relative to the runs folder: the client knows runs by id. */
-function clientMessage(message: string, runsDir: string): string {
+export function clientMessage(message: string, runsDir: string): string {
   return oneLine(message.split(runsDir.replace(/\/+$/, '') + '/').join(''));
 }
 

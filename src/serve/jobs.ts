@@ -37,6 +37,8 @@ export class Job extends EventEmitter {
   lastBatch: JobEvent | null = null;
   status: JobStatus = 'running';
   message?: string;
+  /** The job failed on its input (a UserError in the worker), not on a bug. */
+  userError = false;
   result?: Record<string, unknown>;
   readonly startedAt = new Date().toISOString();
   readonly finished: Promise<void>;
@@ -68,7 +70,7 @@ export class Job extends EventEmitter {
     if (m.type === 'batch') this.lastBatch = m;
     if (m.type === 'stopped') [this.status, this.message] = ['stopped', m.message];
     if (m.type === 'done') [this.status, this.result] = ['done', m.result];
-    if (m.type === 'error') [this.status, this.message] = ['failed', m.message];
+    if (m.type === 'error') [this.status, this.message, this.userError] = ['failed', m.message, m.user];
     this.emit('event', m);
   }
 

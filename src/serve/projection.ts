@@ -71,8 +71,9 @@ export class ProjectionService {
     this.jobs.add(job);
     await job.finished;
     this.jobs.delete(job);
-    if (job.status !== 'done') throw new HttpError(job.message && !/worker ended/.test(job.message) ? 422 : 500, `projection failed: ${job.message ?? 'unknown error'}`);
-    return dir;
+    if (job.status === 'done') return dir;
+    if (job.userError) throw new HttpError(422, `projection failed: ${job.message}`);
+    throw new Error(`projection worker failed: ${job.message ?? 'unknown error'}`);
   }
 
   /** Ends running projections (shutdown): they are recomputed on the next request. */
