@@ -133,13 +133,13 @@ describe('dashboard in chromium', { skip }, () => {
     await page.click('#train-form button');
     await page.waitForURL(/#\/run\/web-live/);
     const epochs = () => page.getAttribute('#acc-chart', 'data-epochs').then(Number);
-    await page.waitForFunction(() => Number(document.querySelector('#acc-chart')?.getAttribute('data-epochs')) >= 1, null, { timeout: 60_000 });
+    await page.waitForFunction(() => Number(document.querySelector('#acc-chart')?.getAttribute('data-epochs')) >= 1, null, { timeout: 120_000 });
     const seen = [await epochs()];
     await page.screenshot({ path: path.join(SHOTS, 'training-live.png') });
-    await page.waitForFunction(() => Number(document.querySelector('#acc-chart')?.getAttribute('data-epochs')) >= 4, null, { timeout: 90_000 });
+    await page.waitForFunction(() => Number(document.querySelector('#acc-chart')?.getAttribute('data-epochs')) >= 4, null, { timeout: 120_000 });
     seen.push(await epochs());
     assert.ok(seen[0] < seen[1], `the curve grew: ${seen.join(' -> ')} epochs`);
-    await page.waitForSelector('#run-status:has-text("training done")', { timeout: 60_000 });
+    await page.waitForSelector('#run-status:has-text("training done")', { timeout: 120_000 });
     await page.screenshot({ path: path.join(SHOTS, 'training-done.png'), fullPage: true });
   });
 });

@@ -20,6 +20,7 @@ async function check<T>(res: Response): Promise<T> {
 export const api = {
   runs: () => fetch('api/runs').then((r) => check<{ runs: RunSummary[] }>(r)),
   run: (id: string) => fetch(`api/runs/${encodeURIComponent(id)}`).then((r) => check<RunDetail>(r)),
+  active: () => fetch('api/train').then((r) => check<{ active: { id: string } | null }>(r)),
   models: () => fetch('api/models').then((r) => check<{ models: { name: string; title: string }[] }>(r)),
   picture: (id: string, name: string) => `api/runs/${encodeURIComponent(id)}/pictures/${name}`,
   projectionQuery: (q: Record<string, string>) => new URLSearchParams(Object.entries(q).filter(([, v]) => v !== '')).toString(),

@@ -86,7 +86,11 @@ export function runView(root: HTMLElement, id: string | undefined): () => void {
     try {
       run = await api.run(id);
     } catch (e) {
-      root.append(errorBox(e));
+      // A run just started has no record until its worker has loaded the data: follow its events.
+      if (first && (await api.active().catch(() => null))?.active?.id === id) {
+        status.replaceChildren(h('span', {}, 'starting: loading the data and building the model… '));
+        follow();
+      } else root.append(errorBox(e));
       return;
     }
     for (const row of run.history) history.set(row.epoch, row);
