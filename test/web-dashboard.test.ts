@@ -91,7 +91,7 @@ describe('dashboard in chromium', { skip }, () => {
     await page.waitForSelector('#projector-form input[name=count]');
     await page.fill('#projector-form input[name=count]', '400');
     await page.click('#projector-form button');
-    await page.waitForSelector('#scatter[data-points="400"] canvas', { timeout: 60_000 });
+    await page.waitForSelector('#scatter[data-points="400"][data-sprite="loaded"] canvas', { timeout: 120_000 });
     const box = (await page.locator('#scatter canvas').boundingBox())!;
     let label: string | null = null;
     // Sweeps the mouse over the canvas until a point is under it.

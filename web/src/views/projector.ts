@@ -119,6 +119,7 @@ export function projectorView(root: HTMLElement, runArg: string | undefined): ()
     const query = api.projectionQuery(q);
     scatter?.dispose();
     scatter = null;
+    host.removeAttribute('data-sprite');
     info.textContent = 'computing the projection (t-SNE and UMAP take a while the first time)…';
     downloads.replaceChildren();
     try {
@@ -127,6 +128,10 @@ export function projectorView(root: HTMLElement, runArg: string | undefined): ()
       info.textContent = `${p.count} test images, ${p.source.kind === 'pixels' ? 'raw pixels' : 'learned features'} (${p.source.dim} dims) → ${p.method} ${p.dims}-D · 10-NN label agreement ${pct(p.quality.original, 1)} in the original space, ${pct(p.quality.projection, 1)} in the projection`;
       legend.replaceChildren(...p.classNames.map((n, c) => h('span', {}, h('i', { style: `background:${CLASS_COLOURS[c]}` }), n)));
       const sprite = api.projectionFile(run, 'sprite.png', query);
+      // Loaded before the first hover, so that a tooltip never shows an empty thumbnail.
+      const preload = new Image();
+      preload.onload = () => host.setAttribute('data-sprite', 'loaded');
+      preload.src = sprite;
       const side = Math.max(1, Math.ceil(Math.sqrt(p.count)));
       scatter = new Scatter(host, p, (i, x, y) => {
         if (i === null) {
