@@ -40,6 +40,7 @@ export function projectionDir(runDir: string, q: ProjectionQuery): string {
 export class ProjectionService {
   private readonly pending = new Map<string, Promise<string>>();
   private readonly jobs = new Set<Job>();
+  private stopping = false;
 
   constructor(private readonly env: () => NodeJS.ProcessEnv, private readonly workerOptions: Pick<EmbedRequest, 'dataDir' | 'backend'>) {}
 
@@ -72,12 +73,14 @@ export class ProjectionService {
     await job.finished;
     this.jobs.delete(job);
     if (job.status === 'done') return dir;
+    if (this.stopping) throw new HttpError(503, 'the server is shutting down; the projection was not finished');
     if (job.userError) throw new HttpError(422, `projection failed: ${job.message}`);
     throw new Error(`projection worker failed: ${job.message ?? 'unknown error'}`);
   }
 
   /** Ends running projections (shutdown): they are recomputed on the next request. */
   async stopAll(): Promise<void> {
+    this.stopping = true;
     for (const job of this.jobs) job.kill();
     await Promise.all([...this.jobs].map((j) => j.finished));
   }
