@@ -21,7 +21,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   train: ['explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
   compare: ['train', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
   bench: ['train', 'models', 'data', 'backend', 'util'],
-  cli: ['compare', 'bench', 'train', 'predict', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
+  serve: ['compare', 'bench', 'train', 'predict', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
+  cli: ['serve', 'compare', 'bench', 'train', 'predict', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   compare: async () => (await import('./commands/compare.js')).registerCompare,
   embed: async () => (await import('./commands/embed.js')).registerEmbed,
   bench: async () => (await import('./commands/bench.js')).registerBench,
+  serve: async () => (await import('./commands/serve.js')).registerServe,
 };
 
 /** Commander's error (and its "Did you mean" hint) as one line, naming where the usage is. */

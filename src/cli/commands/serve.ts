@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { addBackendOption, type CommonFlags } from '../common.js';
+import { positiveInt } from '../options.js';
+
+interface ServeFlags extends Pick<CommonFlags, 'backend' | 'dataDir'> {
+  runs: string;
+  port: number;
+  host: string;
+  defaultModel?: string;
+  maxUploadMb: number;
+  requestTimeout: number;
+  log?: boolean;
+}
+
+export function registerServe(program: Command): void {
+  const cmd = program
+    .command('serve')
+    .description('the web dashboard and HTTP API: runs, live training, curves, confusion, projector, classify a photo')
+    .option('--runs <dir>', 'the folder of runs to show and train into', 'runs')
+    .option('--port <n>', 'TCP port (0: any free port)', (v) => (v === '0' ? 0 : positiveInt(v)), 8080)
+    .option('--host <addr>', 'address to bind (127.0.0.1: this machine only)', '127.0.0.1')
+    .option('--default-model <run-dir>', 'the run whose model POST /api/predict uses (default: the package\'s models/default)')
+    .option('--max-upload-mb <n>', 'largest upload accepted, MB', positiveInt, 10)
+    .option('--request-timeout <seconds>', 'a request (its body included: slow clients) must arrive within this', positiveInt, 30)
+    .option('--data-dir <dir>', 'Fashion-MNIST folder for training and projections')
+    .option('--log', 'log every request (JSON lines on stdout)');
+  addBackendOption(cmd).action(async (f: ServeFlags) => {
+    const { startServer } = await import('../../serve/index.js');
+    const log = (line: string) => process.stderr.write(`fashion-cnn serve: ${line}\n`);
+    const { url, closed } = await startServer(
+      {
+        runsDir: f.runs,
+        port: f.port,
+        host: f.host,
+        ...(f.defaultModel ? { defaultModelDir: f.defaultModel } : {}),
+        maxUploadBytes: f.maxUploadMb * 1024 * 1024,
+        requestTimeoutMs: f.requestTimeout * 1000,
+        dataDir: f.dataDir,
+        backend: f.backend,
+        logRequests: f.log ?? false,
+      },
+      log,
+    );
+    log(`listening on ${url} (runs: ${f.runs})`);
+    await closed;
+  });
+}

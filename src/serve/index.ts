@@ -1,0 +1,29 @@
+/** `fashion-cnn serve`: the HTTP API and the dashboard (see app.ts), with a graceful shutdown. */
+export { buildServer, type ServeApp } from './app.js';
+export { DEFAULT_SERVE_CONFIG, resolveServeConfig, PACKAGE_ROOT, type ServeConfig } from './config.js';
+import { buildServer } from './app.js';
+import type { ServeConfig } from './config.js';
+
+/**
+ * Starts listening and returns once it does. SIGTERM and SIGINT stop it gracefully: a training
+ * worker stops after its batch (keeping its last epoch's checkpoint), in-flight requests finish.
+ */
+export async function startServer(override: Partial<ServeConfig>, log: (line: string) => void): Promise<{ url: string; closed: Promise<void> }> {
+  const server = await buildServer(override);
+  const address = await server.app.listen({ port: server.config.port, host: server.config.host });
+  let resolveClosed: () => void;
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: finishing requests and stopping workers`);
+    server.shutdown().then(() => resolveClosed(), (e: unknown) => {
+      log(`shutdown: ${String(e)}`);
+      resolveClosed();
+    });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return { url: address, closed };
+}

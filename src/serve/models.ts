@@ -1,0 +1,49 @@
+/**
+ * Loaded models by run directory, so that a request does not reload weights. A small LRU: the
+ * least recently used model is disposed when the cache is full. Loads are shared by concurrent
+ * requests (the map holds promises).
+ */
+import path from 'node:path';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { loadRunModel, locateRunModel } from '../runs/index.js';
+
+interface Entry {
+  /** model/ or the checkpoint's model folder that was loaded: a newer one invalidates the entry. */
+  source: string;
+  model: Promise<tfl.LayersModel>;
+}
+
+export class ModelCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly size: number) {}
+
+  async get(runDir: string): Promise<tfl.LayersModel> {
+    const key = path.resolve(runDir);
+    const location = await locateRunModel(runDir);
+    const cached = this.entries.get(key);
+    if (cached && cached.source === location.dir) {
+      this.entries.delete(key);
+      this.entries.set(key, cached);
+      return cached.model;
+    }
+    if (cached) this.drop(key, cached);
+    const entry: Entry = { source: location.dir, model: loadRunModel(runDir).then((m) => m.model) };
+    this.entries.set(key, entry);
+    entry.model.catch(() => this.entries.get(key) === entry && this.entries.delete(key));
+    while (this.entries.size > this.size) {
+      const [oldKey, old] = this.entries.entries().next().value as [string, Entry];
+      this.drop(oldKey, old);
+    }
+    return entry.model;
+  }
+
+  private drop(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    entry.model.then((m) => m.dispose(), () => {});
+  }
+
+  clear(): void {
+    for (const [key, entry] of [...this.entries]) this.drop(key, entry);
+  }
+}

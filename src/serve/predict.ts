@@ -1,0 +1,54 @@
+/**
+ * Classifying one uploaded photo: the predict stage's pipeline on the upload's bytes (no temp
+ * file), plus what the dashboard shows: the 28x28 frame the model saw and a saliency map, as PNG
+ * data URLs.
+ */
+import type * as tfl from '@tensorflow/tfjs-layers';
+import sharp from 'sharp';
+import { IMAGE_SIZE } from '../data/types.js';
+import { heatColour, saliencyMap } from '../explain/saliency.js';
+import { checkModelIO } from '../models/shape.js';
+import { FASHION_SHAPE, NUM_CLASSES } from '../data/types.js';
+import { framePng, predictFrames, topK, type ClassScore } from '../predict/index.js';
+import { HttpError } from './errors.js';
+import type { Preprocessor } from './preprocess-pool.js';
+
+export interface PredictAnswer {
+  top: ClassScore[];
+  /** The preprocessed frame, as the model saw it (PNG, 28x28 grey). */
+  input: string;
+  /** Saliency of the top class (PNG, 28x28 heat colours). */
+  saliency: string;
+  preprocess: { inverted: boolean; mirrored: boolean; objectFound: boolean; source: { format: string; width: number; height: number } };
+}
+
+const dataUrl = (png: Buffer) => `data:image/png;base64,${png.toString('base64')}`;
+
+/** The status an image the predict stage refused gets: not an image at all, or an image without a garment. */
+function statusOf(error: string): number {
+  if (/^(not an image|corrupt|truncated)/i.test(error)) return 415;
+  if (/^file too large/i.test(error)) return 413;
+  if (/^empty file/i.test(error)) return 400;
+  return 422;
+}
+
+export async function saliencyPng(values: Float32Array): Promise<Buffer> {
+  const rgb = new Uint8Array(values.length * 3);
+  values.forEach((v, i) => rgb.set(heatColour(v), i * 3));
+  return sharp(rgb, { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 3 } }).png().toBuffer();
+}
+
+/** The predict stage's steps (preprocess, predictFrames, topK) with preprocessing in the pool. */
+export async function predictUpload(model: tfl.LayersModel, preprocessor: Preprocessor, bytes: Buffer, top: number): Promise<PredictAnswer> {
+  checkModelIO(model, { input: FASHION_SHAPE, classes: NUM_CLASSES }, `model "${model.name}"`);
+  const p = await preprocessor.run(bytes);
+  if (!p.ok) {
+    if (!p.user) throw new Error(`preprocessing failed: ${p.error}`);
+    throw new HttpError(statusOf(p.error), p.error);
+  }
+  const ranked = topK(predictFrames(model, [p.pixels])[0], top);
+  const saliency = saliencyMap(model, p.pixels, ranked[0].class);
+  const [input, heat] = await Promise.all([framePng(p.pixels, IMAGE_SIZE), saliencyPng(saliency)]);
+  const { inverted, mirrored, objectFound, source } = p.info;
+  return { top: ranked, input: dataUrl(input), saliency: dataUrl(heat), preprocess: { inverted, mirrored, objectFound, source: { format: source.format, width: source.width, height: source.height } } };
+}

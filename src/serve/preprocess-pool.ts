@@ -1,0 +1,45 @@
+/**
+ * Photo preprocessing off the event loop. Bringing a photo to Fashion-MNIST's form (decode, find
+ * the background, mask, crop, fit) costs several milliseconds of JavaScript per upload, far more
+ * than cnn1's forward pass; on one thread it would cap the server at the speed of one core. A
+ * Piscina pool of worker threads spreads it over every core while the main thread runs the model.
+ */
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import { preprocessImage } from '../predict/preprocess.js';
+import { UserError, errorMessage } from '../util/errors.js';
+import type { PreprocessOutcome } from './preprocess-worker.js';
+
+export interface Preprocessor {
+  run(bytes: Buffer): Promise<PreprocessOutcome>;
+  close(): Promise<void>;
+}
+
+/** `threads` 0 preprocesses on the event loop itself (tests, tiny machines). */
+export function createPreprocessor(threads = os.availableParallelism()): Preprocessor {
+  if (threads <= 0) {
+    return {
+      run: async (bytes) => {
+        try {
+          const { pixels, info } = await preprocessImage(bytes);
+          return { ok: true, pixels, info };
+        } catch (e) {
+          return { ok: false, error: errorMessage(e), user: e instanceof UserError };
+        }
+      },
+      close: async () => {},
+    };
+  }
+  const pool = new Piscina({
+    filename: new URL('./preprocess-worker.js', import.meta.url).href,
+    minThreads: threads,
+    maxThreads: threads,
+    // Each thread has sharp's own libvips threads; one is enough per worker here.
+    env: { ...process.env, VIPS_CONCURRENCY: '1' },
+    idleTimeout: 60_000,
+  });
+  return {
+    run: (bytes) => pool.run(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as Promise<PreprocessOutcome>,
+    close: () => pool.destroy(),
+  };
+}

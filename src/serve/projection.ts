@@ -1,0 +1,87 @@
+/**
+ * Projections for the dashboard's projector, computed on demand by the embed stage in a worker
+ * process (t-SNE of thousands of points takes seconds of CPU) and cached in the run directory:
+ * `<run>/embed/serve-<source>-<method>-<dims>d-<count>[-<searches hash>]/`, whose projection.json
+ * is written last, so its presence means the folder is complete.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { EMBED_FILES, PROJECTOR_FILES } from '../explain/embed/index.js';
+import type { EmbedMethod } from '../explain/embed/types.js';
+import type { EmbedRequest } from '../explain/embed/run.js';
+import { requireRunDir } from '../runs/index.js';
+import { HttpError } from './errors.js';
+import { Job, type WorkerJob } from './jobs.js';
+
+export interface ProjectionQuery {
+  method: EmbedMethod;
+  dims: 2 | 3;
+  source: 'pixels' | 'features';
+  count: number;
+  left?: string;
+  right?: string;
+  up?: string;
+  down?: string;
+}
+
+/** The files of a cached projection a client may download (the projection and TensorBoard's projector files). */
+export const PROJECTION_DOWNLOADS = [EMBED_FILES.projection, EMBED_FILES.scatterPng, EMBED_FILES.scatterSvg, ...Object.values(PROJECTOR_FILES)] as const;
+
+export function projectionDir(runDir: string, q: ProjectionQuery): string {
+  let name = `serve-${q.source}-${q.method}-${q.dims}d-${q.count}`;
+  if (q.method === 'custom') {
+    const searches = JSON.stringify([q.left, q.right, q.up, q.down]);
+    name += `-${createHash('sha256').update(searches).digest('hex').slice(0, 12)}`;
+  }
+  return path.join(runDir, 'embed', name);
+}
+
+export class ProjectionService {
+  private readonly pending = new Map<string, Promise<string>>();
+  private readonly jobs = new Set<Job>();
+  private stopping = false;
+
+  constructor(private readonly env: () => NodeJS.ProcessEnv, private readonly workerOptions: Pick<EmbedRequest, 'dataDir' | 'backend'>) {}
+
+  /** The folder holding the projection's files, computing them first when not cached. */
+  async ensure(runDir: string, q: ProjectionQuery): Promise<string> {
+    await requireRunDir(runDir);
+    if (q.method === 'custom' && (!q.left || !q.right)) throw new HttpError(400, 'method=custom needs left and right searches (regular expressions over class names)');
+    const dir = projectionDir(runDir, q);
+    if (await fs.stat(path.join(dir, EMBED_FILES.projection)).catch(() => null)) return dir;
+    let p = this.pending.get(dir);
+    if (!p) {
+      p = this.compute(runDir, dir, q).finally(() => this.pending.delete(dir));
+      this.pending.set(dir, p);
+    }
+    return p;
+  }
+
+  private async compute(runDir: string, dir: string, q: ProjectionQuery): Promise<string> {
+    const request = {
+      ...(q.source === 'pixels' ? { pixels: true } : { runDir }),
+      method: q.method,
+      dims: q.dims,
+      count: q.count,
+      out: dir,
+      ...(q.method === 'custom' && q.left && q.right ? { custom: { left: q.left, right: q.right, up: q.up, down: q.down } } : {}),
+      ...this.workerOptions,
+    };
+    const job = new Job(`embed:${dir}`, { kind: 'embed', request } satisfies WorkerJob, this.env());
+    this.jobs.add(job);
+    await job.finished;
+    this.jobs.delete(job);
+    if (job.status === 'done') return dir;
+    if (this.stopping) throw new HttpError(503, 'the server is shutting down; the projection was not finished');
+    if (job.userError) throw new HttpError(422, `projection failed: ${job.message}`);
+    throw new Error(`projection worker failed: ${job.message ?? 'unknown error'}`);
+  }
+
+  /** Ends running projections (shutdown): they are recomputed on the next request. */
+  async stopAll(): Promise<void> {
+    this.stopping = true;
+    for (const job of this.jobs) job.kill();
+    await Promise.all([...this.jobs].map((j) => j.finished));
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Training from the API: one run at a time, in a worker process (see worker.ts); a second request
+ * while one runs is a 409. Listeners (the SSE route) get the run's epoch rows so far, then live
+ * events until the worker ends.
+ */
+import path from 'node:path';
+import { modelNames } from '../models/registry.js';
+import { hasRunConfig, isValidRunId, RunExistsError, type TrainHyperParams } from '../runs/index.js';
+import { ARTICLE_AUGMENTATION } from '../train/augment.js';
+import { DEFAULT_OPTIMIZER } from '../train/optimizer.js';
+import { defaultRunDir } from '../train/run.js';
+import type { BackendName } from '../backend/index.js';
+import { HttpError } from './errors.js';
+import { Job } from './jobs.js';
+
+/** POST /api/train's body (validated by its JSON schema first). */
+export interface TrainRequest {
+  model: string;
+  id?: string;
+  epochs?: number;
+  augEpochs?: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  limit?: number;
+  pictures?: boolean;
+}
+
+/** The article's protocol, as `fashion-cnn train` defaults to it. */
+export const DEFAULT_TRAIN_HYPER: TrainHyperParams = {
+  epochs: 10,
+  augEpochs: 50,
+  batchSize: 256,
+  lr: 0.001,
+  seed: 13,
+  valSplit: 0.2,
+  limit: null,
+  earlyStop: null,
+  lrSchedule: { kind: 'constant' },
+  optimizer: DEFAULT_OPTIMIZER,
+  labelSmoothing: 0,
+};
+
+export class TrainingManager {
+  private current: Job | null = null;
+
+  constructor(private readonly runsDir: string, private readonly env: () => NodeJS.ProcessEnv, private readonly worker: { dataDir?: string; backend?: BackendName }) {}
+
+  /** The job training `id`, while it runs or after it ended (until the next one starts). */
+  job(id: string): Job | null {
+    return this.current?.id === id ? this.current : null;
+  }
+
+  active(): Job | null {
+    return this.current?.running ? this.current : null;
+  }
+
+  async start(req: TrainRequest): Promise<Job> {
+    if (this.active()) throw new HttpError(409, `a training run is already in progress (${this.current!.id}); one at a time`);
+    if (!modelNames().includes(req.model)) throw new HttpError(400, `unknown model "${req.model}" (one of ${modelNames().join(', ')})`);
+    const id = req.id ?? path.basename(defaultRunDir(req.model));
+    if (!isValidRunId(id)) throw new HttpError(400, `run id "${id}" may only hold letters, digits, '.', '_' and '-'`);
+    const runDir = path.join(this.runsDir, id);
+    if (await hasRunConfig(runDir)) throw new RunExistsError(id);
+    const hyper: TrainHyperParams = {
+      ...DEFAULT_TRAIN_HYPER,
+      ...Object.fromEntries(Object.entries({ epochs: req.epochs, augEpochs: req.augEpochs, batchSize: req.batchSize, lr: req.lr, seed: req.seed }).filter(([, v]) => v !== undefined)),
+      limit: req.limit ?? null,
+    };
+    // Checked again now that the run directory is known: two requests may race to this point.
+    if (this.active()) throw new HttpError(409, `a training run is already in progress (${this.current!.id}); one at a time`);
+    this.current = new Job(id, { kind: 'train', options: { model: req.model, hyper, augmentation: ARTICLE_AUGMENTATION, runDir, pictures: req.pictures ?? true, ...this.worker } }, this.env());
+    return this.current;
+  }
+
+  /** Asks the run to stop after its current batch; false when `id` is not training. */
+  stop(id: string): boolean {
+    const job = this.job(id);
+    if (!job?.running) return false;
+    job.stop();
+    return true;
+  }
+
+  /** Shutdown: the worker stops after its batch (its last epoch's checkpoint stays the resume point). */
+  async shutdown(graceMs: number): Promise<void> {
+    if (this.current?.running) await this.current.stopAndWait(graceMs);
+  }
+}

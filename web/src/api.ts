@@ -1,0 +1,37 @@
+/** The server's API, typed as the dashboard uses it. */
+export interface HistoryRow { phase: 'base' | 'augment'; epoch: number; loss: number; acc: number; val_loss: number; val_acc: number; seconds: number; lr: number }
+export interface ArticleFigures { params: number; phase1: { loss: number; acc: number; seconds: number }; phase2?: { loss: number; acc: number; seconds: number } }
+export interface RunSummary { id: string; model: string | null; createdAt: string | null; params: number | null; lastEval: { phase: string; epoch: number; test_acc: number; test_loss: number } | null; article: ArticleFigures | null; training: boolean; error?: string }
+export interface ClassMetrics { class: number; name: string; precision: number; recall: number; f1: number; support: number }
+export interface EvalResult { phase: string; epoch: number; test_loss: number; test_acc: number; per_class: ClassMetrics[]; macro_f1: number; confusion: number[][] }
+export interface RunDetail { id: string; config: { model: string; params: { total: number }; hyper: Record<string, unknown>; backend: string }; history: HistoryRow[]; eval: { results: EvalResult[] } | null; pictures: string[]; training: boolean }
+export interface Projection { method: string; dims: number; count: number; labels: number[]; indices: number[]; coords: number[][]; axes: string[]; classNames: string[]; quality: { original: number; projection: number }; source: { kind: string; dim: number } }
+export interface Prediction { top: { class: number; name: string; prob: number }[]; input: string; saliency: string; model: string }
+
+export class ApiError extends Error {}
+
+async function check<T>(res: Response): Promise<T> {
+  const body = (await res.json().catch(() => ({ error: res.statusText }))) as T & { error?: string };
+  if (!res.ok) throw new ApiError(body.error ?? `HTTP ${res.status}`);
+  return body;
+}
+
+/** URLs are relative so that the dashboard works under any prefix. */
+export const api = {
+  runs: () => fetch('api/runs').then((r) => check<{ runs: RunSummary[] }>(r)),
+  run: (id: string) => fetch(`api/runs/${encodeURIComponent(id)}`).then((r) => check<RunDetail>(r)),
+  active: () => fetch('api/train').then((r) => check<{ active: { id: string } | null }>(r)),
+  models: () => fetch('api/models').then((r) => check<{ models: { name: string; title: string }[] }>(r)),
+  picture: (id: string, name: string) => `api/runs/${encodeURIComponent(id)}/pictures/${name}`,
+  projectionQuery: (q: Record<string, string>) => new URLSearchParams(Object.entries(q).filter(([, v]) => v !== '')).toString(),
+  projection: (id: string, query: string) => fetch(`api/runs/${encodeURIComponent(id)}/projection?${query}`).then((r) => check<Projection>(r)),
+  projectionFile: (id: string, file: string, query: string) => `api/runs/${encodeURIComponent(id)}/projection/files/${file}?${query}`,
+  predict: (file: Blob, runId?: string) => {
+    const form = new FormData();
+    form.append('file', file, 'upload');
+    return fetch(runId ? `api/runs/${encodeURIComponent(runId)}/predict` : 'api/predict', { method: 'POST', body: form }).then((r) => check<Prediction>(r));
+  },
+  train: (body: Record<string, unknown>) => fetch('api/train', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => check<{ id: string }>(r)),
+  stop: (id: string) => fetch(`api/runs/${encodeURIComponent(id)}/stop`, { method: 'POST' }).then((r) => check<unknown>(r)),
+  events: (id: string) => new EventSource(`api/runs/${encodeURIComponent(id)}/events`),
+};
