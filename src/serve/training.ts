@@ -8,6 +8,7 @@ import { modelNames } from '../models/registry.js';
 import { hasRunConfig, isValidRunId, RunExistsError, type TrainHyperParams } from '../runs/index.js';
 import { ARTICLE_AUGMENTATION } from '../train/augment.js';
 import { DEFAULT_OPTIMIZER } from '../train/optimizer.js';
+import { recipeFor } from '../train/recipes.js';
 import { defaultRunDir } from '../train/run.js';
 import type { BackendName } from '../backend/index.js';
 import { HttpError } from './errors.js';
@@ -39,6 +40,7 @@ export const DEFAULT_TRAIN_HYPER: TrainHyperParams = {
   lrSchedule: { kind: 'constant' },
   optimizer: DEFAULT_OPTIMIZER,
   labelSmoothing: 0,
+  tta: 'none',
 };
 
 export class TrainingManager {
@@ -62,14 +64,17 @@ export class TrainingManager {
     if (!isValidRunId(id)) throw new HttpError(400, `run id "${id}" may only hold letters, digits, '.', '_' and '-'`);
     const runDir = path.join(this.runsDir, id);
     if (await hasRunConfig(runDir)) throw new RunExistsError(id);
+    // A model with its own recipe (best) trains with it, as `fashion-cnn train --model` does.
+    const recipe = recipeFor(req.model);
     const hyper: TrainHyperParams = {
       ...DEFAULT_TRAIN_HYPER,
+      ...recipe?.hyper,
       ...Object.fromEntries(Object.entries({ epochs: req.epochs, augEpochs: req.augEpochs, batchSize: req.batchSize, lr: req.lr, seed: req.seed }).filter(([, v]) => v !== undefined)),
       limit: req.limit ?? null,
     };
     // Checked again now that the run directory is known: two requests may race to this point.
     if (this.active()) throw new HttpError(409, `a training run is already in progress (${this.current!.id}); one at a time`);
-    this.current = new Job(id, { kind: 'train', options: { model: req.model, hyper, augmentation: ARTICLE_AUGMENTATION, runDir, pictures: req.pictures ?? true, ...this.worker } }, this.env());
+    this.current = new Job(id, { kind: 'train', options: { model: req.model, hyper, augmentation: { ...ARTICLE_AUGMENTATION, ...recipe?.augmentation }, runDir, pictures: req.pictures ?? true, ...this.worker } }, this.env());
     return this.current;
   }
 
