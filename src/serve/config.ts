@@ -1,11 +1,10 @@
 /** The server's settings in one typed place: the CLI, the tests and the benchmark override single fields. */
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { defaultModelDir, packageRoot } from '../runs/default-model.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** The package root: src/serve in a checkout run by tsx, dist/src/serve once compiled. */
-export const PACKAGE_ROOT = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '../../..') : path.resolve(here, '../..');
+/** The package root (one rule for every stage: src/runs/default-model.ts). */
+export const PACKAGE_ROOT = packageRoot();
 
 export interface ServeConfig {
   /** The folder whose sub-folders are runs. */
@@ -50,7 +49,8 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   runsDir: 'runs',
   port: 8080,
   host: '127.0.0.1',
-  defaultModelDir: path.join(PACKAGE_ROOT, 'models', 'default'),
+  // The model `fashion-cnn predict` uses without a run: the package's, or $FASHION_CNN_DEFAULT_MODEL.
+  defaultModelDir: defaultModelDir(),
   webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
   maxUploadBytes: 10 * 1024 * 1024,
   requestTimeoutMs: 30_000,
