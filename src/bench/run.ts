@@ -9,7 +9,7 @@ import { requireModelSpec } from '../models/build.js';
 import { errorMessage } from '../util/errors.js';
 import { combineThroughput, combineTorch } from './rounds.js';
 import { DEFAULT_THROUGHPUT, measureThroughput, type Throughput } from './throughput.js';
-import { PYTHON, findTorchScript, measureTorch, torchAvailable, type TorchResult } from './torch.js';
+import { PYTHON, measureTorch, torchAvailable, torchScripts, type TorchResult } from './torch.js';
 
 export interface BenchOptions {
   models: string[];
@@ -46,12 +46,15 @@ export const formatRate = (n?: number) => (n === undefined ? '—' : Math.round(
 export async function benchModels(opts: BenchOptions): Promise<BenchReport> {
   const say = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const specs = opts.models.map(requireModelSpec);
+  const scripts = torchScripts(opts.models, opts.torchScript);
   const data = await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify });
   const train = toExamples(data.train);
-  const script = findTorchScript(opts.torchScript);
-  const withTorch = opts.torch && script !== null && (await torchAvailable());
+  const anyScript = [...scripts.values()].some((s) => s !== null);
+  const withTorch = opts.torch && anyScript && (await torchAvailable());
   if (opts.torch && !withTorch) {
-    say(`PyTorch reference skipped: ${script ? `${PYTHON} cannot import torch (see ../shared/bench/setup-torch.sh)` : 'no reference script found'}`);
+    say(`PyTorch reference skipped: ${anyScript ? `${PYTHON} cannot import torch (see ../shared/bench/setup-torch.sh)` : 'no reference script found'}`);
+  } else if (withTorch) {
+    for (const [m, s] of scripts) if (s === null) say(`PyTorch reference skipped for ${m}: no reference script for it (--torch-script ${m}=FILE)`);
   }
   const ours = new Map<string, BenchRow & { measured: Throughput[] }>();
   const torchRounds = new Map<string, TorchResult[]>();
@@ -77,9 +80,10 @@ export async function benchModels(opts: BenchOptions): Promise<BenchReport> {
         ours.set(key, row);
       }
     }
-    if (!withTorch || !script) continue;
+    if (!withTorch) continue;
     for (const spec of specs) {
-      if (torchErrors[spec.name]) continue;
+      const script = scripts.get(spec.name);
+      if (!script || torchErrors[spec.name]) continue;
       try {
         const t = await measureTorch(script, spec.name, data.source.dir);
         torchRounds.set(spec.name, [...(torchRounds.get(spec.name) ?? []), t]);

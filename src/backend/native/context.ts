@@ -7,6 +7,12 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { countingAddon, zeroCounts, type CallCounts, type NativeAddon } from './addon.js';
 import { DeferredOutputs } from './pending.js';
 
+export interface KernelRuns {
+  runs: number;
+  /** Runs computed by the wasm backend's kernel. */
+  wasm: number;
+}
+
 /** A family's slots (SLOTS.conv, ...) or a struct's fields (STRUCTS.convGeometry, ...). */
 type Slots = Readonly<Record<string, number>>;
 
@@ -15,6 +21,12 @@ export class NativeContext {
   readonly addon: NativeAddon;
   /** How many times each kernel function of the addon has run. */
   readonly calls: CallCounts = zeroCounts();
+  /**
+   * Per TF.js kernel name, how many times it ran on this backend, and how many of those the wasm
+   * backend computed (a native kernel handing over, or a kernel with no native version): the
+   * addon's counts alone cannot tell which TF.js kernel made a call, nor see a fallback.
+   */
+  readonly kernelRuns = new Map<string, KernelRuns>();
   /** The parameter block: kernel arguments, at the slots of ./param-layout.ts. */
   readonly params: Float64Array;
   /** Kernel outputs whose computation waits until something reads them (see pending.ts). */
@@ -28,6 +40,22 @@ export class NativeContext {
     this.addon = countingAddon(addon, this.calls);
     this.params = new Float64Array(addon.paramBlock());
     this.deferred = new DeferredOutputs(backend);
+  }
+
+  /** Counts one run of `kernelName` on this backend. */
+  countRun(kernelName: string): void {
+    this.runsOf(kernelName).runs++;
+  }
+
+  /** Counts that the wasm backend computed the run just counted. */
+  countWasm(kernelName: string): void {
+    this.runsOf(kernelName).wasm++;
+  }
+
+  private runsOf(kernelName: string): KernelRuns {
+    let runs = this.kernelRuns.get(kernelName);
+    if (!runs) this.kernelRuns.set(kernelName, (runs = { runs: 0, wasm: 0 }));
+    return runs;
   }
 
   /** Byte offset of a tensor's data in the wasm heap. */

@@ -39,16 +39,32 @@ export function registerNativeBackend(backend: BackendWasm, ctx: NativeContext, 
     };
     tf.unregisterKernel(k.kernelName, 'wasm');
     tf.registerKernel({ ...k, kernelFunc: guarded });
-    if (!nativeNames.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: guarded });
+    if (!nativeNames.has(k.kernelName)) {
+      const name = k.kernelName;
+      tf.registerKernel({
+        ...k,
+        backendName: NATIVE_BACKEND,
+        kernelFunc: (args) => {
+          ctx.countRun(name);
+          ctx.countWasm(name);
+          return guarded(args);
+        },
+      });
+    }
   }
   for (const k of kernels) {
     const wasm = wasmKernels.get(k.fallbackName ?? k.kernelName);
-    const fallback = wasm?.kernelFunc ?? unsupported(k.kernelName);
+    const wasmFunc = wasm?.kernelFunc ?? unsupported(k.kernelName);
+    const fallback: KernelFunc = (args) => {
+      ctx.countWasm(k.kernelName);
+      return wasmFunc(args);
+    };
     tf.registerKernel({
       kernelName: k.kernelName,
       backendName: NATIVE_BACKEND,
       kernelFunc: (args) => {
         if (!k.handlesDeferredInputs) ctx.deferred.beforeKernel(k.kernelName, args.inputs, args.attrs);
+        ctx.countRun(k.kernelName);
         return k.run(ctx, args, fallback);
       },
       setupFunc: wasm?.setupFunc,
