@@ -59,8 +59,8 @@ async function countKernelRuns<T>(fn: () => Promise<T>): Promise<{ result: T; ru
   const result = await fn();
   const runs = new Map<string, KernelRuns>();
   for (const [name, r] of nativeKernelRuns()!) {
-    const b = before.get(name) ?? { runs: 0, wasm: 0 };
-    if (r.runs > b.runs) runs.set(name, { runs: r.runs - b.runs, wasm: r.wasm - b.wasm });
+    const b = before.get(name) ?? { runs: 0, wasm: 0, ms: 0 };
+    if (r.runs > b.runs) runs.set(name, { runs: r.runs - b.runs, wasm: r.wasm - b.wasm, ms: r.ms - b.ms });
   }
   return { result, runs };
 }

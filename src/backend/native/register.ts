@@ -44,11 +44,11 @@ export function registerNativeBackend(backend: BackendWasm, ctx: NativeContext, 
       tf.registerKernel({
         ...k,
         backendName: NATIVE_BACKEND,
-        kernelFunc: (args) => {
-          ctx.countRun(name);
-          ctx.countWasm(name);
-          return guarded(args);
-        },
+        kernelFunc: (args) =>
+          ctx.timed(name, () => {
+            ctx.countWasm(name);
+            return guarded(args);
+          }),
       });
     }
   }
@@ -62,11 +62,11 @@ export function registerNativeBackend(backend: BackendWasm, ctx: NativeContext, 
     tf.registerKernel({
       kernelName: k.kernelName,
       backendName: NATIVE_BACKEND,
-      kernelFunc: (args) => {
-        if (!k.handlesDeferredInputs) ctx.deferred.beforeKernel(k.kernelName, args.inputs, args.attrs);
-        ctx.countRun(k.kernelName);
-        return k.run(ctx, args, fallback);
-      },
+      kernelFunc: (args) =>
+        ctx.timed(k.kernelName, () => {
+          if (!k.handlesDeferredInputs) ctx.deferred.beforeKernel(k.kernelName, args.inputs, args.attrs);
+          return k.run(ctx, args, fallback);
+        }),
       setupFunc: wasm?.setupFunc,
     });
   }

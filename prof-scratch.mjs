@@ -1,0 +1,53 @@
+// Scratch: per-kernel timing of one `best` training step on the native backend.
+import * as tf from '@tensorflow/tfjs-core';
+const root = './dist/src';
+const { initNativeBackend, nativeCallCounts } = await import(`${root}/backend/native/index.js`);
+const { buildModel, requireModelSpec } = await import(`${root}/models/build.js`);
+const { compileForTraining, DEFAULT_OPTIMIZER } = await import(`${root}/train/optimizer.js`);
+const model_name = process.argv[2] ?? 'best';
+const r = await initNativeBackend(); if (!r.ok) throw new Error(r.reason);
+console.log(r.info.description);
+const stats = new Map();
+const stack = [];
+let wrapped = 0;
+for (const k of tf.getKernelsForBackend('native')) {
+  const f = k.kernelFunc;
+  tf.unregisterKernel(k.kernelName, 'native');
+  tf.registerKernel({ ...k, kernelFunc: (args) => {
+    const c0 = nativeCallCounts();
+    const t0 = performance.now();
+    stack.push(0);
+    const out = f(args);
+    const child = stack.pop();
+    const dt = performance.now() - t0;
+    if (stack.length) stack[stack.length - 1] += dt;
+    const c1 = nativeCallCounts();
+    const fns = Object.keys(c1).filter((n) => c1[n] > c0[n]).join('+') || 'WASM';
+    const shapes = Object.values(args.inputs).map((t) => t?.shape ? `[${t.shape}]` : '?').join(',');
+    const key = `${k.kernelName} (${fns}) ${shapes}`;
+    const s = stats.get(key) ?? { n: 0, ms: 0 };
+    s.n++; s.ms += dt - child; stats.set(key, s);
+    return out;
+  }});
+  wrapped++;
+}
+const spec = requireModelSpec(model_name);
+const model = await buildModel(spec);
+compileForTraining(model, { optimizer: DEFAULT_OPTIMIZER, lr: 0.001, labelSmoothing: 0 });
+const B = 256;
+const x = tf.randomUniform([B, 28, 28, 1]);
+const y = tf.oneHot(tf.tensor1d(Array.from({ length: B }, (_, i) => i % 10), 'int32'), 10);
+const steps = Number(process.argv[3] ?? 3);
+for (let i = 0; i < 2; i++) await model.trainOnBatch(x, y);
+stats.clear();
+const c0 = nativeCallCounts();
+const t0 = performance.now();
+for (let i = 0; i < steps; i++) await model.trainOnBatch(x, y);
+const total = (performance.now() - t0) / steps;
+const c1 = nativeCallCounts();
+let sum = 0;
+const rows = [...stats.entries()].map(([k, s]) => [k, s.n / steps, s.ms / steps]).sort((a, b) => b[2] - a[2]);
+for (const [, , ms] of rows) sum += ms;
+console.log(`step ${total.toFixed(1)} ms = ${(B * 1000 / total).toFixed(0)} img/s; in kernels ${sum.toFixed(1)} ms`);
+for (const [k, n, ms] of rows.slice(0, 45)) console.log(ms.toFixed(2).padStart(8), String(n).padStart(4), k);
+console.log('addon calls per step:', Object.fromEntries(Object.keys(c1).filter((n) => c1[n] > c0[n]).map((n) => [n, (c1[n] - c0[n]) / steps])));
