@@ -31,7 +31,7 @@ describe('kernelProfile', () => {
     const p = kernelProfile(runs([]), runs([['Conv2D', 2, 0, 80], ['Add', 2, 0, 10], ['Softmax', 1, 1, 5]]), 1, 100);
     const md = profileMarkdown('cnn1 on native, training', p, 2);
     assert.match(md, /100\.0 ms per step \(mean of 1\); kernels 95\.0 ms/);
-    assert.match(md, /\| Conv2D \| 2 \| 80\.00 \| 80\.0% \|  \|/);
+    assert.match(md, /\| Conv2D \| 2 \| 80\.00 \| 80\.0% \| {2}\|/);
     assert.match(md, /\| 1 other kernels \| 1 \| 5\.00 \| 5\.0% \| 1 \|/);
     assert.match(md, /\| outside kernels \(TF\.js, tape, JavaScript\) \| \| 5\.00 \| 5\.0% \| \|/);
   });
