@@ -59,3 +59,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
 export function currentBackend(): BackendInfo | null {
   return current;
 }
+
+/** Per TF.js kernel, its runs, wasm hand-overs and time on the native backend so far (null before it starts). */
+export { nativeKernelRuns } from './native/index.js';
+export type { KernelRuns } from './native/context.js';

@@ -3,13 +3,14 @@
  * measured in the same run when it is installed. With several rounds, our backends and PyTorch
  * alternate and the medians are reported (single rounds move by a fifth on a shared host).
  */
-import { initBackend, type BackendName } from '../backend/index.js';
+import { initBackend, nativeKernelRuns, type BackendName, type KernelRuns } from '../backend/index.js';
 import { loadFashionMnist, toExamples } from '../data/index.js';
 import { requireModelSpec } from '../models/build.js';
 import { errorMessage } from '../util/errors.js';
 import { combineThroughput, combineTorch } from './rounds.js';
-import { DEFAULT_THROUGHPUT, measureThroughput, type Throughput } from './throughput.js';
-import { PYTHON, findTorchScript, measureTorch, torchAvailable, type TorchResult } from './torch.js';
+import { kernelProfile, profileMarkdown, type KernelProfile } from './profile.js';
+import { DEFAULT_THROUGHPUT, measureThroughput, type Throughput, type TimedStepsHooks } from './throughput.js';
+import { PYTHON, measureTorch, torchAvailable, torchScripts, type TorchResult } from './torch.js';
 
 export interface BenchOptions {
   models: string[];
@@ -20,6 +21,8 @@ export interface BenchOptions {
   /** Measure PyTorch too, when it can be imported. */
   torch: boolean;
   torchScript?: string;
+  /** Per-kernel time of the native backend's timed training steps (KernelProfile per row). */
+  profile?: boolean;
   dataDir?: string;
   verify?: boolean;
   log?: (line: string) => void;
@@ -34,6 +37,8 @@ export interface BenchRow extends Partial<Throughput> {
   rounds?: Throughput[];
   trainVsTorch?: number;
   inferVsTorch?: number;
+  /** With --profile, on the native backend: the first round's per-kernel profile of the training steps. */
+  profile?: KernelProfile;
 }
 
 export interface BenchReport {
@@ -46,12 +51,15 @@ export const formatRate = (n?: number) => (n === undefined ? '—' : Math.round(
 export async function benchModels(opts: BenchOptions): Promise<BenchReport> {
   const say = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const specs = opts.models.map(requireModelSpec);
+  const scripts = torchScripts(opts.models, opts.torchScript);
   const data = await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify });
   const train = toExamples(data.train);
-  const script = findTorchScript(opts.torchScript);
-  const withTorch = opts.torch && script !== null && (await torchAvailable());
+  const anyScript = [...scripts.values()].some((s) => s !== null);
+  const withTorch = opts.torch && anyScript && (await torchAvailable());
   if (opts.torch && !withTorch) {
-    say(`PyTorch reference skipped: ${script ? `${PYTHON} cannot import torch (see ../shared/bench/setup-torch.sh)` : 'no reference script found'}`);
+    say(`PyTorch reference skipped: ${anyScript ? `${PYTHON} cannot import torch (see ../shared/bench/setup-torch.sh)` : 'no reference script found'}`);
+  } else if (withTorch) {
+    for (const [m, s] of scripts) if (s === null) say(`PyTorch reference skipped for ${m}: no reference script for it (--torch-script ${m}=FILE)`);
   }
   const ours = new Map<string, BenchRow & { measured: Throughput[] }>();
   const torchRounds = new Map<string, TorchResult[]>();
@@ -69,17 +77,20 @@ export async function benchModels(opts: BenchOptions): Promise<BenchReport> {
       }
       say(`backend: ${description}`);
       for (const spec of specs) {
-        const t = await measureThroughput(spec, train.x, train.y, { ...DEFAULT_THROUGHPUT, trainSteps: opts.steps });
+        const profiler = opts.profile && b === 'native' && round === 1 ? new StepProfiler(opts.steps) : undefined;
+        const t = await measureThroughput(spec, train.x, train.y, { ...DEFAULT_THROUGHPUT, trainSteps: opts.steps }, profiler);
         say(`  ${spec.name}: train ${formatRate(t.trainImgPerS)} img/s, inference ${formatRate(t.inferImgPerS)} img/s, peak RSS ${Math.round(t.peakRssMb)} MB`);
         const key = `${b}/${spec.name}`;
         const row = ours.get(key) ?? { model: spec.name, backend: b, description, measured: [] };
         row.measured.push(t);
+        if (profiler) row.profile = profiler.result();
         ours.set(key, row);
       }
     }
-    if (!withTorch || !script) continue;
+    if (!withTorch) continue;
     for (const spec of specs) {
-      if (torchErrors[spec.name]) continue;
+      const script = scripts.get(spec.name);
+      if (!script || torchErrors[spec.name]) continue;
       try {
         const t = await measureTorch(script, spec.name, data.source.dir);
         torchRounds.set(spec.name, [...(torchRounds.get(spec.name) ?? []), t]);
@@ -100,7 +111,31 @@ export async function benchModels(opts: BenchOptions): Promise<BenchReport> {
   return { rows, torch };
 }
 
-/** The report as a Markdown table, PyTorch's rows last. */
+/** Snapshots of the native kernel accounting around the timed steps. */
+class StepProfiler implements TimedStepsHooks {
+  private before: Map<string, KernelRuns> | null = null;
+  private after: Map<string, KernelRuns> | null = null;
+  private t0 = 0;
+  private elapsed = 0;
+
+  constructor(private readonly steps: number) {}
+
+  beforeTimedSteps(): void {
+    this.before = nativeKernelRuns();
+    this.t0 = performance.now();
+  }
+
+  afterTimedSteps(): void {
+    this.elapsed = performance.now() - this.t0;
+    this.after = nativeKernelRuns();
+  }
+
+  result(): KernelProfile | undefined {
+    return this.before && this.after ? kernelProfile(this.before, this.after, this.steps, this.elapsed / this.steps) : undefined;
+  }
+}
+
+/** The report as a Markdown table, PyTorch's rows last; then the profiles, if any. */
 export function benchMarkdown(report: BenchReport): string {
   const lines = ['| model | backend | train img/s | vs PyTorch | inference img/s | vs PyTorch | peak RSS MB |', '|---|---|---|---|---|---|---|'];
   const x = (v?: number) => (v === undefined ? '—' : `${v.toFixed(2)}x`);
@@ -112,5 +147,6 @@ export function benchMarkdown(report: BenchReport): string {
     if ('error' in t) lines.push(`| ${m} | pytorch | error: ${t.error} | | | | |`);
     else lines.push(`| ${m} | ${t.framework} (${t.threads} threads) | ${formatRate(t.train_img_per_s)} | 1.00x | ${formatRate(t.infer_img_per_s)} | 1.00x | |`);
   }
+  for (const r of report.rows) if (r.profile) lines.push('', profileMarkdown(`${r.model} on ${r.backend}, training`, r.profile));
   return lines.join('\n');
 }

@@ -31,7 +31,13 @@ export interface Throughput {
   peakRssMb: number;
 }
 
-export async function measureThroughput(spec: ModelSpec, images: Float32Array, labels: Uint8Array, o: ThroughputOptions = DEFAULT_THROUGHPUT): Promise<Throughput> {
+/** Called around the timed training steps (after the warm-up), e.g. to profile them. */
+export interface TimedStepsHooks {
+  beforeTimedSteps(): void;
+  afterTimedSteps(): void;
+}
+
+export async function measureThroughput(spec: ModelSpec, images: Float32Array, labels: Uint8Array, o: ThroughputOptions = DEFAULT_THROUGHPUT, hooks?: TimedStepsHooks): Promise<Throughput> {
   const rng = new Rng('bench');
   return withSeededMathRandom(rng, async () => {
     const model = await buildModel(spec);
@@ -48,6 +54,7 @@ export async function measureThroughput(spec: ModelSpec, images: Float32Array, l
     };
     const times: number[] = [];
     for (let i = 0; i < o.warmup + o.trainSteps; i++) {
+      if (i === o.warmup) hooks?.beforeTimedSteps();
       const { x, y } = batch(o.batchSize, i * o.batchSize);
       const t0 = performance.now();
       await model.trainOnBatch(x, y);
@@ -57,6 +64,7 @@ export async function measureThroughput(spec: ModelSpec, images: Float32Array, l
       if (i >= o.warmup) times.push(dt);
       peak = Math.max(peak, process.memoryUsage().rss);
     }
+    hooks?.afterTimedSteps();
     const inferTimes: number[] = [];
     const { x, y } = batch(o.inferBatch, 0);
     y.dispose();

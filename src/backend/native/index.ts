@@ -22,7 +22,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendInfo } from '../types.js';
 import { initWasmBackend } from '../wasm/index.js';
 import { loadAddon, type CallCounts, type NativeAddon, type NativeAddonInfo } from './addon.js';
-import { NativeContext } from './context.js';
+import { NativeContext, type KernelRuns } from './context.js';
 import { NATIVE_KERNELS } from './kernels/index.js';
 import { core } from './patches/core.js';
 import { installNativePatches } from './patches/index.js';
@@ -43,6 +43,11 @@ export function nativeContext(): NativeContext | null {
 /** How many times each kernel function of the addon has run so far (a copy), or null before start-up. */
 export function nativeCallCounts(): CallCounts | null {
   return context ? { ...context.calls } : null;
+}
+
+/** Per TF.js kernel, its runs on the native backend and how many of them wasm computed (a copy), or null before start-up. */
+export function nativeKernelRuns(): Map<string, KernelRuns> | null {
+  return context ? new Map([...context.kernelRuns].map(([k, r]) => [k, { ...r }])) : null;
 }
 
 function describe(info: NativeAddonInfo): string {

@@ -32,7 +32,11 @@ const ALIASING = new Set(['Identity', 'Reshape']);
 export class DeferredOutputs {
   private readonly recipes = new Map<DataId, Recipe>();
 
-  constructor(private readonly backend: BackendWasm) {
+  /** `around` runs each fill (the native context times it). */
+  constructor(
+    private readonly backend: BackendWasm,
+    private readonly around: (kind: string, fill: () => void) => void = (_kind, fill) => fill(),
+  ) {
     // Reads and disposals go through the backend instance: hook the three entry points.
     const { readSync, read, disposeData } = backend;
     backend.readSync = (dataId, start, end) => {
@@ -67,7 +71,7 @@ export class DeferredOutputs {
     const recipe = this.recipes.get(dataId);
     if (!recipe) return;
     this.recipes.delete(dataId);
-    recipe.fill();
+    this.around(recipe.kind, () => recipe.fill());
     this.release(recipe);
   }
 

@@ -39,18 +39,34 @@ export function registerNativeBackend(backend: BackendWasm, ctx: NativeContext, 
     };
     tf.unregisterKernel(k.kernelName, 'wasm');
     tf.registerKernel({ ...k, kernelFunc: guarded });
-    if (!nativeNames.has(k.kernelName)) tf.registerKernel({ ...k, backendName: NATIVE_BACKEND, kernelFunc: guarded });
+    if (!nativeNames.has(k.kernelName)) {
+      const name = k.kernelName;
+      tf.registerKernel({
+        ...k,
+        backendName: NATIVE_BACKEND,
+        kernelFunc: (args) =>
+          ctx.timed(name, () => {
+            ctx.countWasm(name);
+            return guarded(args);
+          }),
+      });
+    }
   }
   for (const k of kernels) {
     const wasm = wasmKernels.get(k.fallbackName ?? k.kernelName);
-    const fallback = wasm?.kernelFunc ?? unsupported(k.kernelName);
+    const wasmFunc = wasm?.kernelFunc ?? unsupported(k.kernelName);
+    const fallback: KernelFunc = (args) => {
+      ctx.countWasm(k.kernelName);
+      return wasmFunc(args);
+    };
     tf.registerKernel({
       kernelName: k.kernelName,
       backendName: NATIVE_BACKEND,
-      kernelFunc: (args) => {
-        if (!k.handlesDeferredInputs) ctx.deferred.beforeKernel(k.kernelName, args.inputs, args.attrs);
-        return k.run(ctx, args, fallback);
-      },
+      kernelFunc: (args) =>
+        ctx.timed(k.kernelName, () => {
+          if (!k.handlesDeferredInputs) ctx.deferred.beforeKernel(k.kernelName, args.inputs, args.attrs);
+          return k.run(ctx, args, fallback);
+        }),
       setupFunc: wasm?.setupFunc,
     });
   }

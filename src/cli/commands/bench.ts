@@ -19,7 +19,8 @@ export function registerBench(program: Command): void {
     .option('--steps <n>', 'training steps measured after the warm-up steps (median reported; default 10)', positiveInt)
     .option('--rounds <n>', 'alternate our backends and PyTorch this many times and report the medians (for noisy hosts)', positiveInt, 1)
     .option('--no-torch', 'skip the PyTorch reference')
-    .option('--torch-script <file>', 'PyTorch reference script (default ../shared/bench/torch_reference.py)')
+    .option('--torch-script <file>', 'PyTorch reference script for every model, or MODEL=FILE,... for some (defaults: ../shared/bench/torch_reference.py for cnn1, cnn3, cnn4; bench/torch_best.py for best)')
+    .option('--profile', 'also show where a native training step\'s time goes, per TF.js kernel (first round)')
     .option('--json', 'print the results as JSON on stdout');
   addDataOptions(cmd);
   cmd.action(async (f: BenchFlags) => {
