@@ -9,16 +9,17 @@ median step after warm-up; inference images/second at batch 1000; 2 threads), so
 `fashion-cnn bench --models best` can put it beside the native backend.
 
 The network, layer for layer as Keras builds it: units of 3x3 'same' convolution with bias and
-ReLU, then batch norm (Keras's momentum 0.99 is PyTorch's 0.01; epsilon 1e-3); 2x2 max pools
-(floor, as Keras's 'valid'); two residual additions; a 3x3 max pool over the last 3x3 map;
-flatten; dense 10 (softmax inside the loss). Parameter count (running statistics included, as
-Keras counts them): 1,648,906, checked below.
+ReLU, then batch norm (momentum 0.9 in Keras's convention, PyTorch's 0.1; epsilon 1e-3); 2x2 max
+pools (floor, as Keras's 'valid'); two residual additions; a 3x3 max pool over the last 3x3 map;
+flatten; a bias-less dense 10 whose logits are scaled by 1/8 (softmax inside the loss). Parameter
+count (running statistics included, as Keras counts them): 1,648,896, checked below.
 """
 import argparse, gzip, json, sys, time
 import numpy as np, torch, torch.nn as nn
 
-KERAS_PARAMS = 1_648_906  # fashion-cnn models: best
-KERAS_BN = dict(momentum=0.01, eps=1e-3)  # Keras BatchNormalization defaults (momentum 0.99, epsilon 1e-3)
+KERAS_PARAMS = 1_648_896  # fashion-cnn models: best
+KERAS_BN = dict(momentum=0.1, eps=1e-3)  # best's batch norm: Keras momentum 0.9 (PyTorch counts the other way), epsilon 1e-3
+LOGIT_SCALE = 0.125
 
 p = argparse.ArgumentParser()
 p.add_argument('--model', default='best', choices=['best'])
@@ -59,7 +60,16 @@ def best():
         conv_bn(32, 64), nn.MaxPool2d(2), Residual(64),   # layer1 + res1, 14x14
         conv_bn(64, 128), nn.MaxPool2d(2),                # layer2, 7x7
         conv_bn(128, 256), nn.MaxPool2d(2), Residual(256),  # layer3 + res3, 3x3
-        nn.MaxPool2d(3), nn.Flatten(), nn.Linear(256, 10))
+        nn.MaxPool2d(3), nn.Flatten(), nn.Linear(256, 10, bias=False), Scale(LOGIT_SCALE))
+
+
+class Scale(nn.Module):
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
 
 
 def count(model):

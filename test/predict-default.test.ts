@@ -183,7 +183,7 @@ test('a run recorded with tta "flip" is asked about the frame and its mirror, av
   await fs.writeFile(path.join(bad, 'config.json'), JSON.stringify(config));
   const r = await runCli(['predict', bad, photos[0]], noDefault());
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^fashion-cnn: \S+bad-tta\/config\.json is damaged: "hyper\.tta" must be one of none, flip$/m);
+  assert.match(r.stderr, /^fashion-cnn: \S+bad-tta\/config\.json is damaged: "hyper\.tta" is not "none" or "flip"$/m);
 });
 
 test('library: classify() uses the default model unless told otherwise', { skip }, async () => {

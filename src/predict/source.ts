@@ -5,9 +5,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { TTA_CHOICES, type TestTimeAugmentation } from '../models/tta.js';
+import type { TestTimeAugmentation } from '../models/tta.js';
 import { requireDefaultModel } from '../runs/default-model.js';
-import { RunFileCorruptError, hasRunConfig, loadRunModel, readRunConfig, runPath } from '../runs/index.js';
+import { hasRunConfig, loadRunModel, readRunConfig } from '../runs/index.js';
 
 export interface ModelSource {
   /** A run directory (as `train` writes it); without it, the default model. */
@@ -26,16 +26,12 @@ export interface LoadedPredictor {
 }
 
 /**
- * config.json's `hyper.tta`. Runs from before the field existed, and model folders without a
- * config.json, are 'none'.
+ * config.json's `hyper.tta` (checked by the run store; runs from before the field existed read as
+ * 'none'). Model folders without a config.json are 'none'.
  */
 export async function runTestTimeAugmentation(runDir: string): Promise<TestTimeAugmentation> {
   if (!(await hasRunConfig(runDir))) return 'none';
-  const config = await readRunConfig(runDir);
-  const tta = (config.hyper as { tta?: unknown }).tta;
-  if (tta === undefined) return 'none';
-  if (!TTA_CHOICES.includes(tta as TestTimeAugmentation)) throw new RunFileCorruptError(runPath(runDir, 'config'), `"hyper.tta" must be one of ${TTA_CHOICES.join(', ')}`);
-  return tta as TestTimeAugmentation;
+  return (await readRunConfig(runDir)).hyper.tta;
 }
 
 /** Loads the named run's model, or the default one. Call `initBackend()` first. */

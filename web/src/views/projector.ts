@@ -110,7 +110,10 @@ export function projectorView(root: HTMLElement, runArg: string | undefined): ()
   const form = h('form', { class: 'inline', id: 'projector-form' });
   root.append(h('h2', {}, 'Projector'), form, info, legend, host, downloads);
 
+  // A newer draw (the form submitted again while a projection is computed) supersedes an older one.
+  let latestDraw = 0;
   const draw = async (runs: RunSummary[]) => {
+    const thisDraw = ++latestDraw;
     const data = new FormData(form);
     const run = String(data.get('run'));
     const method = String(data.get('method'));
@@ -124,7 +127,7 @@ export function projectorView(root: HTMLElement, runArg: string | undefined): ()
     downloads.replaceChildren();
     try {
       const p = await api.projection(run, query);
-      if (!runs.some((r) => r.id === run)) return;
+      if (thisDraw !== latestDraw || !runs.some((r) => r.id === run)) return;
       info.textContent = `${p.count} test images, ${p.source.kind === 'pixels' ? 'raw pixels' : 'learned features'} (${p.source.dim} dims) → ${p.method} ${p.dims}-D · 10-NN label agreement ${pct(p.quality.original, 1)} in the original space, ${pct(p.quality.projection, 1)} in the projection`;
       legend.replaceChildren(...p.classNames.map((n, c) => h('span', {}, h('i', { style: `background:${CLASS_COLOURS[c]}` }), n)));
       const sprite = api.projectionFile(run, 'sprite.png', query);
@@ -148,7 +151,7 @@ export function projectorView(root: HTMLElement, runArg: string | undefined): ()
       host.setAttribute('data-points', String(p.count));
       downloads.append('TensorBoard projector files: ', ...['tensors.tsv', 'metadata.tsv', 'sprite.png', 'projector_config.json', 'projector_config.pbtxt'].flatMap((f) => [h('a', { href: api.projectionFile(run, f, query), download: f }, f), ' ']));
     } catch (e) {
-      info.replaceChildren(errorBox(e));
+      if (thisDraw === latestDraw) info.replaceChildren(errorBox(e));
     }
   };
 
