@@ -582,7 +582,7 @@ export const CASES: Case[] = [
     setup: resumeCmd((run) => write(path.join(run, 'checkpoint', 'CURRENT'), 'garbage')) },
   { id: 'S20', area: 'resume', given: 'config.json whose "hyper.epochs" is text', code: 2, line: /^fashion-cnn: \S+\/run\/config\.json is damaged: "hyper\.epochs" is not a whole number >= 0$/,
     setup: resumeCmd((run) => editJson(path.join(run, 'config.json'), (c) => ((c.hyper as Record<string, unknown>).epochs = 'ten'))) },
-  { id: 'S21', area: 'resume', given: 'config.json naming a model this version does not have', code: 2, line: /^fashion-cnn: \S+\/run: \S+\/run\/config\.json names model "resnet", which this fashion-cnn does not have \(it has cnn1, cnn3, cnn4, resnet-mini\)$/,
+  { id: 'S21', area: 'resume', given: 'config.json naming a model this version does not have', code: 2, line: /^fashion-cnn: \S+\/run: \S+\/run\/config\.json names model "resnet", which this fashion-cnn does not have \(it has cnn1, cnn3, cnn4, best, resnet-mini\)$/,
     setup: resumeCmd((run) => editJson(path.join(run, 'config.json'), (c) => (c.model = 'resnet'))) },
   { id: 'S22', area: 'resume', given: 'a run killed before its first checkpoint (config.json and an empty history only): starts over', code: 0, line: /has no checkpoint yet: starting it from the beginning$/,
     setup: resumeCmd(async (run) => {
