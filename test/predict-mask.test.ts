@@ -1,8 +1,10 @@
 /** The small image operations the object finder is built from, on hand-made masks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { boxBlur, close, connectedComponents, fillHoles, hysteresis, open, otsuThreshold } from '../src/predict/mask.js';
+import fc from 'fast-check';
+import { boxBlur, close, connectedComponents, dilate, erode, fillHoles, hysteresis, open, otsuThreshold } from '../src/predict/mask.js';
 import { topK } from '../src/predict/index.js';
+import { Rng } from '../src/util/rng.js';
 
 /** Parses rows like '.##.' into a 0/1 mask. */
 function grid(rows: string[]): { mask: Uint8Array; width: number; height: number } {
@@ -67,4 +69,36 @@ test('box blur keeps a constant picture constant and averages a step', () => {
 test('topK: best first, names attached, ties in class order', () => {
   const top = topK([0.1, 0.3, 0.05, 0.3, 0.25, 0, 0, 0, 0, 0], 3);
   assert.deepEqual(top.map((c) => [c.class, c.name]), [[1, 'Trouser'], [3, 'Dress'], [4, 'Coat']]);
+});
+
+/** The square filter by definition: every pixel of the (2r+1)^2 window inside the image, scanned. */
+function bruteSquare(mask: Uint8Array, w: number, h: number, r: number, dilating: boolean): Uint8Array {
+  const out = new Uint8Array(mask.length);
+  const hit = dilating ? 1 : 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let found = false;
+      for (let dy = -r; dy <= r && !found; dy++) {
+        for (let dx = -r; dx <= r && !found; dx++) {
+          const yy = y + dy, xx = x + dx;
+          if (yy >= 0 && xx >= 0 && yy < h && xx < w && mask[yy * w + xx] === hit) found = true;
+        }
+      }
+      out[y * w + x] = found ? hit : 1 - hit;
+    }
+  }
+  return out;
+}
+
+test('dilation and erosion (running counts) equal the square window scanned pixel by pixel', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 17 }), fc.integer({ min: 1, max: 17 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (w, h, r, seed) => {
+      const rng = new Rng(seed);
+      const density = rng.next();
+      const mask = Uint8Array.from({ length: w * h }, () => (rng.next() < density ? 1 : 0));
+      assert.deepEqual(dilate(mask, w, h, r), bruteSquare(mask, w, h, r, true));
+      assert.deepEqual(erode(mask, w, h, r), bruteSquare(mask, w, h, r, false));
+    }),
+    { numRuns: 300, seed: 7 },
+  );
 });
