@@ -16,6 +16,13 @@ export interface Preprocessor {
 }
 
 /** `threads` 0 preprocesses on the event loop itself (tests, tiny machines). */
+/**
+ * Piscina loads its task file with require() before trying import(). On Node 20, require() of an
+ * ES module in a worker thread can abort the whole process (V8: "IsGraphAsync must be used on an
+ * instantiated module"); with require(esm) off, require() throws and Piscina imports the module.
+ */
+const NO_REQUIRE_ESM = process.allowedNodeEnvironmentFlags.has('--experimental-require-module') ? ['--no-experimental-require-module'] : [];
+
 export function createPreprocessor(threads = os.availableParallelism()): Preprocessor {
   if (threads <= 0) {
     return {
@@ -37,6 +44,7 @@ export function createPreprocessor(threads = os.availableParallelism()): Preproc
     // Each thread has sharp's own libvips threads; one is enough per worker here.
     env: { ...process.env, VIPS_CONCURRENCY: '1' },
     idleTimeout: 60_000,
+    execArgv: [...process.execArgv, ...NO_REQUIRE_ESM],
   });
   return {
     run: (bytes) => pool.run(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as Promise<PreprocessOutcome>,
