@@ -13,6 +13,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, watch } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, runCli } from '../test/helpers/cli.js';
+import { committedCheckpoint, until as untilHolds } from '../test/helpers/run-poll.js';
 
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
 const PROTOCOL = ['--epochs', '2', '--aug-epochs', '2', '--seed', '3', '--no-pictures'];
@@ -29,22 +30,9 @@ function start(model: string, runDir: string, resume = false): { child: ChildPro
   return { child, done };
 }
 
-const committed = (runDir: string): string | null => {
-  try {
-    return JSON.parse(readFileSync(path.join(runDir, 'checkpoint', 'CURRENT'), 'utf8')).dir;
-  } catch {
-    return null;
-  }
-};
-
+const committed = committedCheckpoint;
 /** Resolves when `pred` holds, polling every 20 ms. */
-async function until(pred: () => boolean, timeoutMs = 900_000): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (pred: () => boolean, timeoutMs = 900_000) => untilHolds(pred, timeoutMs, '', 20);
 
 /** The moments a run is killed at; each returns after sending the signal. */
 const KILLS: Record<string, (runDir: string, child: ChildProcess) => Promise<void>> = {

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
@@ -17,6 +17,7 @@ import { FIXTURE_NAMES, imagesIdx, labelsIdx, idxBytes, writeFixtureDir, fixture
 import { pngClaimingSize, simplePhoto } from '../predict-fixtures.js';
 import { checkpointFolder, copyDir, QUICK_TRAIN, quickTrain } from './fixtures.js';
 import type { Case, CaseContext, Invocation } from './harness.js';
+import { committedCheckpoint, until as untilHolds } from '../helpers/run-poll.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -131,21 +132,8 @@ function straightRun(ctx: CaseContext): Promise<Straight> {
   return straight;
 }
 
-const committed = (run: string): string | null => {
-  try {
-    return (JSON.parse(readFileSync(path.join(run, 'checkpoint', 'CURRENT'), 'utf8')) as { dir: string }).dir;
-  } catch {
-    return null;
-  }
-};
-
-async function until(pred: () => boolean, timeoutMs = 120_000): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error('timed out waiting for the run to reach the moment of the kill');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const committed = committedCheckpoint;
+const until = (pred: () => boolean) => untilHolds(pred, 120_000, 'for the run to reach the moment of the kill');
 
 /** The run being killed: its directory and what it has printed on stderr so far. */
 interface Victim {
