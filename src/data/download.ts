@@ -3,6 +3,7 @@
  * temp file beside its final name, is checked (gzip, IDX structure, MD5 of the uncompressed
  * content), and only then renamed into place, so the cache never holds a partial or wrong file.
  * Node's own http/https modules do the transfer: no dependency needed for plain GETs.
+ * `downloadToFile` is the same transfer for any file (model weights: src/models/keras-h5.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -43,12 +44,8 @@ const MAX_REDIRECTS = 5;
 /** Downloads one IDX file to `dest` atomically; returns the MD5 of its uncompressed content. */
 export async function downloadFile(url: string, dest: string, opts: DownloadFileOptions = {}): Promise<{ md5: string; bytes: number }> {
   const name = path.basename(dest);
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
-  await makeDirs(path.dirname(dest));
-  const tmp = `${dest}.download-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    const bytes = await fetchToFile(url, tmp, name, timeoutMs, opts.onProgress);
-    let md5: string;
+  let md5 = '';
+  const check = async (tmp: string) => {
     try {
       const { bytes: content } = await readMaybeGzip(tmp);
       parseIdx(content, name);
@@ -59,9 +56,34 @@ export async function downloadFile(url: string, dest: string, opts: DownloadFile
     if (opts.verify !== false && opts.expectedMd5 && md5 !== opts.expectedMd5) {
       throw new UserError(`${name} downloaded from ${url}: checksum mismatch: MD5 of the uncompressed content is ${md5}, expected ${opts.expectedMd5}; it was not saved`);
     }
+  };
+  const { bytes } = await downloadToFile(url, dest, { onProgress: opts.onProgress, timeoutMs: opts.timeoutMs, check });
+  return { md5, bytes };
+}
+
+export interface DownloadToFileOptions {
+  onProgress?: DownloadProgress;
+  /** Give up when the server sends nothing for this long (connecting included). */
+  timeoutMs?: number;
+  /** Checks the downloaded temp file before it is renamed into place; throwing refuses it (it is deleted). */
+  check?: (tmpFile: string) => Promise<void>;
+}
+
+/**
+ * Downloads any file to `dest` atomically: it streams into a temp file beside `dest`, is checked,
+ * flushed to disk and only then renamed; on any failure the temp file is removed and `dest` is untouched.
+ */
+export async function downloadToFile(url: string, dest: string, opts: DownloadToFileOptions = {}): Promise<{ bytes: number }> {
+  const name = path.basename(dest);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
+  await makeDirs(path.dirname(dest));
+  const tmp = `${dest}.download-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const bytes = await fetchToFile(url, tmp, name, timeoutMs, opts.onProgress);
+    await opts.check?.(tmp);
     await syncFile(tmp);
     await fs.rename(tmp, dest);
-    return { md5, bytes };
+    return { bytes };
   } finally {
     await fs.rm(tmp, { force: true });
   }
