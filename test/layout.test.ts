@@ -18,11 +18,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   evaluate: ['runs', 'models', 'data', 'backend', 'util'],
   explain: ['evaluate', 'runs', 'models', 'data', 'backend', 'util'],
   predict: ['runs', 'models', 'data', 'backend', 'util'],
-  train: ['explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
+  features: ['runs', 'models', 'data', 'util'],
+  train: ['features', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
   compare: ['train', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
   bench: ['train', 'models', 'data', 'backend', 'util'],
-  serve: ['compare', 'bench', 'train', 'predict', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
-  cli: ['serve', 'compare', 'bench', 'train', 'predict', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
+  serve: ['compare', 'bench', 'train', 'features', 'predict', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
+  cli: ['serve', 'compare', 'bench', 'train', 'features', 'predict', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -20,7 +20,8 @@ import { buildModel, countParams } from '../src/models/build.js';
 import { FrozenBackbone, ImageAdapter } from '../src/models/custom-layers.js';
 import { describeModel } from '../src/models/describe.js';
 import { loadModel, saveModel } from '../src/models/io.js';
-import type { LayerSpec, TransferSpec } from '../src/models/spec.js';
+import type { LayerSpec, TfjsBackbone, TransferSpec } from '../src/models/spec.js';
+import { BACKBONE_LAYER } from '../src/models/transfer.js';
 import { modelsText } from '../src/cli/commands/models.js';
 import { Rng, withSeededMathRandom } from '../src/util/rng.js';
 import { rejectsWith } from './helpers/assert-user-error.js';
@@ -47,7 +48,7 @@ async function saveTinyBackbone(): Promise<void> {
   model.dispose();
 }
 
-function spec(head: LayerSpec[] = [{ type: 'globalAvgPool' }, { type: 'dense', units: 16 }, { type: 'dense', units: 10, activation: 'softmax' }], backbone: Partial<TransferSpec['backbone']> = {}): TransferSpec {
+function spec(head: LayerSpec[] = [{ type: 'globalAvgPool' }, { type: 'dense', units: 16 }, { type: 'dense', units: 10, activation: 'softmax' }], backbone: Partial<TfjsBackbone> = {}): TransferSpec {
   return { kind: 'transfer', name: 'tiny-transfer', title: 'test', input: FASHION_SHAPE, backbone: { source: 'tfjs', path: backboneDir, layer: 'bb_conv2', ...backbone }, head };
 }
 
@@ -215,9 +216,15 @@ describe('transfer models', () => {
     assert.equal(lines[lines.length - 1], `tiny-transfer — test [transfer]: not available (backbone not found: ${path.join(tmp, 'nowhere', 'model.json')} does not exist)`);
   });
 
-  it('refuses a missing backbone, an unknown feature layer and a wrong input size with one clear line', async () => {
+  it('refuses a missing backbone and an unknown feature layer with one clear line', async () => {
     await rejectsWith(buildModel(spec(undefined, { path: path.join(tmp, 'nowhere') })), /^backbone: no model found: .*nowhere.*model\.json does not exist$/);
     await rejectsWith(buildModel(spec(undefined, { layer: 'bb_nope' })), /no layer "bb_nope" \(layers: .*bb_conv1, bb_bn, bb_conv2, bb_gap, bb_top\)$/);
-    await rejectsWith(buildModel(spec(undefined, { inputSize: 64 })), /inputSize 64 does not match the 32x32 images/);
+  });
+
+  it('runs a fully convolutional backbone at another input size than it was saved with', async () => {
+    const model = await buildModel(spec(undefined, { inputSize: 64 }));
+    assert.deepEqual(model.getLayer('adapter').outputShape, [null, 64, 64, 3]);
+    assert.deepEqual(model.getLayer(BACKBONE_LAYER).outputShape, [null, 60, 60, 8]);
+    model.dispose();
   });
 });

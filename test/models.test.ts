@@ -68,9 +68,9 @@ test('the registry: names, lookups, planned models, one input shape per spec', (
   assert.equal(findModelSpec('cnn3')?.kind, 'layers');
   assert.equal(findModelSpec('resnet-mini')?.kind, 'graph');
   assert.equal(findModelSpec('nope'), undefined);
-  assert.throws(() => requireModelSpec('nope'), (e: unknown) => e instanceof UserError && /unknown model "nope" \(choose one of cnn1, cnn3, cnn4, best, resnet-mini\)/.test(e.message));
-  assert.ok(PLANNED_MODELS.vgg19);
-  assert.throws(() => requireModelSpec('vgg19'), (e: unknown) => e instanceof UserError && /vgg19.*not available yet/.test(e.message));
+  assert.throws(() => requireModelSpec('nope'), (e: unknown) => e instanceof UserError && /unknown model "nope" \(choose one of cnn1, cnn3, cnn4, best, resnet-mini, vgg19, darknet-transfer, transfer\)/.test(e.message));
+  assert.deepEqual(PLANNED_MODELS, {});
+  assert.equal(findModelSpec('vgg19')?.kind, 'transfer');
   for (const spec of MODEL_SPECS) assert.deepEqual(spec.input, FASHION_SHAPE, spec.name);
 });
 

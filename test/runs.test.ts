@@ -38,6 +38,7 @@ function config(model = 'cnn1'): RunConfig {
   return {
     format: 2,
     id: 'run',
+    modelOptions: {},
     model,
     createdAt: '2026-01-01T00:00:00.000Z',
     hyper: { epochs: 1, augEpochs: 0, batchSize: 32, lr: 0.001, seed: 1, valSplit: 0.2, limit: 100, earlyStop: null, lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none' },

@@ -9,6 +9,7 @@ import { initBackend } from '../src/backend/index.js';
 import { RunExistsError, RunNotFoundError, createRunRecord, readRunConfig, saveCheckpoint, type TrainHyperParams } from '../src/runs/index.js';
 import { ARTICLE_AUGMENTATION } from '../src/train/augment.js';
 import { compileModel, openRun, recordRunStart, restoreOrBuildModel } from '../src/train/run.js';
+import { countParams } from '../src/models/build.js';
 import { FASHION_SHAPE } from '../src/data/types.js';
 import { UserError } from '../src/util/errors.js';
 import { Rng, withSeededMathRandom } from '../src/util/rng.js';
@@ -36,7 +37,7 @@ test('openRun: a new run needs a known model and a free directory; resuming need
   assert.equal(plan.spec.name, 'cnn1');
   await initBackend('cpu');
   const start = await restoreOrBuildModel(plan, quiet);
-  await recordRunStart(plan, start.model, tinyData(runDir), { name: 'cpu', description: 'cpu' });
+  await recordRunStart(plan, countParams(start.model), tinyData(runDir), { name: 'cpu', description: 'cpu' });
   await assert.rejects(openRun({ model: 'cnn1', hyper, augmentation: ARTICLE_AUGMENTATION, runDir }), RunExistsError);
   const resumed = await openRun({ model: 'cnn3', hyper: { ...hyper, lr: 1 }, augmentation: ARTICLE_AUGMENTATION, runDir, resume: true });
   assert.equal(resumed.spec.name, 'cnn1', 'a resumed run is what its record says');
@@ -81,6 +82,6 @@ test('restoreOrBuildModel: the same seed builds the same weights; a checkpoint r
 
 async function recordRunStartConfig(plan: Awaited<ReturnType<typeof openRun>>, start: Awaited<ReturnType<typeof restoreOrBuildModel>>) {
   const dir = fresh();
-  await recordRunStart({ ...plan, runDir: dir }, start.model, tinyData(dir), { name: 'cpu', description: 'cpu' });
+  await recordRunStart({ ...plan, runDir: dir }, countParams(start.model), tinyData(dir), { name: 'cpu', description: 'cpu' });
   return readRunConfig(dir);
 }

@@ -6,6 +6,7 @@
 import { initBackend, nativeKernelRuns, type BackendName, type KernelRuns } from '../backend/index.js';
 import { loadFashionMnist, toExamples } from '../data/index.js';
 import { requireModelSpec } from '../models/build.js';
+import { applyModelOptions } from '../models/registry.js';
 import { errorMessage } from '../util/errors.js';
 import { combineThroughput, combineTorch } from './rounds.js';
 import { kernelProfile, profileMarkdown, type KernelProfile } from './profile.js';
@@ -50,7 +51,11 @@ export const formatRate = (n?: number) => (n === undefined ? '—' : Math.round(
 
 export async function benchModels(opts: BenchOptions): Promise<BenchReport> {
   const say = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const specs = opts.models.map(requireModelSpec);
+  // Speed does not depend on the weights: VGG-19 is measured with random ones (its ImageNet file may not be here).
+  const specs = opts.models.map((m) => {
+    const spec = requireModelSpec(m);
+    return spec.kind === 'transfer' && spec.backbone.source === 'vgg19' ? applyModelOptions(spec, { weights: 'random' }) : spec;
+  });
   const scripts = torchScripts(opts.models, opts.torchScript);
   const data = await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify });
   const train = toExamples(data.train);

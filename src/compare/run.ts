@@ -7,6 +7,8 @@ import path from 'node:path';
 import { initBackend, type BackendName } from '../backend/index.js';
 import { loadFashionMnist } from '../data/index.js';
 import { requireModelSpec } from '../models/build.js';
+import { unavailableReason } from '../models/describe.js';
+import { applyModelOptions, type ModelOptions } from '../models/registry.js';
 import { hasRunConfig, type AugmentConfig, type TrainHyperParams } from '../runs/index.js';
 import { trainRun } from '../train/run.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
@@ -16,6 +18,10 @@ export interface CompareOptions {
   models: string[];
   hyper: TrainHyperParams;
   augmentation: AugmentConfig;
+  /** A model's own protocol where it has one (a transfer model's: see recipes.ts); the others use hyper and augmentation. */
+  protocolFor?: (model: string) => { hyper: TrainHyperParams; augmentation: AugmentConfig };
+  /** Options for the transfer models among `models` (input size, weights, backbone). */
+  modelOptions?: ModelOptions;
   /** Folder for the runs (one per model) and compare.json / compare.md. */
   out: string;
   pictures: boolean;
@@ -43,14 +49,24 @@ export async function compareModels(opts: CompareOptions): Promise<CompareOutcom
     backend: backend.description,
     protocol: { epochs: hyper.epochs, augEpochs: hyper.augEpochs, batchSize: hyper.batchSize, seed: hyper.seed, limit: hyper.limit },
     rows: [],
+    skipped: [],
   };
   for (const spec of specs) {
     const runDir = path.join(opts.out, spec.name);
     const resume = await hasRunConfig(runDir);
+    const modelOptions = spec.kind === 'transfer' ? (opts.modelOptions ?? {}) : {};
+    const reason = await unavailableReason(applyModelOptions(spec, modelOptions));
+    if (reason) {
+      // One line on how to get what is missing, and the comparison goes on with the other models.
+      log(`\n== ${spec.name}: skipped, ${reason}`);
+      report.skipped!.push({ model: spec.name, reason });
+      continue;
+    }
     log(`\n== ${spec.name}: ${spec.title}${resume ? ' (resuming)' : ''}`);
+    const protocol = opts.protocolFor?.(spec.name) ?? { hyper, augmentation: opts.augmentation };
     // A run already in `out` is resumed only if it was started with this same protocol.
-    const requested = { model: spec.name, hyper, augmentation: opts.augmentation };
-    const s = await trainRun({ model: spec.name, hyper, augmentation: opts.augmentation, runDir, resume, requested, data, backend: opts.backend, pictures: opts.pictures, log });
+    const requested = { model: spec.name, modelOptions, hyper: protocol.hyper, augmentation: protocol.augmentation };
+    const s = await trainRun({ model: spec.name, modelOptions, hyper: protocol.hyper, augmentation: protocol.augmentation, runDir, resume, requested, data, backend: opts.backend, pictures: opts.pictures, log });
     report.rows.push(compareRow(spec.name, runDir, s.config.params.total, s.history, s.eval, spec.article ?? null));
     await writeJsonAtomic(files.json, report);
   }

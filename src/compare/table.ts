@@ -18,6 +18,8 @@ export interface CompareReport {
   backend: string;
   protocol: { epochs: number; augEpochs: number; batchSize: number; seed: number; limit: number | null };
   rows: CompareRow[];
+  /** Models that could not run here (vgg19 without its weights), with the reason. */
+  skipped?: { model: string; reason: string }[];
 }
 
 export function compareRow(model: string, runDir: string, params: number, history: HistoryRow[], report: EvalReport, article: ArticleFigures | null): CompareRow {
@@ -40,6 +42,9 @@ export function compareRow(model: string, runDir: string, params: number, histor
 
 const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
 const lossAcc = (x?: { loss: number; acc: number }) => (x ? `${x.loss.toFixed(4)} / ${pct(x.acc)}` : '—');
+/** Ours, with the epoch count when a model's own protocol differs from the table's (vgg19: 50 epochs of its head). */
+const oursLossAcc = (x: { loss: number; acc: number; epochs: number } | undefined, protocolEpochs: number) =>
+  x && x.epochs !== protocolEpochs ? `${lossAcc(x)} (${x.epochs} epochs)` : lossAcc(x);
 const secs = (x?: { seconds: number }) => (x ? `${Math.round(x.seconds).toLocaleString('en')} s` : '—');
 
 export function compareMarkdown(r: CompareReport): string {
@@ -56,9 +61,10 @@ export function compareMarkdown(r: CompareReport): string {
   for (const row of r.rows) {
     const a = row.article;
     lines.push(
-      `| ${row.model} | ${row.params.toLocaleString('en')} | ${a ? lossAcc(a.phase1) : '—'} | ${lossAcc(row.ours.phase1)} | ${a?.phase2 ? lossAcc(a.phase2) : '—'} | ${lossAcc(row.ours.phase2)} | ` +
+      `| ${row.model} | ${row.params.toLocaleString('en')} | ${a ? lossAcc(a.phase1) : '—'} | ${oursLossAcc(row.ours.phase1, p.epochs)} | ${a?.phase2 ? lossAcc(a.phase2) : '—'} | ${oursLossAcc(row.ours.phase2, p.augEpochs)} | ` +
         `${a ? `${secs(a.phase1)} / ${secs(a.phase2)}` : '—'} | ${secs(row.ours.phase1)} / ${secs(row.ours.phase2)} |`,
     );
   }
+  for (const s of r.skipped ?? []) lines.push('', `${s.model}: not run (${s.reason})`);
   return lines.join('\n') + '\n';
 }

@@ -7,6 +7,7 @@ import { buildModel, countParams, type ParamCounts } from './build.js';
 import { inboundLayersIn, walkLayers } from './inspect.js';
 import type { ArticleFigures, ModelKind, ModelSpec } from './spec.js';
 import { backboneDir } from './transfer.js';
+import { localVgg19Weights, vgg19WeightsHelp } from './vgg19-weights.js';
 
 export interface LayerRow {
   name: string;
@@ -58,9 +59,19 @@ export function describeLayers(model: tfl.LayersModel): LayerRow[] {
   });
 }
 
-/** Why a spec cannot be built here (a transfer backbone that is not on disk), or null. */
+/**
+ * Why a spec cannot be built here, or null: a transfer backbone or weights file that is not on
+ * disk (vgg19's ImageNet weights included, although `train` can download them).
+ */
 export async function unavailableReason(spec: ModelSpec): Promise<string | null> {
   if (spec.kind !== 'transfer') return null;
+  if (spec.backbone.source === 'vgg19') {
+    const weights = spec.backbone.weights ?? 'imagenet';
+    if (weights === 'random' || /^https?:\/\//.test(weights)) return null;
+    if (weights !== 'imagenet') return (await fs.stat(weights).catch(() => null))?.isFile() ? null : `weights file ${path.resolve(weights)} does not exist`;
+    return (await localVgg19Weights()) ? null : vgg19WeightsHelp();
+  }
+  if (!spec.backbone.path) return 'needs --backbone DIR (a TF.js layers model)';
   const json = path.join(backboneDir(spec.backbone), 'model.json');
   try {
     await fs.access(json);
@@ -70,12 +81,16 @@ export async function unavailableReason(spec: ModelSpec): Promise<string | null>
   }
 }
 
-/** Builds the model (on the current backend) to describe it, then disposes it. */
+/**
+ * Builds the model (on the current backend) to describe it, then disposes it. VGG-19 is described
+ * with random weights: its make-up does not depend on them, and they may not be here.
+ */
 export async function describeModel(spec: ModelSpec): Promise<ModelDescription> {
   const base: DescriptionBase = { name: spec.name, title: spec.title, kind: spec.kind, input: spec.input, article: spec.article ?? null };
-  const reason = await unavailableReason(spec);
+  const shape = spec.kind === 'transfer' && spec.backbone.source === 'vgg19' ? { ...spec, backbone: { ...spec.backbone, weights: 'random' } } : spec;
+  const reason = await unavailableReason(shape);
   if (reason) return { ...base, available: false, reason };
-  const model = await buildModel(spec);
+  const model = await buildModel(shape);
   try {
     return { ...base, available: true, params: countParams(model), layers: describeLayers(model) };
   } finally {

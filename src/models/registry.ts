@@ -5,11 +5,14 @@
  * ReLU inside Conv2D and Dense, glorot-uniform kernels, zero biases; the parameter counts below
  * (`article.params`) are the article's and the tests check ours against them.
  */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CLASS_NAMES, FASHION_SHAPE } from '../data/types.js';
+import { UserError } from '../util/errors.js';
 import type { GraphBuilder, Node } from './graph.js';
-import type { LayerSpec, ModelSpec } from './spec.js';
+import type { LayerSpec, ModelOptions, ModelSpec, TransferSpec } from './spec.js';
 
-export type { ArticleFigures, BackboneSpec, GraphSpec, LayerSpec, LayersSpec, ModelKind, ModelSpec, TransferSpec } from './spec.js';
+export type { ArticleFigures, BackboneSpec, GraphSpec, LayerSpec, LayersSpec, ModelKind, ModelOptions, ModelSpec, TransferSpec } from './spec.js';
 
 const softmaxOut: LayerSpec = { type: 'dense', units: CLASS_NAMES.length, activation: 'softmax' };
 
@@ -53,6 +56,20 @@ function resnet9(x: Node, g: GraphBuilder): Node {
   // Page's logit scale: without it the un-normalised classifier diverges at SGD's learning rates.
   const logits = g.scale(g.dense(pooled, { name: 'classifier', units: CLASS_NAMES.length, useBias: false }), LOGIT_SCALE, { name: 'logit_scale' });
   return g.activation(logits, 'softmax', { name: 'softmax' });
+}
+
+/** The article's head on frozen features: Dense 512 relu -> Dropout 0.5 -> Dense 10 softmax on the flattened map. */
+const TRANSFER_HEAD: LayerSpec[] = [{ type: 'flatten' }, { type: 'dense', units: 512 }, { type: 'dropout', rate: 0.5 }, softmaxOut];
+
+/**
+ * Where Tiny Darknet (ml5's ImageNet classifier in TF.js format) is found when --backbone is not
+ * given: $FASHION_CNN_DARKNET, else the shared folder beside this project's checkout.
+ */
+export const DARKNET_ENV = 'FASHION_CNN_DARKNET';
+export function darknetDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env[DARKNET_ENV]) return path.resolve(env[DARKNET_ENV] as string);
+  const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  return path.join(projectRoot, '..', 'shared', 'pretrained', 'darknettiny');
 }
 
 export const MODEL_SPECS: readonly ModelSpec[] = [
@@ -154,12 +171,71 @@ export const MODEL_SPECS: readonly ModelSpec[] = [
       return g.dense(features, { name: 'classifier', units: CLASS_NAMES.length, activation: 'softmax' });
     },
   },
+  {
+    kind: 'transfer',
+    name: 'vgg19',
+    title: 'VGG-19 pretrained on ImageNet, frozen, with a dense head (the article\'s fourth model, preprocessed correctly)',
+    input: FASHION_SHAPE,
+    // The article resized to 150x150; 48 (--input-size) keeps the features cheap: 1x1x512 after block5_pool.
+    backbone: { source: 'vgg19', inputSize: 48, weights: 'imagenet', preprocess: 'caffe' },
+    head: TRANSFER_HEAD,
+    article: { params: 24_224_330, phase1: { loss: 0.6238, acc: 0.7664, seconds: 398 + 150 } },
+  },
+  {
+    kind: 'transfer',
+    name: 'darknet-transfer',
+    title: 'Tiny Darknet pretrained on ImageNet, frozen, average-pooled, with a dense head',
+    input: FASHION_SHAPE,
+    // Its last 512-channel layer (before the 1x1 convolutions that make ImageNet's classes), averaged over the image.
+    get backbone() {
+      return { source: 'tfjs' as const, path: darknetDir(), layer: 'leaky_re_lu_14', pool: 'avg' as const, inputSize: 112, preprocess: 'unit' as const };
+    },
+    head: TRANSFER_HEAD,
+  },
+  {
+    kind: 'transfer',
+    name: 'transfer',
+    title: 'any TF.js layers model as a frozen backbone (--backbone DIR, --backbone-layer NAME), with a dense head',
+    input: FASHION_SHAPE,
+    backbone: { source: 'tfjs', path: '', pool: 'avg' },
+    head: TRANSFER_HEAD,
+  },
 ];
 
 /** Models named by the article (or the CLI contract) that a later stage will add. */
-export const PLANNED_MODELS: Readonly<Record<string, string>> = {
-  vgg19: 'VGG-19 transfer learning is not available yet (planned: frozen ImageNet features + a trained head)',
+export const PLANNED_MODELS: Readonly<Record<string, string>> = {};
+
+export const MODEL_OPTION_FLAGS: Readonly<Record<keyof ModelOptions, string>> = {
+  inputSize: '--input-size',
+  weights: '--weights',
+  backbone: '--backbone',
+  backboneLayer: '--backbone-layer',
 };
+
+/**
+ * The spec with a run's model options applied (see ModelOptions): a transfer model's input size,
+ * weights and backbone. Options that the model does not take are an error, not ignored.
+ */
+export function applyModelOptions(spec: ModelSpec, o: ModelOptions): ModelSpec {
+  const given = (Object.keys(o) as (keyof ModelOptions)[]).filter((k) => o[k] !== undefined);
+  if (spec.kind !== 'transfer') {
+    if (given.length) throw new UserError(`${given.map((k) => MODEL_OPTION_FLAGS[k]).join(', ')}: for transfer models only (vgg19, darknet-transfer, transfer); ${spec.name} is a ${spec.kind} model`);
+    return spec;
+  }
+  const b = { ...spec.backbone };
+  if (o.inputSize !== undefined) b.inputSize = o.inputSize;
+  if (b.source === 'vgg19') {
+    if (o.backbone !== undefined || o.backboneLayer !== undefined) throw new UserError(`${spec.name}: --backbone and --backbone-layer are for TF.js backbones; vgg19 builds its own (use --weights for its weights)`);
+    if (o.weights !== undefined) b.weights = o.weights;
+  } else {
+    if (o.weights !== undefined && o.weights !== 'random' && o.weights !== 'pretrained') throw new UserError(`${spec.name}: --weights is "pretrained" or "random" for a TF.js backbone (its weights are in its folder), not "${o.weights}"`);
+    if (o.weights !== undefined) b.weights = o.weights as 'pretrained' | 'random';
+    if (o.backbone !== undefined) b.path = o.backbone;
+    if (o.backboneLayer !== undefined) b.layer = o.backboneLayer;
+    if (!b.path) throw new UserError(`${spec.name}: give the backbone with --backbone DIR (a TF.js layers model: model.json and its weight files)`);
+  }
+  return { ...spec, backbone: b } as TransferSpec;
+}
 
 export function modelNames(): string[] {
   return MODEL_SPECS.map((m) => m.name);

@@ -50,18 +50,42 @@ export interface GraphSpec extends SpecBase {
   graph: (x: Node, g: GraphBuilder) => Node;
 }
 
-/** A pretrained feature extractor in TF.js layers format. */
-export interface BackboneSpec {
-  source: 'tfjs';
-  /** A folder holding model.json (+ weight files); relative paths are resolved from the working directory. */
-  path: string;
+/** How a backbone wants its pixels: as the data has them ([0,1]), or Caffe's way (0-255, BGR, ImageNet means subtracted). */
+export type PixelPreprocess = 'unit' | 'caffe';
+
+interface BackboneCommon {
   /** The layer whose output are the features (default: the model's own output). */
   layer?: string;
-  /** Side of the square images the backbone takes; needed when its model.json leaves height and width open. */
+  /** Side of the square images the backbone takes (a fully convolutional backbone can take other sizes than it was saved with). */
   inputSize?: number;
+  /** Global pooling of the features over height and width (default none: the feature maps are kept). */
+  pool?: 'avg' | 'max';
+  /** Default 'unit'. */
+  preprocess?: PixelPreprocess;
   /** The backbone is always frozen (and runs in inference mode); fine-tuning is not supported yet. */
   trainable?: false;
 }
+
+/** A pretrained feature extractor in TF.js layers format. */
+export interface TfjsBackbone extends BackboneCommon {
+  source: 'tfjs';
+  /** A folder holding model.json (+ weight files), or the model.json itself; relative paths are resolved from the working directory. */
+  path: string;
+  /** 'pretrained' (default): the saved weights; 'random': the same network freshly initialised from the run's seed (a control). */
+  weights?: 'pretrained' | 'random';
+}
+
+/** Keras's VGG-19 convolutional base (keras.applications.VGG19, include_top=False), built here layer for layer. */
+export interface Vgg19Backbone extends BackboneCommon {
+  source: 'vgg19';
+  /**
+   * 'imagenet' (default): Keras's ImageNet weights, from $FASHION_CNN_VGG19_WEIGHTS, the cache or
+   * Keras's URL; a path or URL of a Keras .h5 weights file; 'random': freshly initialised.
+   */
+  weights?: string;
+}
+
+export type BackboneSpec = TfjsBackbone | Vgg19Backbone;
 
 export interface TransferSpec extends SpecBase {
   kind: 'transfer';
@@ -71,5 +95,18 @@ export interface TransferSpec extends SpecBase {
 }
 
 export type ModelSpec = LayersSpec | GraphSpec | TransferSpec;
+
+/**
+ * Choices a run makes about its model beyond the name, recorded in config.json: a transfer
+ * model's input size, weights and backbone (see applyModelOptions in registry.ts).
+ */
+export interface ModelOptions {
+  inputSize?: number;
+  /** The backbone's weights: 'random', or for vgg19 a path or URL of a Keras .h5 file ('imagenet' by default). */
+  weights?: string;
+  /** A TF.js layers model (folder or model.json) to use as the backbone. */
+  backbone?: string;
+  backboneLayer?: string;
+}
 
 export type ModelKind = ModelSpec['kind'];

@@ -127,6 +127,14 @@ const AUGMENT_RULES: readonly FieldRule[] = [
   ['erase', optional(isFraction), 'a number from 0 to below 1'],
 ];
 
+const isText = (v: unknown) => typeof v === 'string';
+const MODEL_OPTION_RULES: readonly FieldRule[] = [
+  ['inputSize', optional(isPositiveInt), 'a whole number >= 1'],
+  ['weights', optional(isText), 'a string'],
+  ['backbone', optional(isText), 'a string'],
+  ['backboneLayer', optional(isText), 'a string'],
+];
+
 /** A metric of a history row: a number, or null (JSON's NaN, a diverged loss). */
 const isMetric = (v: unknown) => v === null || isNumber(v);
 
@@ -168,7 +176,7 @@ function migrateOptimizer(o: OptimizerSpec | undefined): OptimizerSpec {
  * Brings a config.json written by an earlier version to today's form: records from before
  * `interpolation` existed were trained with bilinear sampling, and from before `optimizer` and
  * `labelSmoothing` with Adam (TF.js defaults) and no smoothing; before test-time augmentation,
- * random crops, flips and erasing existed, none was used.
+ * random crops, flips and erasing existed, none was used; before model options, models took none.
  */
 function migrateConfig(raw: Record<string, unknown>): RunConfig {
   const config = raw as unknown as RunConfig;
@@ -176,6 +184,7 @@ function migrateConfig(raw: Record<string, unknown>): RunConfig {
   return {
     ...config,
     format: config.format ?? 1,
+    modelOptions: config.modelOptions ?? {},
     hyper: {
       ...config.hyper,
       optimizer: migrateOptimizer(hyper.optimizer),
@@ -209,6 +218,10 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   expectRules(file, raw.hyper as Record<string, unknown>, HYPER_RULES, 'hyper.');
   if (!isObject(raw.augmentation)) throw new RunFileCorruptError(file, '"augmentation" is not an object');
   expectRules(file, raw.augmentation, AUGMENT_RULES, 'augmentation.');
+  if (raw.modelOptions !== undefined) {
+    if (!isObject(raw.modelOptions)) throw new RunFileCorruptError(file, '"modelOptions" is not an object');
+    expectRules(file, raw.modelOptions, MODEL_OPTION_RULES, 'modelOptions.');
+  }
   return migrateConfig(raw);
 }
 

@@ -4,6 +4,7 @@
  * this folder (src/runs), which is the only code that knows the files.
  */
 import type { DataSource } from '../data/types.js';
+import type { ModelOptions } from '../models/spec.js';
 import type { TestTimeAugmentation } from '../models/tta.js';
 import type { RngState } from '../util/rng.js';
 
@@ -106,6 +107,8 @@ export interface RunConfig {
   format: number;
   id: string;
   model: string;
+  /** The model's options (a transfer model's input size, weights, backbone); {} for records from before they existed. */
+  modelOptions: ModelOptions;
   createdAt: string;
   hyper: TrainHyperParams;
   augmentation: AugmentConfig;

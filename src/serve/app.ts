@@ -12,6 +12,7 @@ import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import * as tf from '@tensorflow/tfjs-core';
 import { currentBackend, initBackend } from '../backend/index.js';
+import { unavailableReason } from '../models/describe.js';
 import { findModelSpec, modelNames } from '../models/registry.js';
 import { isValidRunId, listRuns, PICTURE_FILES, readEvalReport, readHistory, readRunConfig, RUN_FILES, RunFileMissingError, RunNotFoundError, requireRunDir, locateRunModel } from '../runs/index.js';
 import { errorMessage } from '../util/errors.js';
@@ -106,10 +107,14 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.get('/api/models', { schema: { summary: 'The models that can be trained, with the article\'s figures' } }, async () => ({
-    models: modelNames().map((name) => {
-      const spec = findModelSpec(name)!;
-      return { name, title: spec.title, kind: spec.kind, article: spec.article ?? null };
-    }),
+    models: await Promise.all(
+      modelNames().map(async (name) => {
+        const spec = findModelSpec(name)!;
+        // A transfer model whose backbone or weights are not on this machine is listed with the reason.
+        const reason = await unavailableReason(spec);
+        return { name, title: spec.title, kind: spec.kind, article: spec.article ?? null, available: reason === null, ...(reason ? { reason } : {}) };
+      }),
+    ),
   }));
 
   app.get('/api/runs', { schema: { summary: 'Every run under the runs folder, with its latest evaluation' } }, async () => {

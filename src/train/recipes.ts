@@ -13,6 +13,13 @@ export interface TrainRecipe {
   augmentation: Partial<AugmentConfig>;
 }
 
+/** The article's protocol for VGG-19: the head trains 50 epochs on frozen features, no augmentation, Adam. */
+const TRANSFER_RECIPE: TrainRecipe = {
+  summary: 'the article\'s VGG-19 protocol: 50 epochs of the head on cached frozen features, no augmentation, Adam',
+  hyper: { epochs: 50, augEpochs: 0, batchSize: 256, tta: 'none' },
+  augmentation: {},
+};
+
 export const RECIPES: Readonly<Record<string, TrainRecipe>> = {
   best: {
     summary: 'every epoch augmented (random crop, flip, erasing), SGD + Nesterov with a one-cycle schedule, label smoothing 0.1, test-time flip',
@@ -28,6 +35,9 @@ export const RECIPES: Readonly<Record<string, TrainRecipe>> = {
     },
     augmentation: { ...NO_AUGMENTATION, cropPad: 2, flip: true, erase: 0.5 },
   },
+  vgg19: TRANSFER_RECIPE,
+  'darknet-transfer': TRANSFER_RECIPE,
+  transfer: TRANSFER_RECIPE,
 };
 
 export function recipeFor(model: string | undefined): TrainRecipe | undefined {

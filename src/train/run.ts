@@ -12,8 +12,9 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend, type BackendInfo, type BackendName } from '../backend/index.js';
 import { loadFashionMnist, splitTrainVal, toExamples } from '../data/index.js';
 import type { Examples, FashionMnist, TrainValSplit } from '../data/types.js';
-import { buildModel, countParams, requireModelSpec } from '../models/build.js';
-import { findModelSpec, modelNames, type ModelSpec } from '../models/registry.js';
+import { prepareFeatureRun, trainsOnFeatures, type FeatureRun } from '../features/index.js';
+import { buildModel, countParams, requireModelSpec, type ParamCounts } from '../models/build.js';
+import { applyModelOptions, findModelSpec, modelNames, type ModelOptions, type ModelSpec } from '../models/registry.js';
 import {
   cleanStaleFiles,
   createRunRecord,
@@ -54,6 +55,8 @@ import { freshTrainState, runTraining } from './trainer.js';
 export interface TrainRunOptions {
   /** The model to train (a registry name); a resumed run's comes from its record. */
   model?: string;
+  /** The model's options (transfer models: input size, weights, backbone); a resumed run's come from its record. */
+  modelOptions?: ModelOptions;
   hyper: TrainHyperParams;
   augmentation: AugmentConfig;
   runDir?: string;
@@ -79,6 +82,7 @@ export interface TrainRunOptions {
 
 export interface RequestedSettings {
   model?: string;
+  modelOptions?: ModelOptions;
   hyper?: Partial<TrainHyperParams>;
   augmentation?: Partial<AugmentConfig>;
 }
@@ -89,6 +93,10 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 export function checkRequestedSettings(runDir: string, record: RunConfig, requested: RequestedSettings): void {
   const diffs: string[] = [];
   if (requested.model !== undefined && requested.model !== record.model) diffs.push(`model ${requested.model} (the run trains ${record.model})`);
+  for (const [key, value] of Object.entries(requested.modelOptions ?? {})) {
+    const recorded = record.modelOptions[key as keyof ModelOptions];
+    if (value !== undefined && !same(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded ?? null)})`);
+  }
   for (const [key, value] of Object.entries(requested.hyper ?? {})) {
     const recorded = record.hyper[key as keyof TrainHyperParams];
     if (value !== undefined && !same(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded)})`);
@@ -127,26 +135,29 @@ export interface RunPlan {
   runDir: string;
   /** The record's config when continuing a run; null for a new run. */
   existing: RunConfig | null;
+  /** The model, with its options applied. */
   spec: ModelSpec;
+  modelOptions: ModelOptions;
   hyper: TrainHyperParams;
   augmentation: AugmentConfig;
 }
 
 /** Step 1: a new run directory (refusing one that holds a run), or the record of the run to resume. */
-export async function openRun(opts: Pick<TrainRunOptions, 'model' | 'hyper' | 'augmentation' | 'runDir' | 'resume' | 'requested'>): Promise<RunPlan> {
+export async function openRun(opts: Pick<TrainRunOptions, 'model' | 'modelOptions' | 'hyper' | 'augmentation' | 'runDir' | 'resume' | 'requested'>): Promise<RunPlan> {
   if (opts.resume) {
     if (!opts.runDir) throw new UserError('--resume needs --run-dir RUN_DIR (the run to continue)');
     const existing = await readRunConfig(opts.runDir);
     checkRequestedSettings(opts.runDir, existing, opts.requested ?? {});
     const spec = findModelSpec(existing.model);
     if (!spec) throw new RunMismatchError(opts.runDir, `${runPath(opts.runDir, 'config')} names model "${existing.model}", which this fashion-cnn does not have (it has ${modelNames().join(', ')})`);
-    return { runDir: opts.runDir, existing, spec, hyper: existing.hyper, augmentation: existing.augmentation };
+    return { runDir: opts.runDir, existing, spec: applyModelOptions(spec, existing.modelOptions), modelOptions: existing.modelOptions, hyper: existing.hyper, augmentation: existing.augmentation };
   }
   if (!opts.model) throw new UserError(`train needs --model (one of ${modelNames().join(', ')})`);
-  const spec = requireModelSpec(opts.model);
+  const modelOptions = opts.modelOptions ?? {};
+  const spec = applyModelOptions(requireModelSpec(opts.model), modelOptions);
   const runDir = opts.runDir ?? defaultRunDir(spec.name);
   if (await hasRunConfig(runDir)) throw new RunExistsError(runDir);
-  return { runDir, existing: null, spec, hyper: opts.hyper, augmentation: opts.augmentation };
+  return { runDir, existing: null, spec, modelOptions, hyper: opts.hyper, augmentation: opts.augmentation };
 }
 
 export interface RunData {
@@ -246,18 +257,19 @@ export async function compileModel(start: ModelStart, hyper: TrainHyperParams): 
 }
 
 /** Step 6: config.json and an empty history for a new run; a resumed run keeps its record. */
-export async function recordRunStart(plan: RunPlan, model: tfl.LayersModel, data: RunData, backend: BackendInfo): Promise<RunConfig> {
+export async function recordRunStart(plan: RunPlan, params: ParamCounts, data: RunData, backend: BackendInfo): Promise<RunConfig> {
   if (plan.existing) return plan.existing;
   const config: RunConfig = {
     format: RUN_FORMAT,
     id: path.basename(plan.runDir),
     model: plan.spec.name,
+    modelOptions: plan.modelOptions,
     createdAt: new Date().toISOString(),
     hyper: plan.hyper,
     augmentation: plan.augmentation,
     data: { kind: data.source.kind, dir: data.source.dir, files: data.source.files, trainCount: data.split.train.count, valCount: data.split.val.count, testCount: data.test.count },
     backend: backend.description,
-    params: countParams(model),
+    params,
     versions: versions(),
   };
   await createRunRecord(plan.runDir, config);
@@ -325,27 +337,32 @@ export async function trainRun(opts: TrainRunOptions): Promise<RunSummary> {
   const plan = await openRun(opts);
   const backend = await startBackend(opts.backend, log);
   const data = await loadRunData(plan, opts);
-  const start = await restoreOrBuildModel(plan, log);
+  // A frozen backbone's features are computed once (or found in the cache); only the head trains.
+  const features: FeatureRun | null = trainsOnFeatures(plan.spec, plan.hyper) ? await prepareFeatureRun(plan.spec, data, { seed: plan.hyper.seed, tta: plan.hyper.tta, log }) : null;
+  const trained: RunPlan = features ? { ...plan, spec: features.head } : plan;
+  const start = await restoreOrBuildModel(trained, log);
   const { model } = start;
   const optimizer = await compileModel(start, plan.hyper);
-  const config = await recordRunStart(plan, model, data, backend);
-  log(`run ${plan.runDir}: ${plan.spec.name}, ${data.split.train.count} train / ${data.split.val.count} validation / ${data.test.count} test images`);
+  const config = await recordRunStart(plan, features ? features.params(model) : countParams(model), data, backend);
+  log(`run ${plan.runDir}: ${plan.spec.name}, ${data.split.train.count} train / ${data.split.val.count} validation / ${data.test.count} test images${features ? ' (the head trains on cached features)' : ''}`);
 
   let latest: LatestEvaluation | null = null;
   const state = await runTraining({
     model,
     optimizer,
-    data: data.split,
+    data: features?.split ?? data.split,
     hyper: plan.hyper,
     augmentation: plan.augmentation,
     callbacks: trainingCallbacks(plan, opts),
     state: start.state,
     saveCheckpoint: (s) => saveCheckpoint(plan.runDir, model, optimizer, s),
     onPhaseDone: async (phase, s) => {
-      latest = await evaluateAfterPhase(plan, model, data.test, phase, s, log);
+      latest = await evaluateAfterPhase(plan, model, features?.test ?? data.test, phase, s, log);
     },
   });
-  const report = await finishRun(plan, model, data.test, state, latest, opts.pictures !== false);
+  const whole = features ? await features.assemble(model) : model;
+  const report = await finishRun(plan, whole, data.test, state, latest, opts.pictures !== false);
+  if (whole !== model) whole.dispose();
   model.dispose();
   optimizer.dispose();
   return { runDir: plan.runDir, config, history: state.history, eval: report, seconds: (performance.now() - started) / 1000 };

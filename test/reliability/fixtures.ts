@@ -44,6 +44,7 @@ export function runConfig(id: string, model: string, dataDir: string): RunConfig
   return {
     format: RUN_FORMAT,
     id,
+    modelOptions: {},
     model,
     createdAt: '2026-01-01T00:00:00.000Z',
     hyper: {

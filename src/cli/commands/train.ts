@@ -6,7 +6,7 @@ import type { RequestedSettings } from '../../train/run.js';
 import { requireRunDirOrNothing } from '../../runs/read.js';
 import type { OptimizerSpec, TrainHyperParams } from '../../runs/types.js';
 import { UserError } from '../../util/errors.js';
-import { findModelSpec, modelNames } from '../../models/registry.js';
+import { findModelSpec, modelNames, type ModelOptions } from '../../models/registry.js';
 import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '../common.js';
 import { fraction, nonNegativeInt, positiveInt, positiveNumber, smoothing, unitInterval } from '../options.js';
 
@@ -28,7 +28,32 @@ export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epoc
   tta: TrainHyperParams['tta'];
 }
 
-interface TrainFlags extends TrainingFlags {
+/** A transfer model's options (see ModelOptions). */
+export interface ModelOptionFlags {
+  inputSize?: number;
+  weights?: string;
+  backbone?: string;
+  backboneLayer?: string;
+}
+
+export function modelOptionsFromFlags(f: ModelOptionFlags): ModelOptions {
+  const o: ModelOptions = {};
+  if (f.inputSize !== undefined) o.inputSize = f.inputSize;
+  if (f.weights !== undefined) o.weights = f.weights;
+  if (f.backbone !== undefined) o.backbone = f.backbone;
+  if (f.backboneLayer !== undefined) o.backboneLayer = f.backboneLayer;
+  return o;
+}
+
+export function addModelOptions(cmd: Command): Command {
+  return cmd
+    .option('--input-size <px>', 'transfer models: side of the square images the backbone sees (vgg19: default 48, at least 32; the article used 150)', positiveInt)
+    .option('--weights <source>', 'transfer models: the backbone\'s weights. vgg19: imagenet (default: $FASHION_CNN_VGG19_WEIGHTS, the cache, or Keras\'s URL), a .h5 path or URL, or random; TF.js backbones: pretrained or random (the control)')
+    .option('--backbone <dir>', 'transfer models: a TF.js layers model (folder or model.json) to use as the frozen backbone')
+    .option('--backbone-layer <name>', 'transfer models: the backbone layer whose output are the features');
+}
+
+interface TrainFlags extends TrainingFlags, ModelOptionFlags {
   model?: string;
   runDir?: string;
   resume?: boolean;
@@ -62,6 +87,20 @@ export async function checkModelNames(names: readonly string[]): Promise<void> {
   if (names.every((n) => findModelSpec(n))) return;
   const { requireModelSpec } = await import('../../models/build.js');
   names.forEach(requireModelSpec);
+}
+
+/**
+ * A transfer model's options checked, and its backbone or weights file found, before any data is
+ * loaded. vgg19's ImageNet weights may be missing: training downloads them.
+ */
+export async function checkModelFiles(model: string, options: ModelOptions): Promise<void> {
+  const { applyModelOptions, findModelSpec: find } = await import('../../models/registry.js');
+  const spec = applyModelOptions(find(model)!, options);
+  if (spec.kind !== 'transfer') return;
+  const { unavailableReason } = await import('../../models/describe.js');
+  const reason = await unavailableReason(spec);
+  const downloads = spec.backbone.source === 'vgg19' && (spec.backbone.weights ?? 'imagenet') === 'imagenet';
+  if (reason && !downloads) throw new UserError(`${spec.name}: ${reason}`);
 }
 
 /** The optimizer the flags ask for; `adam` is the default optimizer's settings. */
@@ -171,27 +210,31 @@ export function registerTrain(program: Command): void {
   const cmd = program
     .command('train')
     .description('train a model with the article\'s two-phase protocol and record the run in a run directory')
-    .option('--model <name>', `model to train: ${modelNames().join(', ')} (best brings its own recipe for every flag not given: see src/train/recipes.ts)`)
+    .option('--model <name>', `model to train: ${modelNames().join(', ')} (best and the transfer models bring their own recipe for every flag not given: see src/train/recipes.ts)`)
     .option('--run-dir <dir>', 'where to record the run (default runs/<model>-<timestamp>)')
     .option('--resume', 'continue the run in --run-dir from its last completed epoch')
     .option('--no-pictures', 'skip drawing curves, confusion matrix, grids and activations')
     .option('--json', 'print a JSON summary on stdout');
+  addModelOptions(cmd);
   addTrainingOptions(cmd);
   addDataOptions(cmd);
   addBackendOption(cmd);
   cmd.action(async (f: TrainFlags, command: Command) => {
     checkTrainingFlags(f);
     if (f.model !== undefined) await checkModelNames([f.model]);
+    const modelOptions = modelOptionsFromFlags(f);
+    if (f.model !== undefined && !f.resume) await checkModelFiles(f.model, modelOptions);
     // A file in the way fails now, not after the data is loaded and the model built.
     if (f.runDir !== undefined && !f.resume) await requireRunDirOrNothing(f.runDir);
     const adam = await defaultOptimizer();
-    const requested = f.resume ? requestedFromFlags(f, command, adam) : undefined;
+    const requested = f.resume ? { ...requestedFromFlags(f, command, adam), modelOptions } : undefined;
     const { recipeFor } = await import('../../train/recipes.js');
     const { hyper, augmentation } = withRecipe(hyperFromFlags(f, adam), augmentationFromFlags(f), f.resume ? undefined : recipeFor(f.model), (k) => command.getOptionValueSource(k) === 'cli');
     const { trainRun } = await import('../../train/run.js');
     const summary = await trainRun({
       requested,
       model: f.model,
+      modelOptions,
       hyper,
       augmentation,
       runDir: f.runDir,
