@@ -22,6 +22,7 @@ import { saveModel } from '../src/models/io.js';
 import { applyModelOptions, darknetDir, findModelSpec } from '../src/models/registry.js';
 import type { TransferSpec } from '../src/models/spec.js';
 import { buildExtractor } from '../src/models/transfer.js';
+import { trainsOnFeatures } from '../src/features/index.js';
 import { buildVgg19Base } from '../src/models/vgg19.js';
 import { loadVgg19Weights } from '../src/models/vgg19-weights.js';
 import { readRunConfig, type TrainHyperParams } from '../src/runs/index.js';
@@ -76,6 +77,27 @@ describe('vgg19: the architecture', () => {
     assert.throws(() => buildVgg19Base(31), (e) => e instanceof UserError && /at least 32/.test(e.message));
     assert.throws(() => vgg19({ backbone: '/x' }), (e) => e instanceof UserError && /--backbone .* for TF\.js backbones/.test(e.message));
     assert.throws(() => applyModelOptions(findModelSpec('cnn1')!, { inputSize: 48 }), (e) => e instanceof UserError && /--input-size: for transfer models only/.test(e.message));
+  });
+});
+
+describe('vgg19: fine-tuning block5', () => {
+  it('trains block5 with the head and leaves the rest frozen; such a run does not use the feature cache', async () => {
+    const spec = vgg19({ inputSize: 32, weights: 'random', fineTune: 'block5' });
+    assert.equal(trainsOnFeatures(spec, { augEpochs: 0 }), false);
+    assert.equal(trainsOnFeatures(vgg19(), { augEpochs: 0 }), true);
+    const model = await withSeededMathRandom(new Rng('fine-tune'), () => buildModel(spec));
+    assert.deepEqual(countParams(model), { total: 20_024_384 + 267_786, trainable: 4 * 2_359_808 + 267_786, nonTrainable: 20_024_384 - 4 * 2_359_808 });
+    const backbone = model.getLayer('backbone') as tfl.LayersModel;
+    const kernel = (name: string) => Float32Array.from(backbone.getLayer(name).getWeights()[0].dataSync());
+    const before = { tuned: kernel('block5_conv1'), frozen: kernel('block4_conv4') };
+    model.compile({ optimizer: tfc.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+    const x = tfc.randomUniform([4, ...FASHION_SHAPE], 0, 1, 'float32', 1);
+    const y = tfc.cast(tfc.oneHot(tfc.tensor1d([0, 1, 2, 3], 'int32'), 10), 'float32');
+    await model.trainOnBatch(x, y);
+    assert.ok(kernel('block5_conv1').some((v, i) => v !== before.tuned[i]), 'block5 trained');
+    assert.deepEqual(kernel('block4_conv4'), before.frozen, 'block4 did not move');
+    model.dispose();
+    await assert.rejects(buildModel(vgg19({ weights: 'random', fineTune: 'block9' })), (e) => e instanceof UserError && /--fine-tune block9 names no layer/.test(e.message));
   });
 });
 

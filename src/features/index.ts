@@ -19,9 +19,12 @@ import { extractFeatures } from './extract.js';
 
 export { featureCacheDir } from './cache.js';
 
-/** Which runs train on cached features: transfer models without augmentation (an augmented image's features differ every epoch). */
+/**
+ * Which runs train on cached features: transfer models without augmentation (an augmented image's
+ * features differ every epoch) and without fine-tuning (the tuned layers' output changes every step).
+ */
 export function trainsOnFeatures(spec: ModelSpec, hyper: Pick<TrainHyperParams, 'augEpochs'>): spec is TransferSpec {
-  return spec.kind === 'transfer' && hyper.augEpochs === 0;
+  return spec.kind === 'transfer' && hyper.augEpochs === 0 && spec.backbone.fineTune === undefined;
 }
 
 export interface FeatureRun {

@@ -210,6 +210,7 @@ export const MODEL_OPTION_FLAGS: Readonly<Record<keyof ModelOptions, string>> = 
   weights: '--weights',
   backbone: '--backbone',
   backboneLayer: '--backbone-layer',
+  fineTune: '--fine-tune',
 };
 
 /**
@@ -224,6 +225,7 @@ export function applyModelOptions(spec: ModelSpec, o: ModelOptions): ModelSpec {
   }
   const b = { ...spec.backbone };
   if (o.inputSize !== undefined) b.inputSize = o.inputSize;
+  if (o.fineTune !== undefined) b.fineTune = o.fineTune;
   if (b.source === 'vgg19') {
     if (o.backbone !== undefined || o.backboneLayer !== undefined) throw new UserError(`${spec.name}: --backbone and --backbone-layer are for TF.js backbones; vgg19 builds its own (use --weights for its weights)`);
     if (o.weights !== undefined) b.weights = o.weights;

@@ -62,8 +62,13 @@ interface BackboneCommon {
   pool?: 'avg' | 'max';
   /** Default 'unit'. */
   preprocess?: PixelPreprocess;
-  /** The backbone is always frozen (and runs in inference mode); fine-tuning is not supported yet. */
+  /** The backbone is always frozen (and runs in inference mode), except the layers `fineTune` names. */
   trainable?: false;
+  /**
+   * Fine-tuning: the backbone layers whose names start with this (e.g. 'block5') train with the
+   * head; the rest stay frozen. The backbone then runs on every batch (no feature cache).
+   */
+  fineTune?: string;
 }
 
 /** A pretrained feature extractor in TF.js layers format. */
@@ -107,6 +112,8 @@ export interface ModelOptions {
   /** A TF.js layers model (folder or model.json) to use as the backbone. */
   backbone?: string;
   backboneLayer?: string;
+  /** Backbone layers to train with the head (a name prefix, e.g. 'block5'). */
+  fineTune?: string;
 }
 
 export type ModelKind = ModelSpec['kind'];

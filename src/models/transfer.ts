@@ -28,7 +28,7 @@ import { loadVgg19Weights } from './vgg19-weights.js';
 export const BACKBONE_LAYER = 'backbone';
 
 export interface LoadedBackbone {
-  model: FrozenBackbone;
+  model: tfl.LayersModel;
   /** [height, width, channels] of the images it takes. */
   input: [number, number, number];
   /**
@@ -130,7 +130,7 @@ export async function loadBackbone(spec: BackboneSpec, log: (line: string) => vo
       if (full.outputs.length !== 1) throw new UserError(`backbone ${where}: has ${full.outputs.length} outputs; name the feature layer`);
       features = full.outputs[0];
     }
-    const model = new FrozenBackbone({ inputs: full.inputs, outputs: features, name: BACKBONE_LAYER });
+    const model = spec.fineTune === undefined ? new FrozenBackbone({ inputs: full.inputs, outputs: features, name: BACKBONE_LAYER }) : fineTuned(full, features, spec.fineTune, where);
     // The layers past the cut belong to no model any more: free their weights.
     const kept = new Set(model.layers);
     for (const l of full.layers) if (!kept.has(l)) l.weights.forEach((v) => v.dispose());
@@ -139,6 +139,19 @@ export async function loadBackbone(spec: BackboneSpec, log: (line: string) => vo
     full.dispose();
     throw e;
   }
+}
+
+/**
+ * A backbone of which only the layers named `prefix...` train (Keras's fine-tuning: set
+ * `trainable` per layer). It is a plain nested model: in training mode its layers run as in
+ * training, which matters for batch norm and dropout only (VGG-19 has neither).
+ */
+function fineTuned(full: tfl.LayersModel, features: tfl.SymbolicTensor, prefix: string, where: string): tfl.LayersModel {
+  const model = tfl.model({ inputs: full.inputs, outputs: features, name: BACKBONE_LAYER });
+  const tuned = model.layers.filter((l) => l.name.startsWith(prefix) && l.weights.length > 0);
+  if (tuned.length === 0) throw new UserError(`backbone ${where}: --fine-tune ${prefix} names no layer with weights (layers: ${model.layers.filter((l) => l.weights.length > 0).map((l) => l.name).join(', ')})`);
+  for (const l of model.layers) l.trainable = l.name.startsWith(prefix);
+  return model;
 }
 
 export interface FeatureExtractor {

@@ -133,6 +133,7 @@ const MODEL_OPTION_RULES: readonly FieldRule[] = [
   ['weights', optional(isText), 'a string'],
   ['backbone', optional(isText), 'a string'],
   ['backboneLayer', optional(isText), 'a string'],
+  ['fineTune', optional(isText), 'a string'],
 ];
 
 /** A metric of a history row: a number, or null (JSON's NaN, a diverged loss). */

@@ -28,12 +28,16 @@ export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epoc
   tta: TrainHyperParams['tta'];
 }
 
+/** The learning rate of a fine-tuning run when --lr is not given (Keras's transfer-learning guide uses 1e-5 with Adam). */
+export const FINE_TUNE_LR = 1e-5;
+
 /** A transfer model's options (see ModelOptions). */
 export interface ModelOptionFlags {
   inputSize?: number;
   weights?: string;
   backbone?: string;
   backboneLayer?: string;
+  fineTune?: string;
 }
 
 export function modelOptionsFromFlags(f: ModelOptionFlags): ModelOptions {
@@ -42,6 +46,7 @@ export function modelOptionsFromFlags(f: ModelOptionFlags): ModelOptions {
   if (f.weights !== undefined) o.weights = f.weights;
   if (f.backbone !== undefined) o.backbone = f.backbone;
   if (f.backboneLayer !== undefined) o.backboneLayer = f.backboneLayer;
+  if (f.fineTune !== undefined) o.fineTune = f.fineTune;
   return o;
 }
 
@@ -50,7 +55,8 @@ export function addModelOptions(cmd: Command): Command {
     .option('--input-size <px>', 'transfer models: side of the square images the backbone sees (vgg19: default 48, at least 32; the article used 150)', positiveInt)
     .option('--weights <source>', 'transfer models: the backbone\'s weights. vgg19: imagenet (default: $FASHION_CNN_VGG19_WEIGHTS, the cache, or Keras\'s URL), a .h5 path or URL, or random; TF.js backbones: pretrained or random (the control)')
     .option('--backbone <dir>', 'transfer models: a TF.js layers model (folder or model.json) to use as the frozen backbone')
-    .option('--backbone-layer <name>', 'transfer models: the backbone layer whose output are the features');
+    .option('--backbone-layer <name>', 'transfer models: the backbone layer whose output are the features')
+    .option('--fine-tune <prefix>', `transfer models: also train the backbone layers whose names start with this (vgg19: block5), with a low learning rate (--lr default ${FINE_TUNE_LR} then); runs the backbone on every batch`);
 }
 
 interface TrainFlags extends TrainingFlags, ModelOptionFlags {
@@ -229,7 +235,10 @@ export function registerTrain(program: Command): void {
     const adam = await defaultOptimizer();
     const requested = f.resume ? { ...requestedFromFlags(f, command, adam), modelOptions } : undefined;
     const { recipeFor } = await import('../../train/recipes.js');
-    const { hyper, augmentation } = withRecipe(hyperFromFlags(f, adam), augmentationFromFlags(f), f.resume ? undefined : recipeFor(f.model), (k) => command.getOptionValueSource(k) === 'cli');
+    const given = (k: string) => command.getOptionValueSource(k) === 'cli';
+    const { hyper, augmentation } = withRecipe(hyperFromFlags(f, adam), augmentationFromFlags(f), f.resume ? undefined : recipeFor(f.model), given);
+    // Fine-tuned pretrained layers move far from what they learned at the head's learning rate.
+    if (modelOptions.fineTune !== undefined && !f.resume && !given('lr')) hyper.lr = FINE_TUNE_LR;
     const { trainRun } = await import('../../train/run.js');
     const summary = await trainRun({
       requested,
