@@ -15,6 +15,8 @@ const badInvocations: [string, string[], RegExp][] = [
   ['vgg19 weights file missing', ['train', '--model', 'vgg19', '--weights', '/nonexistent/vgg19.h5'], /vgg19: weights file \/nonexistent\/vgg19\.h5 does not exist/],
   ['model option for a CNN', ['train', '--model', 'cnn1', '--backbone', 'x'], /--backbone: for transfer models only/],
   ['unknown command', ['fly'], /unknown command/],
+  // --erase 0 is accepted (it turns a recipe's erasing off): the error is the one that comes after the flags are read.
+  ['erase 0 parses, nothing to train', ['train', '--model', 'best', '--erase', '0', '--aug-epochs', '0'], /^fashion-cnn: nothing to train/],
   ['unknown optimizer', ['train', '--model', 'cnn1', '--optimizer', 'rmsprop'], /optimizer/],
   ['weight decay with adam', ['train', '--model', 'cnn1', '--weight-decay', '0.1'], /--weight-decay is for --optimizer adamw or sgd, not adam/],
   ['momentum without sgd', ['train', '--model', 'cnn1', '--optimizer', 'adamw', '--momentum', '0.9'], /--momentum and --nesterov are for --optimizer sgd/],

@@ -32,8 +32,8 @@ export function unitInterval(value: string): number {
   return n;
 }
 
-/** A number from 0 (inclusive) to 1 (exclusive): 1 would make every target uniform. */
-export function smoothing(value: string): number {
+/** A number from 0 (inclusive) to 1 (exclusive): a label smoothing (1 would make every target uniform) or a probability where 0 is off. */
+export function zeroToBelowOne(value: string): number {
   const n = unitInterval(value);
   if (n >= 1) throw new InvalidArgumentError(`expected a number below 1, got "${value}"`);
   return n;

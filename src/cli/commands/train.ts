@@ -8,7 +8,7 @@ import type { OptimizerSpec, TrainHyperParams } from '../../runs/types.js';
 import { UserError } from '../../util/errors.js';
 import { findModelSpec, modelNames, type ModelOptions } from '../../models/registry.js';
 import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '../common.js';
-import { fraction, nonNegativeInt, positiveInt, positiveNumber, smoothing, unitInterval } from '../options.js';
+import { fraction, nonNegativeInt, positiveInt, positiveNumber, unitInterval, zeroToBelowOne } from '../options.js';
 
 /** The flags of one training run's protocol (shared by train and compare). */
 export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epochs' | 'augEpochs' | 'batchSize' | 'lr' | 'seed' | 'valSplit' | 'labelSmoothing'> {
@@ -196,7 +196,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--momentum <m>', 'sgd: momentum (default 0.9; 0 is plain SGD)', unitInterval)
     .option('--nesterov', 'sgd: Nesterov momentum')
     .option('--weight-decay <d>', 'adamw and sgd: decoupled weight decay of kernels per step, times the learning rate (default 0.01 for adamw, 0 for sgd)', unitInterval)
-    .option('--label-smoothing <s>', 'categorical cross-entropy label smoothing, 0 to <1 (Keras label_smoothing)', smoothing, 0)
+    .option('--label-smoothing <s>', 'categorical cross-entropy label smoothing, 0 to <1 (Keras label_smoothing)', zeroToBelowOne, 0)
     .option('--seed <n>', 'seed for the split, shuffles, initial weights, dropout and augmentation', nonNegativeInt, 13)
     .option('--val-split <fraction>', 'fraction of the 60k training images held out for validation', fraction, 0.2)
     .option('--limit <n>', 'train on the first N training images of the seeded shuffle (quick runs)', positiveInt)
@@ -208,7 +208,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--crop-pad <px>', 'phase 2: random crops of the image padded by this many black pixels (0: off)', nonNegativeInt, 0)
     .option('--flip', 'phase 2: mirror half of the images left-right')
     .option('--no-flip', 'no mirroring (to turn off a recipe\'s)')
-    .option('--erase <p>', 'phase 2: random erasing of a rectangle with this probability (0: off)', fraction, 0)
+    .option('--erase <p>', 'phase 2: random erasing of a rectangle with this probability, 0 (off) to <1', zeroToBelowOne, 0)
     .addOption(new Option('--tta <mode>', 'test-time augmentation of validation and test predictions (flip: averaged with the mirror image)').choices(['none', 'flip']).default('none'));
 }
 
