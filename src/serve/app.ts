@@ -19,6 +19,7 @@ import { resolveServeConfig, type ServeConfig } from './config.js';
 import { clientMessage, HttpError, httpErrorOf } from './errors.js';
 import type { JobEvent } from './jobs.js';
 import { ModelCache } from './models.js';
+import { ModelBatcher } from './batcher.js';
 import { predictUpload } from './predict.js';
 import { ConfusionImages } from './confusion.js';
 import { createPreprocessor } from './preprocess-pool.js';
@@ -49,6 +50,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
   if (config.inferenceThreads > 0) process.env.FASHION_CNN_THREADS ??= String(config.inferenceThreads);
   await initBackend(config.backend);
   const preprocessor = createPreprocessor(config.preprocessThreads);
+  const batcher = new ModelBatcher({ maxBatch: config.maxBatch, windowMs: config.batchWindowMs });
   const app = Fastify({
     logger: config.logRequests ? { level: 'info' } : false,
     bodyLimit: config.maxUploadBytes,
@@ -102,6 +104,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     training: training.active()?.id ?? null,
     tensors: tf.memory().numTensors,
     rss: process.memoryUsage().rss,
+    batches: { ...batcher.stats },
   }));
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -186,7 +189,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
       if (unavailable && (e instanceof RunNotFoundError || e instanceof RunFileMissingError)) throw new HttpError(503, unavailable);
       throw e;
     });
-    return { ...(await predictUpload(model, preprocessor, bytes, req.query.top ?? config.top)), model: model.name };
+    return { ...(await predictUpload(model, preprocessor, batcher, bytes, req.query.top ?? config.top)), model: model.name };
   };
   const predictSchema = { querystring: S.predictQuery, consumes: S.PREDICT_CONSUMES, response: S.predictResponse };
 

@@ -39,8 +39,12 @@ export interface ServeConfig {
   backend?: 'native' | 'wasm' | 'cpu';
   /** Worker threads that preprocess uploads (0: on the event loop). */
   preprocessThreads: number;
-  /** oneDNN threads of the server's own (one image at a time) inference, unless $FASHION_CNN_THREADS says otherwise. */
+  /** oneDNN threads of the server's own inference, unless $FASHION_CNN_THREADS says otherwise. */
   inferenceThreads: number;
+  /** Most uploads classified in one forward/backward pass (see batcher.ts). */
+  maxBatch: number;
+  /** How long a batch waits for more uploads after its first, ms (0: it takes what is queued when the event loop comes round). */
+  batchWindowMs: number;
   /** Log requests (pino) to stderr. */
   logRequests: boolean;
 }
@@ -63,6 +67,8 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   logRequests: false,
   preprocessThreads: os.availableParallelism(),
   inferenceThreads: 1,
+  maxBatch: 16,
+  batchWindowMs: 0,
 };
 
 export function resolveServeConfig(override: Partial<ServeConfig> = {}): ServeConfig {

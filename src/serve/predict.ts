@@ -6,10 +6,11 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import { IMAGE_SIZE } from '../data/types.js';
-import { heatColour, saliencyMap } from '../explain/saliency.js';
+import { heatColour } from '../explain/saliency.js';
 import { checkModelIO } from '../models/shape.js';
 import { FASHION_SHAPE, NUM_CLASSES } from '../data/types.js';
-import { framePng, predictFrames, topK, type ClassScore } from '../predict/index.js';
+import { framePng, topK, type ClassScore } from '../predict/index.js';
+import type { ModelBatcher } from './batcher.js';
 import { HttpError } from './errors.js';
 import type { Preprocessor } from './preprocess-pool.js';
 
@@ -38,17 +39,20 @@ export async function saliencyPng(values: Float32Array): Promise<Buffer> {
   return sharp(rgb, { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 3 } }).png().toBuffer();
 }
 
-/** The predict stage's steps (preprocess, predictFrames, topK) with preprocessing in the pool. */
-export async function predictUpload(model: tfl.LayersModel, preprocessor: Preprocessor, bytes: Buffer, top: number): Promise<PredictAnswer> {
+/**
+ * The predict stage's steps (preprocess, then the model and topK) with preprocessing in the pool,
+ * and the model's forward pass and saliency gradient batched with other requests' (batcher.ts).
+ */
+export async function predictUpload(model: tfl.LayersModel, preprocessor: Preprocessor, batcher: ModelBatcher, bytes: Buffer, top: number): Promise<PredictAnswer> {
   checkModelIO(model, { input: FASHION_SHAPE, classes: NUM_CLASSES }, `model "${model.name}"`);
   const p = await preprocessor.run(bytes);
   if (!p.ok) {
     if (!p.user) throw new Error(`preprocessing failed: ${p.error}`);
     throw new HttpError(statusOf(p.error), p.error);
   }
-  const ranked = topK(predictFrames(model, [p.pixels])[0], top);
-  const saliency = saliencyMap(model, p.pixels, ranked[0].class);
-  const [input, heat] = await Promise.all([framePng(p.pixels, IMAGE_SIZE), saliencyPng(saliency)]);
+  const answer = await batcher.classify(model, p.pixels);
+  const ranked = topK(answer.probs, top);
+  const [input, heat] = await Promise.all([framePng(p.pixels, IMAGE_SIZE), saliencyPng(answer.saliency)]);
   const { inverted, mirrored, objectFound, source } = p.info;
   return { top: ranked, input: dataUrl(input), saliency: dataUrl(heat), preprocess: { inverted, mirrored, objectFound, source: { format: source.format, width: source.width, height: source.height } } };
 }
