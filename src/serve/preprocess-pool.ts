@@ -6,9 +6,7 @@
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { preprocessImage } from '../predict/preprocess.js';
-import { UserError, errorMessage } from '../util/errors.js';
-import type { PreprocessOutcome } from './preprocess-worker.js';
+import { preprocessUpload, type PreprocessOutcome } from './preprocess-worker.js';
 
 export interface Preprocessor {
   run(bytes: Buffer): Promise<PreprocessOutcome>;
@@ -25,17 +23,7 @@ const NO_REQUIRE_ESM = process.allowedNodeEnvironmentFlags.has('--experimental-r
 
 export function createPreprocessor(threads = os.availableParallelism()): Preprocessor {
   if (threads <= 0) {
-    return {
-      run: async (bytes) => {
-        try {
-          const { pixels, info } = await preprocessImage(bytes);
-          return { ok: true, pixels, info };
-        } catch (e) {
-          return { ok: false, error: errorMessage(e), user: e instanceof UserError };
-        }
-      },
-      close: async () => {},
-    };
+    return { run: preprocessUpload, close: async () => {} };
   }
   const pool = new Piscina({
     filename: new URL('./preprocess-worker.js', import.meta.url).href,
