@@ -29,6 +29,10 @@ export function createPreprocessor(threads = os.availableParallelism()): Preproc
     filename: new URL('./preprocess-worker.js', import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,
+    // Tasks are handed to workers by this thread's event loop, which is blocked while a batch runs
+    // through the model (batcher.ts). A worker holding several tasks moves on to the next one by
+    // itself instead of idling until the loop comes round.
+    concurrentTasksPerWorker: 4,
     // Each thread has sharp's own libvips threads; one is enough per worker here.
     env: { ...process.env, VIPS_CONCURRENCY: '1' },
     idleTimeout: 60_000,
