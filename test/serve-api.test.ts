@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -232,6 +233,50 @@ describe('predict', () => {
       assert.ok(last.frames - first.frames > last.batches - first.batches, 'some uploads shared a forward pass');
     } finally {
       await batching.shutdown();
+    }
+  });
+
+  test('a slow client that never finishes its request is cut off by the request timeout', async () => {
+    const quick = await buildServer({ runsDir: runs, defaultModelDir: path.join(runs, 'tiny'), requestTimeoutMs: 1000 });
+    const url = new URL(await quick.app.listen({ port: 0, host: '127.0.0.1' }));
+    try {
+      const cut = (request: string) =>
+        new Promise<{ ms: number; reply: string }>((resolve) => {
+          const started = Date.now();
+          const socket = net.connect(Number(url.port), url.hostname);
+          let reply = '';
+          let i = 0;
+          // A byte every 100 ms: never idle, never done.
+          const timer = setInterval(() => socket.write(request[i++ % request.length]), 100);
+          socket.on('data', (d: Buffer) => (reply += d.toString()));
+          socket.on('error', () => {});
+          socket.on('close', () => {
+            clearInterval(timer);
+            resolve({ ms: Date.now() - started, reply });
+          });
+        });
+      const [headers, body] = await Promise.all([
+        // Headers that never end, and a body that never ends.
+        cut('POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nX-Slow: '),
+        new Promise<{ ms: number; reply: string }>((resolve) => {
+          const started = Date.now();
+          const socket = net.connect(Number(url.port), url.hostname, () => socket.write('POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n'));
+          let reply = '';
+          const timer = setInterval(() => socket.write(photo.subarray(0, 1)), 100);
+          socket.on('data', (d: Buffer) => (reply += d.toString()));
+          socket.on('error', () => {});
+          socket.on('close', () => {
+            clearInterval(timer);
+            resolve({ ms: Date.now() - started, reply });
+          });
+        }),
+      ]);
+      for (const c of [headers, body]) {
+        assert.ok(c.ms >= 900 && c.ms < 4000, `cut off after ${c.ms} ms`);
+        assert.match(c.reply, /^HTTP\/1\.1 408/);
+      }
+    } finally {
+      await quick.shutdown();
     }
   });
 

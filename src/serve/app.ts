@@ -57,6 +57,13 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.socketIdleTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Node checks the request and header timeouts of open connections every 30 s by default, so a
+    // client that trickles its request in could hold a connection for 30 s past the timeout.
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(config.requestTimeoutMs / 4))),
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
   const models = new ModelCache(config.modelCacheSize);
@@ -183,13 +190,21 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     },
   );
 
+  // Classifications under way: a shutdown lets them finish before it stops the preprocessing pool.
+  const inflight = new Set<Promise<unknown>>();
   const predictWith = async (req: FastifyRequest<{ Querystring: { top?: number } }>, dir: string, unavailable?: string) => {
     const bytes = await uploadBytes(req);
     const model = await models.get(dir).catch((e: unknown) => {
       if (unavailable && (e instanceof RunNotFoundError || e instanceof RunFileMissingError)) throw new HttpError(503, unavailable);
       throw e;
     });
-    return { ...(await predictUpload(model, preprocessor, batcher, bytes, req.query.top ?? config.top)), model: model.name };
+    const answer = predictUpload(model, preprocessor, batcher, bytes, req.query.top ?? config.top);
+    inflight.add(answer);
+    try {
+      return { ...(await answer), model: model.name };
+    } finally {
+      inflight.delete(answer);
+    }
   };
   const predictSchema = { querystring: S.predictQuery, consumes: S.PREDICT_CONSUMES, response: S.predictResponse };
 
@@ -261,6 +276,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     await Promise.all([training.shutdown(config.shutdownGraceMs), projections.stopAll()]);
     for (const res of streams) res.end();
     await app.close();
+    await Promise.allSettled([...inflight]);
     await preprocessor.close();
     models.clear();
   };
