@@ -3,9 +3,10 @@
  * and a saliency gradient on one 28x28 frame; on the CPU, a batch of 8 costs about a third of 8
  * passes one by one (fewer, larger oneDNN calls; one tape, one set of kernel launches). Requests
  * whose preprocessing has finished are queued here, and the queue is run as one batch per model
- * as soon as the event loop has taken in everything that arrived ("batch whatever is queued": no
- * request waits for others when the server is idle). While a batch runs (synchronously, on this
- * thread), the pool keeps preprocessing, and what it finishes forms the next batch.
+ * a short window after its first frame (the server's batchWindowMs, 3 ms), or with windowMs 0 as
+ * soon as the event loop has taken in everything that arrived ("batch whatever is queued"). While
+ * a batch runs (synchronously, on this thread), the pool keeps preprocessing, and what it
+ * finishes forms the next batch.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { topClassSaliency, type TopClassSaliency } from '../explain/saliency.js';

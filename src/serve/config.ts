@@ -43,7 +43,11 @@ export interface ServeConfig {
   inferenceThreads: number;
   /** Most uploads classified in one forward/backward pass (see batcher.ts). */
   maxBatch: number;
-  /** How long a batch waits for more uploads after its first, ms (0: it takes what is queued when the event loop comes round). */
+  /**
+   * How long a batch waits for more uploads after its first, ms (0: it takes what is queued when
+   * the event loop comes round). 3 ms: 6% more requests per second at 16 connections than 0 (larger
+   * batches), for at most 3 ms more latency on an idle server.
+   */
   batchWindowMs: number;
   /** Log requests (pino) to stderr. */
   logRequests: boolean;
@@ -68,7 +72,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   preprocessThreads: os.availableParallelism(),
   inferenceThreads: 1,
   maxBatch: 16,
-  batchWindowMs: 0,
+  batchWindowMs: 3,
 };
 
 export function resolveServeConfig(override: Partial<ServeConfig> = {}): ServeConfig {
