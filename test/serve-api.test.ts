@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -187,6 +188,96 @@ describe('predict', () => {
     await expectError(await post('/api/predict', blank, 'image/png'), 422, /object|background/);
     await expectError(await post('/api/predict?top=0', photo, 'image/jpeg'), 400, /top/);
     await expectError(await post('/api/runs/nope/predict', photo, 'image/jpeg'), 404, /does not exist/);
+  });
+
+  test('batched: concurrent uploads of different photos each get the answer they get alone', async () => {
+    const shapes = [
+      '<rect x="60" y="30" width="100" height="160" rx="10" fill="#283c6e"/>',
+      '<rect x="20" y="90" width="180" height="60" rx="20" fill="#202020"/>',
+      '<path d="M60 40 L160 40 L190 90 L160 100 L160 190 L60 190 L60 100 L30 90 Z" fill="#7a1f1f"/>',
+      '<rect x="85" y="20" width="25" height="180" fill="#334"/><rect x="115" y="20" width="25" height="180" fill="#334"/>',
+      '<ellipse cx="112" cy="140" rx="95" ry="35" fill="#111"/><rect x="130" y="60" width="60" height="90" fill="#111"/>',
+      '<path d="M112 20 L190 200 L34 200 Z" fill="#2b6b3a"/>',
+    ];
+    const uploads = await Promise.all(shapes.map((shape) => sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="224" height="224"><rect width="100%" height="100%" fill="#f2efe8"/>${shape}</svg>`)).jpeg().toBuffer()));
+    type Answer = { top: { class: number; prob: number }[]; input: string; saliency: string };
+    // A server that waits 25 ms for a batch to fill, so that uploads sent together are classified together.
+    const batching = await buildServer({ runsDir: runs, defaultModelDir: path.join(runs, 'tiny'), batchWindowMs: 25 });
+    const at = await batching.app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const ask = async (body: Buffer) => {
+        const res = await fetch(`${at}/api/predict?top=10`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'image/jpeg' } });
+        assert.equal(res.status, 200);
+        return (await res.json()) as Answer;
+      };
+      const pixels = async (url: string) => (await sharp(Buffer.from(url.split(',')[1], 'base64')).raw().toBuffer()) as Buffer;
+      const alone: Answer[] = [];
+      for (const u of uploads) alone.push(await ask(u));
+      assert.ok(new Set(alone.map((a) => a.top[0].class)).size >= 2, 'the photos are classified differently');
+      const health = async () => ((await (await fetch(`${at}/healthz`)).json()) as { batches: { batches: number; frames: number } }).batches;
+      const first = await health();
+      for (let round = 0; round < 3; round++) {
+        // Each photo several times, interleaved, all at once.
+        const order = Array.from({ length: 4 * uploads.length }, (_, k) => (k * (round + 1)) % uploads.length);
+        const together = await Promise.all(order.map((k) => ask(uploads[k])));
+        for (const [j, k] of order.entries()) {
+          const a = together[j];
+          assert.deepEqual(a.top.map((t) => t.class), alone[k].top.map((t) => t.class), `photo ${k}: classes`);
+          a.top.forEach((t, c) => assert.ok(Math.abs(t.prob - alone[k].top[c].prob) < 1e-5, `photo ${k}: probability of class ${t.class}`));
+          assert.equal(a.input, alone[k].input, `photo ${k}: the frame the model saw`);
+          const [heat, heatAlone] = [await pixels(a.saliency), await pixels(alone[k].saliency)];
+          assert.ok(heat.every((v, i) => Math.abs(v - heatAlone[i]) <= 1), `photo ${k}: saliency map`);
+        }
+      }
+      const last = await health();
+      assert.ok(last.frames - first.frames > last.batches - first.batches, 'some uploads shared a forward pass');
+    } finally {
+      await batching.shutdown();
+    }
+  });
+
+  test('a slow client that never finishes its request is cut off by the request timeout', async () => {
+    const quick = await buildServer({ runsDir: runs, defaultModelDir: path.join(runs, 'tiny'), requestTimeoutMs: 1000 });
+    const url = new URL(await quick.app.listen({ port: 0, host: '127.0.0.1' }));
+    try {
+      const cut = (request: string) =>
+        new Promise<{ ms: number; reply: string }>((resolve) => {
+          const started = Date.now();
+          const socket = net.connect(Number(url.port), url.hostname);
+          let reply = '';
+          let i = 0;
+          // A byte every 100 ms: never idle, never done.
+          const timer = setInterval(() => socket.write(request[i++ % request.length]), 100);
+          socket.on('data', (d: Buffer) => (reply += d.toString()));
+          socket.on('error', () => {});
+          socket.on('close', () => {
+            clearInterval(timer);
+            resolve({ ms: Date.now() - started, reply });
+          });
+        });
+      const [headers, body] = await Promise.all([
+        // Headers that never end, and a body that never ends.
+        cut('POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nX-Slow: '),
+        new Promise<{ ms: number; reply: string }>((resolve) => {
+          const started = Date.now();
+          const socket = net.connect(Number(url.port), url.hostname, () => socket.write('POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n'));
+          let reply = '';
+          const timer = setInterval(() => socket.write(photo.subarray(0, 1)), 100);
+          socket.on('data', (d: Buffer) => (reply += d.toString()));
+          socket.on('error', () => {});
+          socket.on('close', () => {
+            clearInterval(timer);
+            resolve({ ms: Date.now() - started, reply });
+          });
+        }),
+      ]);
+      for (const c of [headers, body]) {
+        assert.ok(c.ms >= 900 && c.ms < 4000, `cut off after ${c.ms} ms`);
+        assert.match(c.reply, /^HTTP\/1\.1 408/);
+      }
+    } finally {
+      await quick.shutdown();
+    }
   });
 
   test('no default model: 503 with a reason', async () => {

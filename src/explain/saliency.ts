@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { FASHION_SHAPE } from '../data/types.js';
 
+const FRAME_SIZE = FASHION_SHAPE[0] * FASHION_SHAPE[1] * FASHION_SHAPE[2];
+
 /** |d prob[cls] / d pixel| for one 28x28 frame, divided by its maximum (all zeros stay zeros). */
 export function saliencyMap(model: tfl.LayersModel, frame: Float32Array, cls: number): Float32Array {
   return tf.tidy(() => {
@@ -19,6 +21,58 @@ export function saliencyMap(model: tfl.LayersModel, frame: Float32Array, cls: nu
     const max = tf.max(mag).dataSync()[0];
     const values = mag.dataSync() as Float32Array;
     return max > 0 ? values.map((v) => v / max) : new Float32Array(values.length);
+  });
+}
+
+export interface TopClassSaliency {
+  /** The model's class probabilities for the frame. */
+  probs: Float32Array;
+  /** The most probable class (the lowest index among equals, as `topK` ranks them). */
+  top: number;
+  /** |d probs[top] / d pixel|, divided by its maximum (as `saliencyMap`). */
+  saliency: Float32Array;
+}
+
+/**
+ * For a batch of 28x28 frames: each frame's probabilities, its top class, and the saliency map of
+ * that class, from one forward and one backward pass over the whole batch. The forward pass runs
+ * under the gradient tape; its probabilities pick each frame's top class (read back before the
+ * backward pass), and the gradient of sum_i probs[i][top_i] is taken with respect to the batch. In
+ * inference mode no layer mixes the frames of a batch (batch norm uses its moving statistics), so
+ * frame i's slice of that gradient is exactly d probs[i][top_i] / d frame_i: `saliencyMap` of the
+ * frame alone, up to the rounding of a different kernel schedule.
+ */
+export function topClassSaliency(model: tfl.LayersModel, frames: readonly Float32Array[]): TopClassSaliency[] {
+  const n = frames.length;
+  if (n === 0) return [];
+  const classes = (model.outputs[0].shape.at(-1) ?? 0) as number;
+  const batch = new Float32Array(n * FRAME_SIZE);
+  frames.forEach((f, i) => {
+    if (f.length !== FRAME_SIZE) throw new Error(`frame ${i} has ${f.length} values, not ${FRAME_SIZE}`);
+    batch.set(f, i * FRAME_SIZE);
+  });
+  let probs: Float32Array = new Float32Array(0);
+  const top = new Array<number>(n).fill(0);
+  const mags = tf.tidy(() => {
+    const x = tf.tensor4d(batch, [n, ...FASHION_SHAPE]);
+    const grad = tf.grad((input: tf.Tensor) => {
+      const out = model.apply(input, { training: false }) as tf.Tensor;
+      probs = out.dataSync() as Float32Array;
+      // The one-hot rows come from the values read back, not from ops on `out`: the tape sees a constant.
+      const onehot = new Float32Array(n * classes);
+      for (let i = 0; i < n; i++) {
+        for (let c = 1; c < classes; c++) if (probs[i * classes + c] > probs[i * classes + top[i]]) top[i] = c;
+        onehot[i * classes + top[i]] = 1;
+      }
+      return tf.sum(tf.mul(out, tf.tensor2d(onehot, [n, classes])));
+    })(x);
+    return tf.abs(grad).dataSync() as Float32Array;
+  });
+  return frames.map((_, i) => {
+    const values = mags.slice(i * FRAME_SIZE, (i + 1) * FRAME_SIZE);
+    let max = 0;
+    for (let k = 0; k < values.length; k++) if (values[k] > max) max = values[k];
+    return { probs: probs.slice(i * classes, (i + 1) * classes), top: top[i], saliency: max > 0 ? values.map((v) => v / max) : new Float32Array(FRAME_SIZE) };
   });
 }
 

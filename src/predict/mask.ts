@@ -7,6 +7,17 @@
  * test/predict-mask.test.ts.
  */
 
+/**
+ * The pixel stack of the flood fills below, reused from call to call (each fill runs to its end
+ * synchronously, and a worker thread has its own copy of this module): a fresh one per call was a
+ * large zeroed allocation per step and per photo.
+ */
+let stackBuffer = new Int32Array(0);
+function pixelStack(n: number): Int32Array {
+  if (stackBuffer.length < n) stackBuffer = new Int32Array(n);
+  return stackBuffer;
+}
+
 export interface Box {
   x: number;
   y: number;
@@ -14,23 +25,39 @@ export interface Box {
   height: number;
 }
 
-/** Mean over a (2r+1)^2 window, edges clamped; separable running sums, O(n) for any r. */
+/**
+ * Mean over a (2r+1)^2 window, edges clamped; separable running sums, O(n) for any r. The vertical
+ * pass walks the image row by row with one running sum per column (a column at a time would stride
+ * through memory); each column's sums are the same additions in the same order either way.
+ */
 export function boxBlur(values: Float32Array, width: number, height: number, r: number): Float32Array {
   if (r <= 0) return values.slice();
   const tmp = new Float32Array(values.length);
   const out = new Float32Array(values.length);
-  const pass = (src: Float32Array, dst: Float32Array, len: number, lines: number, at: (line: number, i: number) => number) => {
-    for (let line = 0; line < lines; line++) {
-      let sum = 0;
-      for (let i = -r; i <= r; i++) sum += src[at(line, Math.min(len - 1, Math.max(0, i)))];
-      for (let i = 0; i < len; i++) {
-        dst[at(line, i)] = sum / (2 * r + 1);
-        sum += src[at(line, Math.min(len - 1, i + r + 1))] - src[at(line, Math.max(0, i - r))];
-      }
+  const d = 2 * r + 1;
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    let sum = 0;
+    for (let i = -r; i <= r; i++) sum += values[base + Math.min(width - 1, Math.max(0, i))];
+    for (let x = 0; x < width; x++) {
+      tmp[base + x] = sum / d;
+      sum += values[base + Math.min(width - 1, x + r + 1)] - values[base + Math.max(0, x - r)];
     }
-  };
-  pass(values, tmp, width, height, (y, x) => y * width + x);
-  pass(tmp, out, height, width, (x, y) => y * width + x);
+  }
+  const sums = new Float64Array(width);
+  for (let i = -r; i <= r; i++) {
+    const row = Math.min(height - 1, Math.max(0, i)) * width;
+    for (let x = 0; x < width; x++) sums[x] += tmp[row + x];
+  }
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    const enter = Math.min(height - 1, y + r + 1) * width;
+    const leave = Math.max(0, y - r) * width;
+    for (let x = 0; x < width; x++) {
+      out[base + x] = sums[x] / d;
+      sums[x] += tmp[enter + x] - tmp[leave + x];
+    }
+  }
   return out;
 }
 
@@ -71,33 +98,36 @@ export function otsuThreshold(values: ArrayLike<number>, maxValue: number): numb
   return (bestFrom + bestTo) / 2 + 0.5;
 }
 
-const NEIGHBOURS_8: ReadonlyArray<readonly [number, number]> = [[-1, -1], [0, -1], [1, -1], [-1, 0], [1, 0], [-1, 1], [0, 1], [1, 1]];
-
 /**
  * Hysteresis thresholding: pixels above `strong` seed the mask, pixels above `weak` join when
  * 8-connected to a seed. Faint parts of an object stay; faint noise away from it goes.
  */
 export function hysteresis(values: Float32Array, width: number, height: number, weak: number, strong: number): Uint8Array {
   const mask = new Uint8Array(values.length);
-  const stack: number[] = [];
+  // A pixel is pushed when it joins the mask, so at most once: the stack never outgrows the image.
+  const stack = pixelStack(values.length);
+  let top = 0;
   for (let i = 0; i < values.length; i++) {
     if (values[i] > strong) {
       mask[i] = 1;
-      stack.push(i);
+      stack[top++] = i;
     }
   }
-  while (stack.length > 0) {
-    const i = stack.pop()!;
+  while (top > 0) {
+    const i = stack[--top];
     const x = i % width;
     const y = (i - x) / width;
-    for (const [dx, dy] of NEIGHBOURS_8) {
-      const nx = x + dx;
-      const ny = y + dy;
-      if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-      const j = ny * width + nx;
-      if (!mask[j] && values[j] > weak) {
-        mask[j] = 1;
-        stack.push(j);
+    const dx0 = x > 0 ? -1 : 0;
+    const dx1 = x < width - 1 ? 1 : 0;
+    const dy0 = y > 0 ? -1 : 0;
+    const dy1 = y < height - 1 ? 1 : 0;
+    for (let dy = dy0; dy <= dy1; dy++) {
+      for (let dx = dx0; dx <= dx1; dx++) {
+        const j = i + dy * width + dx;
+        if (!mask[j] && values[j] > weak) {
+          mask[j] = 1;
+          stack[top++] = j;
+        }
       }
     }
   }
@@ -106,32 +136,49 @@ export function hysteresis(values: Float32Array, width: number, height: number, 
 
 /**
  * Max (dilate) or min (erode) over a (2r+1)^2 square, separable. Pixels outside the image never
- * decide: an edge neither grows a dilation nor eats into an erosion. Each 1-D pass keeps a running
- * count of the window's deciding pixels, so it costs O(1) per pixel whatever r is (a photo's
- * closing radius is tens of pixels: scanning the window per pixel made it the slowest step).
+ * decide: an edge neither grows a dilation nor eats into an erosion. A pixel's window holds a
+ * deciding pixel (1 when dilating, 0 when eroding) exactly when the latest deciding pixel at or
+ * before the window's far end lies inside it, so each 1-D pass remembers that position and costs
+ * O(1) per pixel whatever r is (a photo's closing radius is tens of pixels). The vertical pass goes
+ * row by row, one remembered row per column, in memory order.
  */
 function squareFilter(mask: Uint8Array, width: number, height: number, r: number, dilate: boolean): Uint8Array {
   const hit = dilate ? 1 : 0;
-  const pass = (src: Uint8Array, horizontal: boolean): Uint8Array => {
-    const dst = new Uint8Array(src.length);
-    const lines = horizontal ? height : width;
-    const len = horizontal ? width : height;
-    const step = horizontal ? 1 : width;
-    for (let line = 0; line < lines; line++) {
-      const base = horizontal ? line * width : line;
-      let count = 0;
-      for (let k = 0; k < r && k < len; k++) if (src[base + k * step] === hit) count++;
-      for (let i = 0; i < len; i++) {
-        const enter = i + r;
-        if (enter < len && src[base + enter * step] === hit) count++;
-        const leave = i - r - 1;
-        if (leave >= 0 && src[base + leave * step] === hit) count--;
-        dst[base + i * step] = count > 0 ? hit : 1 - hit;
-      }
+  const miss = 1 - hit;
+  const none = -r - 2;
+  const rows = new Uint8Array(mask.length);
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    let last = none;
+    for (let k = 0; k < r && k < width; k++) if (mask[base + k] === hit) last = k;
+    let x = 0;
+    for (; x < width - r; x++) {
+      if (mask[base + x + r] === hit) last = x + r;
+      rows[base + x] = last >= x - r ? hit : miss;
     }
-    return dst;
-  };
-  return pass(pass(mask, true), false);
+    for (; x < width; x++) rows[base + x] = last >= x - r ? hit : miss;
+  }
+  const out = new Uint8Array(mask.length);
+  const lastRow = new Int32Array(width).fill(none);
+  for (let k = 0; k < r && k < height; k++) {
+    const row = k * width;
+    for (let x = 0; x < width; x++) if (rows[row + x] === hit) lastRow[x] = k;
+  }
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    const enter = y + r;
+    const first = y - r;
+    if (enter < height) {
+      const row = enter * width;
+      for (let x = 0; x < width; x++) {
+        if (rows[row + x] === hit) lastRow[x] = enter;
+        out[base + x] = lastRow[x] >= first ? hit : miss;
+      }
+    } else {
+      for (let x = 0; x < width; x++) out[base + x] = lastRow[x] >= first ? hit : miss;
+    }
+  }
+  return out;
 }
 
 export function dilate(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
@@ -166,12 +213,15 @@ export function open(mask: Uint8Array, width: number, height: number, r: number)
 
 /** Sets every background pixel that cannot reach the image border (4-connected) to 1. */
 export function fillHoles(mask: Uint8Array, width: number, height: number): Uint8Array {
-  const reached = new Uint8Array(mask.length);
-  const stack: number[] = [];
+  // out starts as "a hole" everywhere; a background pixel reached from the border is set to 0 and
+  // pushed, so at most once.
+  const out = new Uint8Array(mask.length).fill(1);
+  const stack = pixelStack(mask.length);
+  let top = 0;
   const seed = (i: number) => {
-    if (!mask[i] && !reached[i]) {
-      reached[i] = 1;
-      stack.push(i);
+    if (!mask[i] && out[i]) {
+      out[i] = 0;
+      stack[top++] = i;
     }
   };
   for (let x = 0; x < width; x++) {
@@ -182,16 +232,31 @@ export function fillHoles(mask: Uint8Array, width: number, height: number): Uint
     seed(y * width);
     seed(y * width + width - 1);
   }
-  while (stack.length > 0) {
-    const i = stack.pop()!;
+  const last = mask.length - width;
+  while (top > 0) {
+    const i = stack[--top];
     const x = i % width;
-    if (x > 0) seed(i - 1);
-    if (x < width - 1) seed(i + 1);
-    if (i >= width) seed(i - width);
-    if (i < mask.length - width) seed(i + width);
+    let j = i - 1;
+    if (x > 0 && !mask[j] && out[j]) {
+      out[j] = 0;
+      stack[top++] = j;
+    }
+    j = i + 1;
+    if (x < width - 1 && !mask[j] && out[j]) {
+      out[j] = 0;
+      stack[top++] = j;
+    }
+    j = i - width;
+    if (i >= width && !mask[j] && out[j]) {
+      out[j] = 0;
+      stack[top++] = j;
+    }
+    j = i + width;
+    if (i < last && !mask[j] && out[j]) {
+      out[j] = 0;
+      stack[top++] = j;
+    }
   }
-  const out = new Uint8Array(mask.length);
-  for (let i = 0; i < mask.length; i++) out[i] = reached[i] ? 0 : 1;
   return out;
 }
 
@@ -205,7 +270,8 @@ export interface Component {
 export function connectedComponents(mask: Uint8Array, width: number, height: number): { labels: Int32Array; components: Component[] } {
   const labels = new Int32Array(mask.length);
   const components: Component[] = [];
-  const stack: number[] = [];
+  // A pixel is pushed when labelled, so at most once.
+  const stack = pixelStack(mask.length);
   for (let start = 0; start < mask.length; start++) {
     if (!mask[start] || labels[start]) continue;
     const label = components.length + 1;
@@ -215,9 +281,10 @@ export function connectedComponents(mask: Uint8Array, width: number, height: num
     let x1 = -1;
     let y1 = -1;
     labels[start] = label;
-    stack.push(start);
-    while (stack.length > 0) {
-      const i = stack.pop()!;
+    let top = 0;
+    stack[top++] = start;
+    while (top > 0) {
+      const i = stack[--top];
       const x = i % width;
       const y = (i - x) / width;
       area++;
@@ -225,14 +292,17 @@ export function connectedComponents(mask: Uint8Array, width: number, height: num
       if (x > x1) x1 = x;
       if (y < y0) y0 = y;
       if (y > y1) y1 = y;
-      for (const [dx, dy] of NEIGHBOURS_8) {
-        const nx = x + dx;
-        const ny = y + dy;
-        if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-        const j = ny * width + nx;
-        if (mask[j] && !labels[j]) {
-          labels[j] = label;
-          stack.push(j);
+      const dx0 = x > 0 ? -1 : 0;
+      const dx1 = x < width - 1 ? 1 : 0;
+      const dy0 = y > 0 ? -1 : 0;
+      const dy1 = y < height - 1 ? 1 : 0;
+      for (let dy = dy0; dy <= dy1; dy++) {
+        for (let dx = dx0; dx <= dx1; dx++) {
+          const j = i + dy * width + dx;
+          if (mask[j] && !labels[j]) {
+            labels[j] = label;
+            stack[top++] = j;
+          }
         }
       }
     }

@@ -68,19 +68,69 @@ export function greyLevels(img: RgbImage): Float32Array {
   return grey;
 }
 
-function median(values: ArrayLike<number>): number {
-  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
-  return sorted.length === 0 ? 0 : sorted[sorted.length >> 1];
+/**
+ * The upper median: the element at position n/2 (rounded down) of the values sorted, found by
+ * quickselect (reorders `values`). The values must not be NaN.
+ */
+function medianInPlace(values: Float64Array): number {
+  if (values.length === 0) return 0;
+  const k = values.length >> 1;
+  let lo = 0;
+  let hi = values.length - 1;
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        const t = values[i];
+        values[i++] = values[j];
+        values[j--] = t;
+      }
+    }
+    // [lo, j] <= pivot <= [i, hi], and everything strictly between j and i equals the pivot.
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return values[k];
+  }
+  return values[k];
 }
 
-/** Indices of the pixels in the border ring `ring` pixels wide. */
-function borderRing(width: number, height: number, ring: number): number[] {
-  const out: number[] = [];
+/** The same median of one channel's 8-bit values at the given pixels, by counting (no sort). */
+function channelMedian(data: Uint8Array, idx: Int32Array, channel: number): number {
+  if (idx.length === 0) return 0;
+  const counts = new Int32Array(256);
+  for (let j = 0; j < idx.length; j++) counts[data[idx[j] * 3 + channel]]++;
+  const rank = idx.length >> 1;
+  let seen = 0;
+  for (let v = 0; v < 256; v++) {
+    seen += counts[v];
+    if (seen > rank) return v;
+  }
+  return 255;
+}
+
+/** Indices of the pixels in the border ring `ring` pixels wide, in row-major order. */
+function borderRing(width: number, height: number, ring: number): Int32Array {
+  let n = 0;
+  for (let y = 0; y < height; y++) n += y < ring || y >= height - ring ? width : Math.min(width, 2 * ring);
+  const out = new Int32Array(n);
+  let k = 0;
   for (let y = 0; y < height; y++) {
+    const full = y < ring || y >= height - ring;
     for (let x = 0; x < width; x++) {
-      if (x < ring || y < ring || x >= width - ring || y >= height - ring) out.push(y * width + x);
+      if (full || x < ring || x >= width - ring) out[k++] = y * width + x;
     }
   }
+  return out;
+}
+
+/** Each pixel's colour distance from the nearest palette colour. */
+function nearestDistances(data: Uint8Array, idx: Int32Array, palette: readonly (readonly number[])[]): Float64Array {
+  const out = new Float64Array(idx.length);
+  for (let j = 0; j < idx.length; j++) out[j] = nearestDistance(data, idx[j], palette);
   return out;
 }
 
@@ -92,14 +142,13 @@ function borderRing(width: number, height: number, ring: number): number[] {
 export function estimateBackground(img: RgbImage, config: Pick<PreprocessConfig, 'borderFraction' | 'lightBackgroundMin' | 'texturedNoise' | 'paletteSize' | 'paletteMinShare'>): BackgroundEstimate {
   const ring = Math.max(1, Math.round(config.borderFraction * Math.min(img.width, img.height)));
   const idx = borderRing(img.width, img.height, ring);
-  const channel = (c: number) => median(idx.map((i) => img.data[i * 3 + c]));
-  const rgb: [number, number, number] = [channel(0), channel(1), channel(2)];
+  const rgb: [number, number, number] = [channelMedian(img.data, idx, 0), channelMedian(img.data, idx, 1), channelMedian(img.data, idx, 2)];
   const grey = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
   let palette: [number, number, number][] = [rgb];
-  let noise = median(idx.map((i) => nearestDistance(img.data, i, palette)));
+  let noise = medianInPlace(nearestDistances(img.data, idx, palette));
   if (noise >= config.texturedNoise && config.paletteSize > 1) {
     palette = [rgb, ...borderPalette(img.data, idx, config.paletteSize, config.paletteMinShare)];
-    noise = median(idx.map((i) => nearestDistance(img.data, i, palette)));
+    noise = medianInPlace(nearestDistances(img.data, idx, palette));
   }
   return { rgb, grey, palette, noise, light: grey >= config.lightBackgroundMin };
 }
@@ -109,40 +158,61 @@ export function estimateBackground(img: RgbImage, config: Pick<PreprocessConfig,
  * Clusters holding less than `minShare` of the border are dropped: they are more likely the object
  * touching the edge than background.
  */
-function borderPalette(data: Uint8Array, idx: number[], k: number, minShare: number): [number, number, number][] {
+function borderPalette(data: Uint8Array, idx: Int32Array, k: number, minShare: number): [number, number, number][] {
   const step = Math.max(1, Math.floor(idx.length / 4000));
   const sample = idx.filter((_, j) => j % step === 0);
-  const greyOf = (i: number) => 0.299 * data[i * 3] + 0.587 * data[i * 3 + 1] + 0.114 * data[i * 3 + 2];
-  const byGrey = [...sample].sort((a, b) => greyOf(a) - greyOf(b));
+  const greys = new Float64Array(sample.length);
+  sample.forEach((i, j) => (greys[j] = 0.299 * data[i * 3] + 0.587 * data[i * 3 + 1] + 0.114 * data[i * 3 + 2]));
+  // Sample positions sorted by grey level; Array.prototype.sort is stable, so equal greys keep the border's order.
+  const byGrey = Array.from(sample, (_, j) => j)
+    .sort((a, b) => greys[a] - greys[b])
+    .map((j) => sample[j]);
   let centres = Array.from({ length: k }, (_, c) => {
     const i = byGrey[Math.floor(((c + 0.5) / k) * byGrey.length)];
     return [data[i * 3], data[i * 3 + 1], data[i * 3 + 2]] as [number, number, number];
   });
   let counts = new Array<number>(k).fill(0);
+  const at = new Float64Array(3 * k);
+  const sums = new Float64Array(3 * k);
   for (let iter = 0; iter < 10; iter++) {
-    const sums = centres.map(() => [0, 0, 0]);
+    // Once an iteration leaves the centres as they were, every later one would repeat it exactly.
+    if (iter > 0 && centres.every((c, j) => c[0] === at[3 * j] && c[1] === at[3 * j + 1] && c[2] === at[3 * j + 2])) break;
+    centres.forEach((c, j) => at.set(c, 3 * j));
+    sums.fill(0);
     counts = new Array<number>(k).fill(0);
-    for (const i of sample) {
-      const c = nearestIndex(data, i, centres);
-      counts[c]++;
-      for (let ch = 0; ch < 3; ch++) sums[c][ch] += data[i * 3 + ch];
+    for (let j = 0; j < sample.length; j++) {
+      const i = sample[j];
+      const r = data[i * 3];
+      const g = data[i * 3 + 1];
+      const b = data[i * 3 + 2];
+      // The first centre at the smallest distance. Distances are compared as the square roots
+      // they are (two squares can differ and their roots not), but a root is only taken for a
+      // square below the best one's: a larger square never has a smaller root.
+      let best = 0;
+      let bestSquare = Infinity;
+      let bestDist = Infinity;
+      for (let c = 0; c < k; c++) {
+        const dr = r - at[3 * c];
+        const dg = g - at[3 * c + 1];
+        const db = b - at[3 * c + 2];
+        const square = dr * dr + dg * dg + db * db;
+        if (square < bestSquare) {
+          const d = Math.sqrt(square);
+          if (d < bestDist) {
+            bestDist = d;
+            bestSquare = square;
+            best = c;
+          }
+        }
+      }
+      counts[best]++;
+      sums[3 * best] += r;
+      sums[3 * best + 1] += g;
+      sums[3 * best + 2] += b;
     }
-    centres = centres.map((old, c) => (counts[c] > 0 ? (sums[c].map((s) => s / counts[c]) as [number, number, number]) : old));
+    centres = centres.map((old, c) => (counts[c] > 0 ? ([sums[3 * c] / counts[c], sums[3 * c + 1] / counts[c], sums[3 * c + 2] / counts[c]] as [number, number, number]) : old));
   }
   return centres.filter((_, c) => counts[c] >= minShare * sample.length);
-}
-
-function nearestIndex(data: Uint8Array, i: number, palette: readonly (readonly number[])[]): number {
-  let best = 0;
-  let bestDist = Infinity;
-  palette.forEach((p, c) => {
-    const d = colourDistance(data, i, p);
-    if (d < bestDist) {
-      bestDist = d;
-      best = c;
-    }
-  });
-  return best;
 }
 
 function nearestDistance(data: Uint8Array, i: number, palette: readonly (readonly number[])[]): number {
@@ -165,7 +235,20 @@ function colourDistance(data: Uint8Array, i: number, rgb: readonly number[]): nu
 export function distanceFromBackground(img: RgbImage, bg: BackgroundEstimate, blurRadius: number): Float32Array {
   const n = img.width * img.height;
   const dist = new Float32Array(n);
-  for (let i = 0; i < n; i++) dist[i] = nearestDistance(img.data, i, bg.palette);
+  const { data } = img;
+  const k = bg.palette.length;
+  const palette = Float64Array.from(bg.palette.flat());
+  for (let i = 0; i < n; i++) {
+    // nearestDistance, inlined over a flat palette.
+    let best = Infinity;
+    for (let c = 0; c < k; c++) {
+      const dr = data[i * 3] - palette[3 * c];
+      const dg = data[i * 3 + 1] - palette[3 * c + 1];
+      const db = data[i * 3 + 2] - palette[3 * c + 2];
+      best = Math.min(best, Math.sqrt(dr * dr + dg * dg + db * db));
+    }
+    dist[i] = best;
+  }
   return boxBlur(dist, img.width, img.height, blurRadius);
 }
 
@@ -205,8 +288,10 @@ export function selectObject(mask: Uint8Array, width: number, height: number, co
       box = boxUnion(box, c.box);
     }
   }
+  const kept = new Uint8Array(components.length + 1);
+  for (const label of keep) kept[label] = 1;
   const selected = new Uint8Array(mask.length);
-  for (let i = 0; i < mask.length; i++) selected[i] = keep.has(labels[i]) ? 1 : 0;
+  for (let i = 0; i < mask.length; i++) selected[i] = kept[labels[i]];
   return { mask: fillHoles(selected, width, height), box };
 }
 
@@ -219,6 +304,22 @@ export function objectIntensity(grey: Float32Array, bg: BackgroundEstimate, mask
   const out = new Uint8Array(grey.length);
   for (let i = 0; i < grey.length; i++) {
     if (mask[i]) out[i] = Math.min(255, Math.round((Math.abs(grey[i] - bg.grey) * 255) / range));
+  }
+  return out;
+}
+
+/**
+ * `objectIntensity(greyLevels(img), bg, mask)`, computing the grey level (rounded to float32, as
+ * greyLevels stores it) of the object's pixels only.
+ */
+export function objectIntensityRgb(img: RgbImage, bg: BackgroundEstimate, mask: Uint8Array): Uint8Array {
+  const range = Math.max(1, bg.light ? bg.grey : 255 - bg.grey);
+  const { data } = img;
+  const out = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    const grey = Math.fround(0.299 * data[i * 3] + 0.587 * data[i * 3 + 1] + 0.114 * data[i * 3 + 2]);
+    out[i] = Math.min(255, Math.round((Math.abs(grey - bg.grey) * 255) / range));
   }
   return out;
 }
@@ -332,13 +433,13 @@ export async function preprocessRgb(img: RgbImage, config: PreprocessConfig): Pr
   if (!object && config.requireObject) throw new UserError('no object stands out from the background (a blank or uniform image?)');
   const fullBox = { x: 0, y: 0, width, height };
   const objectMaskPixels = object?.mask ?? new Uint8Array(width * height);
-  const intensity = objectIntensity(greyLevels(img), bg, objectMaskPixels);
+  const intensity = objectIntensityRgb(img, bg, objectMaskPixels);
   const box = object?.box ?? fullBox;
   const fitted = await fitToFrame(intensity, width, height, box, config);
   const { frame, mirrored } = config.orientWide ? orientLikeFashionMnist(fitted, config.size, box, config.orientMinAspect) : { frame: fitted, mirrored: false };
   const { pixels, gain } = stretchContrast(frame, config);
   let area = 0;
-  for (const v of objectMaskPixels) area += v;
+  for (let i = 0; i < objectMaskPixels.length; i++) area += objectMaskPixels[i];
   return {
     pixels,
     info: { mode: config.mode, working: { width, height }, background: bg, inverted: bg.light, thresholds, objectFound: object !== null, box, mirrored, objectFraction: area / (width * height), gain },

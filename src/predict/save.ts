@@ -4,10 +4,16 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { makeDirs } from '../util/atomic.js';
 
-/** Grey PNG bytes of a size x size frame in [0,1], optionally enlarged (nearest neighbour keeps the pixels visible). */
-export async function framePng(pixels: Float32Array, size: number, scale = 1): Promise<Buffer> {
+/** A frame's values in [0,1] as 8-bit grey levels. */
+export function frameBytes(pixels: Float32Array, size: number): Uint8Array {
   const bytes = new Uint8Array(size * size);
   for (let i = 0; i < bytes.length; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, pixels[i])) * 255);
+  return bytes;
+}
+
+/** Grey PNG bytes of a size x size frame in [0,1], optionally enlarged (nearest neighbour keeps the pixels visible). */
+export async function framePng(pixels: Float32Array, size: number, scale = 1): Promise<Buffer> {
+  const bytes = frameBytes(pixels, size);
   let image = sharp(bytes, { raw: { width: size, height: size, channels: 1 } });
   if (scale > 1) image = image.resize(size * scale, size * scale, { kernel: 'nearest' });
   return image.png().toBuffer();

@@ -20,6 +20,7 @@ import { resolveServeConfig, type ServeConfig } from './config.js';
 import { clientMessage, HttpError, httpErrorOf } from './errors.js';
 import type { JobEvent } from './jobs.js';
 import { ModelCache } from './models.js';
+import { ModelBatcher } from './batcher.js';
 import { predictUpload } from './predict.js';
 import { ConfusionImages } from './confusion.js';
 import { createPreprocessor } from './preprocess-pool.js';
@@ -50,12 +51,20 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
   if (config.inferenceThreads > 0) process.env.FASHION_CNN_THREADS ??= String(config.inferenceThreads);
   await initBackend(config.backend);
   const preprocessor = createPreprocessor(config.preprocessThreads);
+  const batcher = new ModelBatcher({ maxBatch: config.maxBatch, windowMs: config.batchWindowMs });
   const app = Fastify({
     logger: config.logRequests ? { level: 'info' } : false,
     bodyLimit: config.maxUploadBytes,
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.socketIdleTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Node checks the request and header timeouts of open connections every 30 s by default, so a
+    // client that trickles its request in could hold a connection for 30 s past the timeout.
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(config.requestTimeoutMs / 4))),
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
   const models = new ModelCache(config.modelCacheSize);
@@ -103,6 +112,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     training: training.active()?.id ?? null,
     tensors: tf.memory().numTensors,
     rss: process.memoryUsage().rss,
+    batches: { ...batcher.stats },
   }));
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -185,13 +195,21 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     },
   );
 
+  // Classifications under way: a shutdown lets them finish before it stops the preprocessing pool.
+  const inflight = new Set<Promise<unknown>>();
   const predictWith = async (req: FastifyRequest<{ Querystring: { top?: number } }>, dir: string, unavailable?: string) => {
     const bytes = await uploadBytes(req);
     const model = await models.get(dir).catch((e: unknown) => {
       if (unavailable && (e instanceof RunNotFoundError || e instanceof RunFileMissingError)) throw new HttpError(503, unavailable);
       throw e;
     });
-    return { ...(await predictUpload(model, preprocessor, bytes, req.query.top ?? config.top)), model: model.name };
+    const answer = predictUpload(model, preprocessor, batcher, bytes, req.query.top ?? config.top);
+    inflight.add(answer);
+    try {
+      return { ...(await answer), model: model.name };
+    } finally {
+      inflight.delete(answer);
+    }
   };
   const predictSchema = { querystring: S.predictQuery, consumes: S.PREDICT_CONSUMES, response: S.predictResponse };
 
@@ -263,6 +281,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     await Promise.all([training.shutdown(config.shutdownGraceMs), projections.stopAll()]);
     for (const res of streams) res.end();
     await app.close();
+    await Promise.allSettled([...inflight]);
     await preprocessor.close();
     models.clear();
   };

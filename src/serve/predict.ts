@@ -4,12 +4,13 @@
  * data URLs.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import sharp from 'sharp';
 import { IMAGE_SIZE } from '../data/types.js';
-import { heatColour, saliencyMap } from '../explain/saliency.js';
+import { heatColour } from '../explain/saliency.js';
 import { checkModelIO } from '../models/shape.js';
 import { FASHION_SHAPE, NUM_CLASSES } from '../data/types.js';
-import { framePng, predictFrames, topK, type ClassScore } from '../predict/index.js';
+import { topK, type ClassScore } from '../predict/index.js';
+import { encodePng } from '../util/png.js';
+import type { ModelBatcher } from './batcher.js';
 import { HttpError } from './errors.js';
 import type { Preprocessor } from './preprocess-pool.js';
 
@@ -22,7 +23,7 @@ export interface PredictAnswer {
   preprocess: { inverted: boolean; mirrored: boolean; objectFound: boolean; source: { format: string; width: number; height: number } };
 }
 
-const dataUrl = (png: Buffer) => `data:image/png;base64,${png.toString('base64')}`;
+const dataUrl = (png: Uint8Array) => `data:image/png;base64,${Buffer.from(png.buffer, png.byteOffset, png.byteLength).toString('base64')}`;
 
 /** The status an image the predict stage refused gets: not an image at all, or an image without a garment. */
 function statusOf(error: string): number {
@@ -32,23 +33,26 @@ function statusOf(error: string): number {
   return 422;
 }
 
-export async function saliencyPng(values: Float32Array): Promise<Buffer> {
+/** A saliency map (values in [0, 1]) in heat colours, as PNG bytes. */
+export function saliencyPng(values: Float32Array): Buffer {
   const rgb = new Uint8Array(values.length * 3);
   values.forEach((v, i) => rgb.set(heatColour(v), i * 3));
-  return sharp(rgb, { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 3 } }).png().toBuffer();
+  return encodePng(rgb, IMAGE_SIZE, IMAGE_SIZE, 3);
 }
 
-/** The predict stage's steps (preprocess, predictFrames, topK) with preprocessing in the pool. */
-export async function predictUpload(model: tfl.LayersModel, preprocessor: Preprocessor, bytes: Buffer, top: number): Promise<PredictAnswer> {
+/**
+ * The predict stage's steps (preprocess, then the model and topK) with preprocessing in the pool,
+ * and the model's forward pass and saliency gradient batched with other requests' (batcher.ts).
+ */
+export async function predictUpload(model: tfl.LayersModel, preprocessor: Preprocessor, batcher: ModelBatcher, bytes: Buffer, top: number): Promise<PredictAnswer> {
   checkModelIO(model, { input: FASHION_SHAPE, classes: NUM_CLASSES }, `model "${model.name}"`);
   const p = await preprocessor.run(bytes);
   if (!p.ok) {
     if (!p.user) throw new Error(`preprocessing failed: ${p.error}`);
     throw new HttpError(statusOf(p.error), p.error);
   }
-  const ranked = topK(predictFrames(model, [p.pixels])[0], top);
-  const saliency = saliencyMap(model, p.pixels, ranked[0].class);
-  const [input, heat] = await Promise.all([framePng(p.pixels, IMAGE_SIZE), saliencyPng(saliency)]);
+  const answer = await batcher.classify(model, p.pixels);
+  const ranked = topK(answer.probs, top);
   const { inverted, mirrored, objectFound, source } = p.info;
-  return { top: ranked, input: dataUrl(input), saliency: dataUrl(heat), preprocess: { inverted, mirrored, objectFound, source: { format: source.format, width: source.width, height: source.height } } };
+  return { top: ranked, input: dataUrl(p.png), saliency: dataUrl(saliencyPng(answer.saliency)), preprocess: { inverted, mirrored, objectFound, source: { format: source.format, width: source.width, height: source.height } } };
 }

@@ -6,9 +6,7 @@
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { preprocessImage } from '../predict/preprocess.js';
-import { UserError, errorMessage } from '../util/errors.js';
-import type { PreprocessOutcome } from './preprocess-worker.js';
+import { preprocessUpload, type PreprocessOutcome } from './preprocess-worker.js';
 
 export interface Preprocessor {
   run(bytes: Buffer): Promise<PreprocessOutcome>;
@@ -25,22 +23,16 @@ const NO_REQUIRE_ESM = process.allowedNodeEnvironmentFlags.has('--experimental-r
 
 export function createPreprocessor(threads = os.availableParallelism()): Preprocessor {
   if (threads <= 0) {
-    return {
-      run: async (bytes) => {
-        try {
-          const { pixels, info } = await preprocessImage(bytes);
-          return { ok: true, pixels, info };
-        } catch (e) {
-          return { ok: false, error: errorMessage(e), user: e instanceof UserError };
-        }
-      },
-      close: async () => {},
-    };
+    return { run: preprocessUpload, close: async () => {} };
   }
   const pool = new Piscina({
     filename: new URL('./preprocess-worker.js', import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,
+    // Tasks are handed to workers by this thread's event loop, which is blocked while a batch runs
+    // through the model (batcher.ts). A worker holding several tasks moves on to the next one by
+    // itself instead of idling until the loop comes round.
+    concurrentTasksPerWorker: 4,
     // Each thread has sharp's own libvips threads; one is enough per worker here.
     env: { ...process.env, VIPS_CONCURRENCY: '1' },
     idleTimeout: 60_000,
