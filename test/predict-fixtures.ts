@@ -66,3 +66,13 @@ export async function writeBadFiles(dir: string): Promise<string[]> {
   await fs.mkdir(path.join(dir, 'folder.jpg'), { recursive: true });
   return [...Object.keys(files), 'folder.jpg', 'missing.jpg'].map((f) => path.join(dir, f));
 }
+
+/** Garment-like SVG shapes of different sizes, places and colours, for photos that give different frames and answers. */
+export const GARMENT_SHAPES = [
+  '<rect x="60" y="30" width="100" height="160" rx="10" fill="#283c6e"/>',
+  '<rect x="20" y="90" width="180" height="60" rx="20" fill="#202020"/>',
+  '<path d="M60 40 L160 40 L190 90 L160 100 L160 190 L60 190 L60 100 L30 90 Z" fill="#7a1f1f"/>',
+  '<rect x="85" y="20" width="25" height="180" fill="#334"/><rect x="115" y="20" width="25" height="180" fill="#334"/>',
+  '<ellipse cx="112" cy="140" rx="95" ry="35" fill="#111"/><rect x="130" y="60" width="60" height="90" fill="#111"/>',
+  '<path d="M112 20 L190 200 L34 200 Z" fill="#2b6b3a"/>',
+] as const;

@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { buildServer, type ServeApp } from '../src/serve/index.js';
 import * as S from '../src/serve/schemas.js';
 import { REPO_ROOT, runCli } from './helpers/cli.js';
-import { simplePhoto } from './predict-fixtures.js';
+import { GARMENT_SHAPES, simplePhoto } from './predict-fixtures.js';
 
 let dir = '';
 let runs = '';
@@ -191,14 +191,7 @@ describe('predict', () => {
   });
 
   test('batched: concurrent uploads of different photos each get the answer they get alone', async () => {
-    const shapes = [
-      '<rect x="60" y="30" width="100" height="160" rx="10" fill="#283c6e"/>',
-      '<rect x="20" y="90" width="180" height="60" rx="20" fill="#202020"/>',
-      '<path d="M60 40 L160 40 L190 90 L160 100 L160 190 L60 190 L60 100 L30 90 Z" fill="#7a1f1f"/>',
-      '<rect x="85" y="20" width="25" height="180" fill="#334"/><rect x="115" y="20" width="25" height="180" fill="#334"/>',
-      '<ellipse cx="112" cy="140" rx="95" ry="35" fill="#111"/><rect x="130" y="60" width="60" height="90" fill="#111"/>',
-      '<path d="M112 20 L190 200 L34 200 Z" fill="#2b6b3a"/>',
-    ];
+    const shapes = GARMENT_SHAPES;
     const uploads = await Promise.all(shapes.map((shape) => sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="224" height="224"><rect width="100%" height="100%" fill="#f2efe8"/>${shape}</svg>`)).jpeg().toBuffer()));
     type Answer = { top: { class: number; prob: number }[]; input: string; saliency: string };
     // A server that waits 25 ms for a batch to fill, so that uploads sent together are classified together.
