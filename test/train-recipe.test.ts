@@ -167,7 +167,7 @@ describe('test-time flip', () => {
 describe('the best recipe under the flags', () => {
   const flags: TrainingFlags = {
     epochs: 10, augEpochs: 50, batchSize: 256, lr: 0.001, seed: 13, valSplit: 0.2, labelSmoothing: 0, lrSchedule: 'constant', optimizer: 'adam',
-    shearUnit: 'degrees', interpolation: 'nearest', affine: 'article', cropPad: 0, erase: 0, tta: 'none', verify: true,
+    shearUnit: 'degrees', interpolation: 'nearest', affine: 'article', cropPad: 0, erase: 0, photo: 0, tta: 'none', verify: true,
   };
   const apply = (f: TrainingFlags, given: string[]) => withRecipe(hyperFromFlags(f, DEFAULT_OPTIMIZER), augmentationFromFlags(f), RECIPES.best, (k) => given.includes(k));
 
@@ -205,7 +205,7 @@ describe('the best recipe under the flags', () => {
 describe('run records from before the recipe', () => {
   it('read with test-time augmentation, crops, flips, erasing and SGD weight decay off', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fcnn-recipe-'));
-    const { cropPad: _c, flip: _f, erase: _e, ...oldAugmentation } = ARTICLE_AUGMENTATION;
+    const { cropPad: _c, flip: _f, erase: _e, photo: _p, ...oldAugmentation } = ARTICLE_AUGMENTATION;
     const config = {
       model: 'cnn1',
       hyper: { epochs: 1, augEpochs: 0, batchSize: 256, lr: 0.001, seed: 1, valSplit: 0.2, limit: null, optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false } },

@@ -125,6 +125,7 @@ const AUGMENT_RULES: readonly FieldRule[] = [
   ['cropPad', optional(isCount), 'a whole number >= 0'],
   ['flip', optional((v) => typeof v === 'boolean'), 'true or false'],
   ['erase', optional(isFraction), 'a number from 0 to below 1'],
+  ['photo', optional(isFraction), 'a number from 0 to below 1'],
 ];
 
 const isText = (v: unknown) => typeof v === 'string';
@@ -177,7 +178,7 @@ function migrateOptimizer(o: OptimizerSpec | undefined): OptimizerSpec {
  * Brings a config.json written by an earlier version to today's form: records from before
  * `interpolation` existed were trained with bilinear sampling, and from before `optimizer` and
  * `labelSmoothing` with Adam (TF.js defaults) and no smoothing; before test-time augmentation,
- * random crops, flips and erasing existed, none was used; before model options, models took none.
+ * random crops, flips, erasing and photo-like augmentation existed, none was used; before model options, models took none.
  */
 function migrateConfig(raw: Record<string, unknown>): RunConfig {
   const config = raw as unknown as RunConfig;
@@ -198,6 +199,7 @@ function migrateConfig(raw: Record<string, unknown>): RunConfig {
       cropPad: config.augmentation.cropPad ?? 0,
       flip: config.augmentation.flip ?? false,
       erase: config.augmentation.erase ?? 0,
+      photo: config.augmentation.photo ?? 0,
     },
   };
 }

@@ -90,6 +90,12 @@ export interface AugmentConfig {
    * aspect ratio 0.3-3.3, is filled with uniform noise (0: off). Applied last.
    */
   erase: number;
+  /**
+   * Photo-like augmentation (src/train/photo-augment.ts): with this probability an image gets a
+   * small perspective, exposure and contrast, blur or sharpening, and background clutter (0: off).
+   * Applied after the affine warp, before the crop and flip.
+   */
+  photo: number;
 }
 
 export interface ParamCounts {

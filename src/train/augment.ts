@@ -3,14 +3,16 @@
  * on every backend and seeded by our own Rng; labels are never touched. Per image, in this order:
  *  1. the article's: Keras ImageDataGenerator's random affine warp (rotation, shift, shear, zoom,
  *     'nearest' fill), skipped when all its ranges are 0;
- *  2. the `best` recipe's: a random crop of the zero-padded image and a random left-right mirror;
- *  3. random erasing of a rectangle.
+ *  2. photo-like distortions (src/train/photo-augment.ts), when asked for;
+ *  3. the `best` recipe's: a random crop of the zero-padded image and a random left-right mirror;
+ *  4. random erasing of a rectangle.
  *
  * Hand-written: no npm library applies these to a float batch with Keras's exact parameterisation,
  * and the cost (~200k pixels per batch) is negligible next to a training step.
  */
 import type { AugmentConfig } from '../runs/types.js';
 import type { Rng } from '../util/rng.js';
+import { photoDistort } from './photo-augment.js';
 
 export type { AugmentConfig };
 
@@ -26,6 +28,7 @@ export const ARTICLE_AUGMENTATION: AugmentConfig = {
   cropPad: 0,
   flip: false,
   erase: 0,
+  photo: 0,
 };
 
 /** No augmentation at all (every step off). */
@@ -152,6 +155,7 @@ export function augmentBatch(x: Float32Array, count: number, rows: number, cols:
   for (let i = 0; i < count; i++) {
     const off = i * size;
     if (affine) warpImage(x, off, out, off, rows, cols, randomAffine(cfg, rng, rows, cols), cfg.interpolation);
+    if (cfg.photo > 0 && rng.next() < cfg.photo) photoDistort(out, off, rows, cols, rng);
     if (cfg.cropPad > 0 || cfg.flip) {
       const mirror = cfg.flip && rng.next() < 0.5;
       const dy = cfg.cropPad > 0 ? rng.int(2 * cfg.cropPad + 1) - cfg.cropPad : 0;

@@ -25,6 +25,7 @@ export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epoc
   cropPad: number;
   flip?: boolean;
   erase: number;
+  photo: number;
   tta: TrainHyperParams['tta'];
 }
 
@@ -141,14 +142,14 @@ export function hyperFromFlags(f: TrainingFlags, adam: OptimizerSpec): TrainHype
 }
 
 /** The article's augmentation with the two Keras-version choices the flags make, and the `best` recipe's steps. */
-export function augmentationFromFlags(f: Pick<TrainingFlags, 'shearUnit' | 'interpolation' | 'affine' | 'cropPad' | 'flip' | 'erase'>): AugmentConfig {
+export function augmentationFromFlags(f: Pick<TrainingFlags, 'shearUnit' | 'interpolation' | 'affine' | 'cropPad' | 'flip' | 'erase' | 'photo'>): AugmentConfig {
   const affine = f.affine === 'none' ? NO_AUGMENTATION : ARTICLE_AUGMENTATION;
-  return { ...affine, shearUnit: f.shearUnit, interpolation: f.interpolation, cropPad: f.cropPad, flip: Boolean(f.flip), erase: f.erase };
+  return { ...affine, shearUnit: f.shearUnit, interpolation: f.interpolation, cropPad: f.cropPad, flip: Boolean(f.flip), erase: f.erase, photo: f.photo };
 }
 
 const HYPER_FLAGS = ['epochs', 'augEpochs', 'batchSize', 'lr', 'seed', 'valSplit', 'limit', 'earlyStop', 'lrSchedule', 'labelSmoothing', 'tta'] as const;
 const OPTIMIZER_FLAGS = ['optimizer', 'momentum', 'nesterov', 'weightDecay'] as const;
-const AUGMENT_FLAGS = ['shearUnit', 'interpolation', 'cropPad', 'flip', 'erase'] as const;
+const AUGMENT_FLAGS = ['shearUnit', 'interpolation', 'cropPad', 'flip', 'erase', 'photo'] as const;
 const AFFINE_FIELDS = ['rotationDeg', 'widthShift', 'heightShift', 'shear', 'zoom'] as const;
 
 /**
@@ -209,6 +210,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--flip', 'phase 2: mirror half of the images left-right')
     .option('--no-flip', 'no mirroring (to turn off a recipe\'s)')
     .option('--erase <p>', 'phase 2: random erasing of a rectangle with this probability, 0 (off) to <1', zeroToBelowOne, 0)
+    .option('--photo <p>', 'phase 2: photo-like augmentation (slight perspective, exposure and contrast, blur or sharpening, background clutter) with this probability, 0 (off) to <1', zeroToBelowOne, 0)
     .addOption(new Option('--tta <mode>', 'test-time augmentation of validation and test predictions (flip: averaged with the mirror image)').choices(['none', 'flip']).default('none'));
 }
 
