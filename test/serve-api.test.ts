@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { classifyWithModel } from '../src/predict/index.js';
 import { buildServer, type ServeApp } from '../src/serve/index.js';
 import * as S from '../src/serve/schemas.js';
 import { REPO_ROOT, runCli } from './helpers/cli.js';
@@ -270,6 +271,30 @@ describe('predict', () => {
       }
     } finally {
       await quick.shutdown();
+    }
+  });
+
+  test("the shipped default model answers as `predict` does: its run's test-time flip included", async () => {
+    const shipped = path.join(REPO_ROOT, 'models', 'default');
+    const served = await buildServer({ runsDir: runs, defaultModelDir: shipped });
+    try {
+      const uploads = [photo, ...(await Promise.all(GARMENT_SHAPES.slice(0, 3).map((shape) => sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="224" height="224"><rect width="100%" height="100%" fill="#ffffff"/>${shape}</svg>`)).jpeg().toBuffer())))];
+      const cli = await classifyWithModel(uploads, { runDir: shipped, top: 10 });
+      assert.equal(cli.tta, 'flip', 'the shipped model asks for test-time flip');
+      const mirrorless = await classifyWithModel(uploads, { runDir: shipped, top: 10, tta: 'none' });
+      let differs = false;
+      for (const [i, upload] of uploads.entries()) {
+        const res = await served.app.inject({ method: 'POST', url: '/api/predict?top=10', payload: upload, headers: { 'content-type': 'image/jpeg' } });
+        assert.equal(res.statusCode, 200, res.body);
+        const answer = res.json<{ top: { class: number; prob: number }[] }>();
+        const expected = cli.results[i], plain = mirrorless.results[i];
+        assert.ok(expected.ok && plain.ok);
+        for (const t of answer.top) assert.ok(Math.abs(t.prob - expected.probs[t.class]) < 1e-5, `upload ${i}, class ${t.class}: ${t.prob} against predict's ${expected.probs[t.class]}`);
+        differs ||= answer.top.some((t) => Math.abs(t.prob - plain.probs[t.class]) > 1e-3);
+      }
+      assert.ok(differs, 'without the flip some answers would differ: the test can tell the two apart');
+    } finally {
+      await served.shutdown();
     }
   });
 

@@ -86,7 +86,36 @@ describe('topClassSaliency', () => {
     }
   });
 
+  test("with tta 'flip': predict's averaged probabilities, and the gradient of that average on the cpu backend", async () => {
+    const flipped = topClassSaliency(model, frames, 'flip');
+    const plain = topClassSaliency(model, frames);
+    const averaged = predictFrames(model, frames, 'average');
+    assert.ok(frames.some((_, i) => maxDiff(flipped[i].probs, plain[i].probs) > 1e-3), 'the mirror changes some probabilities');
+    frames.forEach((_, i) => {
+      assert.ok(maxDiff(flipped[i].probs, averaged[i]) < 1e-5, `frame ${i}: probabilities against predict's mirror average`);
+      assert.equal(flipped[i].top, topK(averaged[i], 1)[0].class, `frame ${i}: top class`);
+    });
+    const served = tf.getBackend();
+    await tf.setBackend('cpu');
+    try {
+      frames.forEach((frame, i) => {
+        const grad = tf.tidy(() => {
+          const pick = tf.tensor2d(Array.from({ length: 10 }, (_, c) => (c === flipped[i].top ? 0.5 : 0)), [1, 10]);
+          const f = (x: tf.Tensor) => model.apply(x, { training: false }) as tf.Tensor;
+          const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.add(f(x), f(tf.reverse(x, 2))), pick)))(tf.tensor4d(frame, [1, 28, 28, 1]));
+          return g.dataSync() as Float32Array;
+        });
+        const max = grad.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const expected = grad.map((v) => Math.abs(v) / max);
+        assert.ok(maxDiff(flipped[i].saliency, expected) < 1e-4, `frame ${i}: saliency of the average (off by ${maxDiff(flipped[i].saliency, expected)})`);
+      });
+    } finally {
+      await tf.setBackend(served);
+    }
+  });
+
   test('no tensors are left behind', () => {
+    topClassSaliency(model, frames, 'flip');
     topClassSaliency(model, frames);
     const before = tf.memory().numTensors;
     topClassSaliency(model, frames);
@@ -117,6 +146,18 @@ describe('ModelBatcher', () => {
     const answers = await Promise.all(frames.map((f) => batcher.classify(model, f)));
     assert.deepEqual(sizes, [3, 3, 1]);
     answers.forEach((a, i) => assert.equal(a.top, topClassSaliency(model, [frames[i]])[0].top));
+  });
+
+  test("a batch holds one tta: frames asked with 'flip' and 'none' go in separate passes, each answered its way", async () => {
+    const passes: string[] = [];
+    const batcher = new ModelBatcher({ maxBatch: 16, windowMs: 0 }, (m, fs, tta) => {
+      passes.push(`${tta}:${fs.length}`);
+      return topClassSaliency(m, fs, tta);
+    });
+    const asked = frames.map((f, i) => batcher.classify(model, f, i % 2 === 0 ? 'flip' : 'none'));
+    const answers = await Promise.all(asked);
+    assert.deepEqual(passes, [`flip:${Math.ceil(frames.length / 2)}`, `none:${Math.floor(frames.length / 2)}`]);
+    answers.forEach((a, i) => assert.ok(maxDiff(a.probs, topClassSaliency(model, [frames[i]], i % 2 === 0 ? 'flip' : 'none')[0].probs) < 1e-5, `frame ${i}`));
   });
 
   test('a failing pass rejects its own requests only', async () => {

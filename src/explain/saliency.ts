@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { FASHION_SHAPE } from '../data/types.js';
+import type { TestTimeAugmentation } from '../models/tta.js';
 
 const FRAME_SIZE = FASHION_SHAPE[0] * FASHION_SHAPE[1] * FASHION_SHAPE[2];
 
@@ -41,8 +42,12 @@ export interface TopClassSaliency {
  * inference mode no layer mixes the frames of a batch (batch norm uses its moving statistics), so
  * frame i's slice of that gradient is exactly d probs[i][top_i] / d frame_i: `saliencyMap` of the
  * frame alone, up to the rounding of a different kernel schedule.
+ *
+ * With tta 'flip' the probabilities are the average over each frame and its mirror (as models/tta's
+ * predictBatch, which `evaluate` and `predict` use), from one pass over both views, and the
+ * saliency is the gradient of that average: the pixels that drove the decision actually reported.
  */
-export function topClassSaliency(model: tfl.LayersModel, frames: readonly Float32Array[]): TopClassSaliency[] {
+export function topClassSaliency(model: tfl.LayersModel, frames: readonly Float32Array[], tta: TestTimeAugmentation = 'none'): TopClassSaliency[] {
   const n = frames.length;
   if (n === 0) return [];
   const classes = (model.outputs[0].shape.at(-1) ?? 0) as number;
@@ -56,7 +61,7 @@ export function topClassSaliency(model: tfl.LayersModel, frames: readonly Float3
   const mags = tf.tidy(() => {
     const x = tf.tensor4d(batch, [n, ...FASHION_SHAPE]);
     const grad = tf.grad((input: tf.Tensor) => {
-      const out = model.apply(input, { training: false }) as tf.Tensor;
+      const out = tta === 'flip' ? averageWithMirror(model, input as tf.Tensor4D, n) : (model.apply(input, { training: false }) as tf.Tensor);
       probs = out.dataSync() as Float32Array;
       // The one-hot rows come from the values read back, not from ops on `out`: the tape sees a constant.
       const onehot = new Float32Array(n * classes);
@@ -74,6 +79,13 @@ export function topClassSaliency(model: tfl.LayersModel, frames: readonly Float3
     for (let k = 0; k < values.length; k++) if (values[k] > max) max = values[k];
     return { probs: probs.slice(i * classes, (i + 1) * classes), top: top[i], saliency: max > 0 ? values.map((v) => v / max) : new Float32Array(FRAME_SIZE) };
   });
+}
+
+/** The softmax of a batch averaged with that of its mirror images, both views in one forward pass. */
+function averageWithMirror(model: tfl.LayersModel, x: tf.Tensor4D, n: number): tf.Tensor {
+  const both = model.apply(tf.concat([x, tf.reverse(x, 2)], 0), { training: false }) as tf.Tensor2D;
+  const [plain, mirrored] = tf.split(both, [n, n], 0);
+  return tf.mul(tf.add(plain, mirrored), 0.5);
 }
 
 /** A value in [0, 1] as an RGB colour of a black-red-yellow-white ramp (hot pixels stand out on any screen). */

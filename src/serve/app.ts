@@ -167,8 +167,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     '/api/runs/:id/confusion/:t/:p.png',
     { schema: { summary: 'The test images of true class t that the run classifies as p (a grid PNG; header x-image-count)', params: S.confusionParams, response: S.ERROR_RESPONSES } },
     async (req, reply) => {
-      const model = await models.get(runDir(req.params.id));
-      const { png, count } = await confusion.png(model, req.params.t, req.params.p);
+      const { png, count } = await confusion.png(await models.get(runDir(req.params.id)), req.params.t, req.params.p);
       reply.header('content-type', 'image/png').header('x-image-count', String(count));
       return png;
     },
@@ -199,14 +198,14 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
   const inflight = new Set<Promise<unknown>>();
   const predictWith = async (req: FastifyRequest<{ Querystring: { top?: number } }>, dir: string, unavailable?: string) => {
     const bytes = await uploadBytes(req);
-    const model = await models.get(dir).catch((e: unknown) => {
+    const served = await models.get(dir).catch((e: unknown) => {
       if (unavailable && (e instanceof RunNotFoundError || e instanceof RunFileMissingError)) throw new HttpError(503, unavailable);
       throw e;
     });
-    const answer = predictUpload(model, preprocessor, batcher, bytes, req.query.top ?? config.top);
+    const answer = predictUpload(served, preprocessor, batcher, bytes, req.query.top ?? config.top);
     inflight.add(answer);
     try {
-      return { ...(await answer), model: model.name };
+      return { ...(await answer), model: served.model.name };
     } finally {
       inflight.delete(answer);
     }

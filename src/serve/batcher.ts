@@ -10,9 +10,11 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { topClassSaliency, type TopClassSaliency } from '../explain/saliency.js';
+import type { TestTimeAugmentation } from '../models/tta.js';
 
 interface Job {
   frame: Float32Array;
+  tta: TestTimeAugmentation;
   resolve: (r: TopClassSaliency) => void;
   reject: (e: unknown) => void;
 }
@@ -37,15 +39,18 @@ export class ModelBatcher {
 
   constructor(
     private readonly options: BatcherOptions,
-    private readonly run: (model: tfl.LayersModel, frames: readonly Float32Array[]) => TopClassSaliency[] = topClassSaliency,
+    private readonly run: (model: tfl.LayersModel, frames: readonly Float32Array[], tta: TestTimeAugmentation) => TopClassSaliency[] = topClassSaliency,
   ) {}
 
-  /** The frame's probabilities, top class and that class's saliency map, computed in a batch with whatever else is queued. */
-  classify(model: tfl.LayersModel, frame: Float32Array): Promise<TopClassSaliency> {
+  /**
+   * The frame's probabilities, top class and that class's saliency map, computed in a batch with
+   * whatever else is queued for the model with the same test-time augmentation.
+   */
+  classify(model: tfl.LayersModel, frame: Float32Array, tta: TestTimeAugmentation = 'none'): Promise<TopClassSaliency> {
     return new Promise((resolve, reject) => {
       let queue = this.queues.get(model);
       if (!queue) this.queues.set(model, (queue = []));
-      queue.push({ frame, resolve, reject });
+      queue.push({ frame, tta, resolve, reject });
       this.schedule();
     });
   }
@@ -61,22 +66,31 @@ export class ModelBatcher {
   private flush(): void {
     this.scheduled = false;
     for (const [model, queue] of this.queues) {
-      const jobs = queue.splice(0, Math.max(1, this.options.maxBatch));
-      if (queue.length === 0) this.queues.delete(model);
-      if (jobs.length === 0) continue;
-      let results: TopClassSaliency[];
-      try {
-        results = this.run(model, jobs.map((j) => j.frame));
-      } catch (e) {
-        for (const j of jobs) j.reject(e);
-        continue;
+      // One batch per model and tta: the first job's tta, with the queued jobs that share it (in order).
+      const tta = queue[0].tta;
+      const jobs: Job[] = [];
+      for (let i = 0; i < queue.length && jobs.length < Math.max(1, this.options.maxBatch); ) {
+        if (queue[i].tta === tta) jobs.push(...queue.splice(i, 1));
+        else i++;
       }
-      this.stats.batches++;
-      this.stats.frames += jobs.length;
-      this.stats.largest = Math.max(this.stats.largest, jobs.length);
-      jobs.forEach((j, i) => j.resolve(results[i]));
+      if (queue.length === 0) this.queues.delete(model);
+      this.runBatch(model, jobs, tta);
     }
     // More than a batch was queued (or a model's queue refilled): the rest goes next, after the loop takes in new I/O.
     if (this.queues.size > 0) this.schedule();
+  }
+
+  private runBatch(model: tfl.LayersModel, jobs: Job[], tta: TestTimeAugmentation): void {
+    let results: TopClassSaliency[];
+    try {
+      results = this.run(model, jobs.map((j) => j.frame), tta);
+    } catch (e) {
+      for (const j of jobs) j.reject(e);
+      return;
+    }
+    this.stats.batches++;
+    this.stats.frames += jobs.length;
+    this.stats.largest = Math.max(this.stats.largest, jobs.length);
+    jobs.forEach((j, i) => j.resolve(results[i]));
   }
 }

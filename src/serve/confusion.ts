@@ -8,6 +8,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import { loadFashionMnist, toExamples } from '../data/index.js';
 import { IMAGE_SIZE, PIXELS, type Examples } from '../data/types.js';
+import { predictBatch } from '../models/tta.js';
+import type { ServedModel } from './models.js';
 
 export interface ConfusionConfig {
   /** Images per side of the grid (6: up to 36 images). */
@@ -31,23 +33,24 @@ export class ConfusionImages {
     return this.test;
   }
 
-  private predict(model: tfl.LayersModel, ex: Examples): Uint8Array {
+  /** The run's predicted class for every test image, with its test-time augmentation (as its eval.json). */
+  private predict({ model, tta }: ServedModel, ex: Examples): Uint8Array {
     let out = this.predictions.get(model);
     if (out) return out;
     out = new Uint8Array(ex.count);
     for (let start = 0; start < ex.count; start += this.config.batchSize) {
       const n = Math.min(this.config.batchSize, ex.count - start);
       const batch = ex.x.subarray(start * PIXELS, (start + n) * PIXELS);
-      out.set(tf.tidy(() => tf.argMax(model.predict(tf.tensor4d(batch, [n, ...ex.shape])) as tf.Tensor, -1).dataSync()), start);
+      out.set(tf.tidy(() => tf.argMax(predictBatch(model, tf.tensor4d(batch, [n, ...ex.shape]), tta), -1).dataSync()), start);
     }
     this.predictions.set(model, out);
     return out;
   }
 
   /** A PNG grid of up to gridSide² test images of class `t` that the model classifies as `p` (test order). */
-  async png(model: tfl.LayersModel, t: number, p: number): Promise<{ png: Buffer; count: number }> {
+  async png(served: ServedModel, t: number, p: number): Promise<{ png: Buffer; count: number }> {
     const ex = await this.testSet();
-    const pred = this.predict(model, ex);
+    const pred = this.predict(served, ex);
     const { gridSide: side, scale } = this.config;
     const picked: number[] = [];
     for (let i = 0; i < ex.count && picked.length < side * side; i++) if (ex.y[i] === t && pred[i] === p) picked.push(i);

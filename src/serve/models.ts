@@ -5,12 +5,25 @@
  */
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import type { TestTimeAugmentation } from '../models/tta.js';
+import { runTestTimeAugmentation } from '../predict/index.js';
 import { loadRunModel, locateRunModel } from '../runs/index.js';
+
+/** A run's model and the test-time augmentation its record asks for (as `predict` and `evaluate` use it). */
+export interface ServedModel {
+  model: tfl.LayersModel;
+  tta: TestTimeAugmentation;
+}
 
 interface Entry {
   /** model/ or the checkpoint's model folder that was loaded: a newer one invalidates the entry. */
   source: string;
-  model: Promise<tfl.LayersModel>;
+  model: Promise<ServedModel>;
+}
+
+async function loadServedModel(runDir: string): Promise<ServedModel> {
+  const tta = await runTestTimeAugmentation(runDir);
+  return { model: (await loadRunModel(runDir)).model, tta };
 }
 
 export class ModelCache {
@@ -18,7 +31,7 @@ export class ModelCache {
 
   constructor(private readonly size: number) {}
 
-  async get(runDir: string): Promise<tfl.LayersModel> {
+  async get(runDir: string): Promise<ServedModel> {
     const key = path.resolve(runDir);
     const location = await locateRunModel(runDir);
     const cached = this.entries.get(key);
@@ -28,7 +41,7 @@ export class ModelCache {
       return cached.model;
     }
     if (cached) this.drop(key, cached);
-    const entry: Entry = { source: location.dir, model: loadRunModel(runDir).then((m) => m.model) };
+    const entry: Entry = { source: location.dir, model: loadServedModel(runDir) };
     this.entries.set(key, entry);
     entry.model.catch(() => this.entries.get(key) === entry && this.entries.delete(key));
     while (this.entries.size > this.size) {
@@ -40,7 +53,7 @@ export class ModelCache {
 
   private drop(key: string, entry: Entry): void {
     this.entries.delete(key);
-    entry.model.then((m) => m.dispose(), () => {});
+    entry.model.then((m) => m.model.dispose(), () => {});
   }
 
   clear(): void {

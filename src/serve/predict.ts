@@ -3,7 +3,6 @@
  * file), plus what the dashboard shows: the 28x28 frame the model saw and a saliency map, as PNG
  * data URLs.
  */
-import type * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE } from '../data/types.js';
 import { heatColour } from '../explain/saliency.js';
 import { checkModelIO } from '../models/shape.js';
@@ -11,6 +10,7 @@ import { FASHION_SHAPE, NUM_CLASSES } from '../data/types.js';
 import { topK, type ClassScore } from '../predict/index.js';
 import { encodePng } from '../util/png.js';
 import type { ModelBatcher } from './batcher.js';
+import type { ServedModel } from './models.js';
 import { HttpError } from './errors.js';
 import type { Preprocessor } from './preprocess-pool.js';
 
@@ -44,14 +44,14 @@ export function saliencyPng(values: Float32Array): Buffer {
  * The predict stage's steps (preprocess, then the model and topK) with preprocessing in the pool,
  * and the model's forward pass and saliency gradient batched with other requests' (batcher.ts).
  */
-export async function predictUpload(model: tfl.LayersModel, preprocessor: Preprocessor, batcher: ModelBatcher, bytes: Buffer, top: number): Promise<PredictAnswer> {
+export async function predictUpload({ model, tta }: ServedModel, preprocessor: Preprocessor, batcher: ModelBatcher, bytes: Buffer, top: number): Promise<PredictAnswer> {
   checkModelIO(model, { input: FASHION_SHAPE, classes: NUM_CLASSES }, `model "${model.name}"`);
   const p = await preprocessor.run(bytes);
   if (!p.ok) {
     if (!p.user) throw new Error(`preprocessing failed: ${p.error}`);
     throw new HttpError(statusOf(p.error), p.error);
   }
-  const answer = await batcher.classify(model, p.pixels);
+  const answer = await batcher.classify(model, p.pixels, tta);
   const ranked = topK(answer.probs, top);
   const { inverted, mirrored, objectFound, source } = p.info;
   return { top: ranked, input: dataUrl(p.png), saliency: dataUrl(saliencyPng(answer.saliency)), preprocess: { inverted, mirrored, objectFound, source: { format: source.format, width: source.width, height: source.height } } };
