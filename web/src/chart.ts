@@ -25,7 +25,8 @@ export class LineChart {
         width,
         height: 280,
         scales: { x: { time: false } },
-        axes: [{ label: 'epoch' }, { label: this.yLabel }],
+        // Epochs are whole numbers: ticks only at whole steps, never 1.2, 1.4, ...
+        axes: [{ label: 'epoch', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] }, { label: this.yLabel }],
         series: [{ label: 'epoch' }, ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, dash: s.dash ? [6, 4] : undefined, points: { show: true, size: 5 } }))],
       },
       data,
