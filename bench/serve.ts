@@ -2,6 +2,7 @@
  * The server under load, on loopback (`npm run bench:serve`; bounded in time):
  *
  *   1. throughput: POST /api/predict with one 224x224 JPEG, 16 connections (target >= 300 req/s, p99 < 100 ms);
+ *      then the same with ?saliency=false (no backward pass), what a back end that wants only the classes gets;
  *   2. load: 50 connections posting the real dev photos mixed with 10% malformed uploads (target:
  *      no 5xx, every malformed upload a 4xx, RSS and tensor count flat), while slow clients that
  *      never finish their request (headers, or body) must be cut off by the server's request timeout.
@@ -247,31 +248,36 @@ async function main(): Promise<void> {
     say(`${url}: warm-up, ${2 * good.length} photos one by one`);
     for (let i = 0; i < 2 * good.length; i++) await (await fetch(`${url}/api/predict`, { method: 'POST', body: new Uint8Array(good[i % good.length]), headers: { 'content-type': 'image/jpeg' } })).arrayBuffer();
 
-    // 1. Throughput: one 224x224 JPEG, 16 connections.
-    say(`throughput: ${cfg.throughputSeconds} s at ${cfg.throughputConnections} connections`);
-    const tLoad = loadAverage();
-    const tCpu = cpuMs(child.pid!);
-    const tSampler = sampler(url);
-    const t = await autocannon({ url: `${url}/api/predict`, method: 'POST', connections: cfg.throughputConnections, duration: cfg.throughputSeconds, headers: { 'content-type': 'image/jpeg' }, body: jpeg224 });
-    const tSamples = tSampler.stop();
-    const tCpuEnd = cpuMs(child.pid!);
-    const throughput = {
-      seconds: cfg.throughputSeconds,
-      connections: cfg.throughputConnections,
-      requests: t.requests.total,
-      requestsPerSecond: t.requests.average,
-      p50: t.latency.p50,
-      p90: t.latency.p90,
-      p99: t.latency.p99,
-      max: t.latency.max,
-      non2xx: t.non2xx,
-      errors: t.errors,
-      timeouts: t.timeouts,
-      serverCpuMsPerRequest: tCpu !== null && tCpuEnd !== null && t.requests.total > 0 ? (tCpuEnd - tCpu) / t.requests.total : null,
-      loadAverage: { before: tLoad, after: loadAverage() },
-      rss: tSamples.rss,
-      tensors: tSamples.tensors,
+    // 1. Throughput: one 224x224 JPEG, 16 connections; then the same without the saliency map.
+    const measure = async (query: string) => {
+      say(`throughput${query}: ${cfg.throughputSeconds} s at ${cfg.throughputConnections} connections`);
+      const tLoad = loadAverage();
+      const tCpu = cpuMs(child.pid!);
+      const tSampler = sampler(url);
+      const t = await autocannon({ url: `${url}/api/predict${query}`, method: 'POST', connections: cfg.throughputConnections, duration: cfg.throughputSeconds, headers: { 'content-type': 'image/jpeg' }, body: jpeg224 });
+      const tSamples = tSampler.stop();
+      const tCpuEnd = cpuMs(child.pid!);
+      return {
+        query,
+        seconds: cfg.throughputSeconds,
+        connections: cfg.throughputConnections,
+        requests: t.requests.total,
+        requestsPerSecond: t.requests.average,
+        p50: t.latency.p50,
+        p90: t.latency.p90,
+        p99: t.latency.p99,
+        max: t.latency.max,
+        non2xx: t.non2xx,
+        errors: t.errors,
+        timeouts: t.timeouts,
+        serverCpuMsPerRequest: tCpu !== null && tCpuEnd !== null && t.requests.total > 0 ? (tCpuEnd - tCpu) / t.requests.total : null,
+        loadAverage: { before: tLoad, after: loadAverage() },
+        rss: tSamples.rss,
+        tensors: tSamples.tensors,
+      };
     };
+    const throughput = await measure('');
+    const throughputNoSaliency = await measure('?saliency=false');
 
     // 2. Load: 50 connections, real photos and 10% malformed uploads, slow clients alongside.
     say(`load: ${cfg.loadSeconds} s at ${cfg.loadConnections} connections, ${cfg.slowClients} slow clients`);
@@ -341,7 +347,7 @@ async function main(): Promise<void> {
       samples: lSamples.samples,
     };
     const slowClients = { requestTimeoutSeconds: cfg.requestTimeoutSeconds, results: slowResults };
-    const result = { startedAt: started.toISOString(), runDir, photos: { dir: photoDir, count: good.length }, cpus: os.availableParallelism(), throughput, load, slowClients };
+    const result = { startedAt: started.toISOString(), runDir, photos: { dir: photoDir, count: good.length }, cpus: os.availableParallelism(), throughput, throughputNoSaliency, load, slowClients };
     const out = values.out ?? path.join('runs', 'bench', `serve-${started.toISOString().replace(/[:.]/g, '-')}.json`);
     await fs.mkdir(path.dirname(out), { recursive: true });
     await fs.writeFile(out, JSON.stringify(result, null, 2) + '\n');
@@ -354,7 +360,7 @@ async function main(): Promise<void> {
 }
 
 function printTable(r: { throughput: Record<string, unknown>; load: Record<string, unknown> } & Record<string, unknown>, out: string): void {
-  const t = r.throughput as { seconds: number; connections: number; requests: number; requestsPerSecond: number; p50: number; p99: number; non2xx: number; errors: number; serverCpuMsPerRequest: number | null; loadAverage: { before: number[]; after: number[] } };
+  const t = r.throughput as { query: string; seconds: number; connections: number; requests: number; requestsPerSecond: number; p50: number; p99: number; non2xx: number; errors: number; serverCpuMsPerRequest: number | null; loadAverage: { before: number[]; after: number[] } };
   const l = r.load as typeof t & {
     fiveXx: number;
     malformed: number;
@@ -374,7 +380,7 @@ function printTable(r: { throughput: Record<string, unknown>; load: Record<strin
   const lines = [
     row(['phase', 'req/s', 'p50', 'p99', 'requests', 'errors', 'server CPU/req', 'load average before -> after']),
     row(['---', '---', '---', '---', '---', '---', '---', '---']),
-    row([`224x224 JPEG, ${t.connections} conn, ${t.seconds} s`, t.requestsPerSecond.toFixed(0), `${t.p50} ms`, `${t.p99} ms`, `${t.requests} (${t.non2xx} non-2xx)`, t.errors, t.serverCpuMsPerRequest ? `${t.serverCpuMsPerRequest.toFixed(1)} ms` : '-', `${t.loadAverage.before.join(' ')} -> ${t.loadAverage.after.join(' ')}`]),
+    ...[t, r.throughputNoSaliency as typeof t].map((x) => row([`224x224 JPEG${x.query}, ${x.connections} conn, ${x.seconds} s`, x.requestsPerSecond.toFixed(0), `${x.p50} ms`, `${x.p99} ms`, `${x.requests} (${x.non2xx} non-2xx)`, x.errors, x.serverCpuMsPerRequest ? `${x.serverCpuMsPerRequest.toFixed(1)} ms` : '-', `${x.loadAverage.before.join(' ')} -> ${x.loadAverage.after.join(' ')}`])),
     row([`photos + 10% malformed, ${l.connections} conn, ${l.seconds} s`, l.requestsPerSecond.toFixed(0), `${l.p50} ms`, `${l.p99} ms`, l.requests, `${l.errors} (${l.timeouts} timeouts)`, l.serverCpuMsPerRequest ? `${l.serverCpuMsPerRequest.toFixed(1)} ms` : '-', `${l.loadAverage.before.join(' ')} -> ${l.loadAverage.after.join(' ')}`]),
   ];
   console.log(lines.join('\n'));

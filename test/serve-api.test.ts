@@ -172,6 +172,20 @@ describe('predict', () => {
     assert.deepEqual(raw.top.slice(0, 3), def.top);
   });
 
+  test('?saliency=false: the same classes and probabilities, no saliency map; a bad value is a 400', async () => {
+    type Answer = { top: { class: number; prob: number }[]; input: string; saliency?: string };
+    const full = (await (await post('/api/predict?top=10', photo, 'image/jpeg')).json()) as Answer;
+    const res = await post('/api/predict?top=10&saliency=false', photo, 'image/jpeg');
+    assert.equal(res.status, 200);
+    const lean = (await res.json()) as Answer;
+    assert.ok(full.saliency?.startsWith('data:image/png;base64,'));
+    assert.equal(lean.saliency, undefined);
+    assert.equal(lean.input, full.input);
+    assert.deepEqual(lean.top.map((t) => t.class), full.top.map((t) => t.class));
+    lean.top.forEach((t, i) => assert.ok(Math.abs(t.prob - full.top[i].prob) < 1e-5));
+    await expectError(await post('/api/predict?saliency=maybe', photo, 'image/jpeg'), 400, /saliency/);
+  });
+
   test('bad uploads: 415 non-image, 413 too large, 400 empty or no file, 422 no garment, 400 bad top', async () => {
     await expectError(await post('/api/predict', Buffer.from('hello, not a picture'), 'image/jpeg'), 415, /not an image/);
     await expectError(await post('/api/predict', 'hello', 'text/plain'), 415, /not an image upload/);

@@ -15,7 +15,7 @@ import { saliencyMap, topClassSaliency } from '../src/explain/saliency.js';
 import { predictFrames, topK } from '../src/predict/index.js';
 import { preprocessImage } from '../src/predict/preprocess.js';
 import { loadRunModel } from '../src/runs/index.js';
-import { ModelBatcher } from '../src/serve/batcher.js';
+import { ModelBatcher, type ModelAsk } from '../src/serve/batcher.js';
 import { REPO_ROOT } from './helpers/cli.js';
 import { GARMENT_SHAPES, simplePhoto } from './predict-fixtures.js';
 import sharp from 'sharp';
@@ -42,7 +42,11 @@ before(async () => {
 
 after(() => model?.dispose());
 
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+const maxDiff = (a: ArrayLike<number> | null, b: ArrayLike<number> | null) => {
+  assert.ok(b, 'values to compare');
+  assert.ok(a, 'values to compare');
+  return Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+};
 
 describe('topClassSaliency', () => {
   test('a batch gives each frame what it gets alone, and what predict and saliencyMap give', () => {
@@ -141,16 +145,27 @@ describe('ModelBatcher', () => {
     answers.forEach((a, i) => assert.equal(a.top, topClassSaliency(model, [frames[i]])[0].top));
   });
 
-  test("a batch holds one tta: frames asked with 'flip' and 'none' go in separate passes, each answered its way", async () => {
+  test("a batch holds one ask: tta 'flip' or 'none', with or without saliency, each in its own pass and answered its way", async () => {
     const passes: string[] = [];
-    const batcher = new ModelBatcher({ maxBatch: 16, windowMs: 0 }, (m, fs, tta) => {
-      passes.push(`${tta}:${fs.length}`);
-      return topClassSaliency(m, fs, tta);
+    const batcher = new ModelBatcher({ maxBatch: 16, windowMs: 0 }, (m, fs, tta, withSaliency) => {
+      passes.push(`${tta}/${withSaliency}:${fs.length}`);
+      return topClassSaliency(m, fs, tta, withSaliency);
     });
-    const asked = frames.map((f, i) => batcher.classify(model, f, i % 2 === 0 ? 'flip' : 'none'));
-    const answers = await Promise.all(asked);
-    assert.deepEqual(passes, [`flip:${Math.ceil(frames.length / 2)}`, `none:${Math.floor(frames.length / 2)}`]);
-    answers.forEach((a, i) => assert.ok(maxDiff(a.probs, topClassSaliency(model, [frames[i]], i % 2 === 0 ? 'flip' : 'none')[0].probs) < 1e-5, `frame ${i}`));
+    const asks: ModelAsk[] = frames.map((_, i) => ({ tta: i % 2 === 0 ? 'flip' : 'none', saliency: i % 3 !== 0 }));
+    const answers = await Promise.all(frames.map((f, i) => batcher.classify(model, f, asks[i])));
+    const expectedPasses: string[] = [];
+    for (const ask of asks) {
+      const key = `${ask.tta}/${ask.saliency}`;
+      if (!expectedPasses.some((p) => p.startsWith(`${key}:`))) expectedPasses.push(`${key}:${asks.filter((a) => a.tta === ask.tta && a.saliency === ask.saliency).length}`);
+    }
+    assert.deepEqual(passes, expectedPasses);
+    answers.forEach((a, i) => {
+      const alone = topClassSaliency(model, [frames[i]], asks[i].tta)[0];
+      assert.ok(maxDiff(a.probs, alone.probs) < 1e-5, `frame ${i}: probabilities`);
+      assert.equal(a.top, alone.top);
+      if (asks[i].saliency) assert.ok(maxDiff(a.saliency, alone.saliency) < 1e-4, `frame ${i}: saliency`);
+      else assert.equal(a.saliency, null, `frame ${i}: no saliency asked, none computed`);
+    });
   });
 
   test('a failing pass rejects its own requests only', async () => {

@@ -30,8 +30,8 @@ export interface TopClassSaliency {
   probs: Float32Array;
   /** The most probable class (the lowest index among equals, as `topK` ranks them). */
   top: number;
-  /** |d probs[top] / d pixel|, divided by its maximum (as `saliencyMap`). */
-  saliency: Float32Array;
+  /** |d probs[top] / d pixel|, divided by its maximum (as `saliencyMap`); null when not asked for. */
+  saliency: Float32Array | null;
 }
 
 /**
@@ -46,8 +46,10 @@ export interface TopClassSaliency {
  * With tta 'flip' the probabilities are the average over each frame and its mirror (as models/tta's
  * predictBatch, which `evaluate` and `predict` use), from one pass over both views, and the
  * saliency is the gradient of that average: the pixels that drove the decision actually reported.
+ * With `withSaliency` false there is no tape and no backward pass: the probabilities alone, for
+ * about half the cost.
  */
-export function topClassSaliency(model: tfl.LayersModel, frames: readonly Float32Array[], tta: TestTimeAugmentation = 'none'): TopClassSaliency[] {
+export function topClassSaliency(model: tfl.LayersModel, frames: readonly Float32Array[], tta: TestTimeAugmentation = 'none', withSaliency = true): TopClassSaliency[] {
   const n = frames.length;
   if (n === 0) return [];
   const classes = (model.outputs[0].shape.at(-1) ?? 0) as number;
@@ -58,17 +60,23 @@ export function topClassSaliency(model: tfl.LayersModel, frames: readonly Float3
   });
   let probs: Float32Array = new Float32Array(0);
   const top = new Array<number>(n).fill(0);
+  const forward = (input: tf.Tensor): tf.Tensor => {
+    const out = tta === 'flip' ? averageWithMirror(model, input as tf.Tensor4D, n) : (model.apply(input, { training: false }) as tf.Tensor);
+    probs = out.dataSync() as Float32Array;
+    for (let i = 0; i < n; i++) for (let c = 1; c < classes; c++) if (probs[i * classes + c] > probs[i * classes + top[i]]) top[i] = c;
+    return out;
+  };
+  if (!withSaliency) {
+    tf.tidy(() => forward(tf.tensor4d(batch, [n, ...FASHION_SHAPE])));
+    return frames.map((_, i) => ({ probs: probs.slice(i * classes, (i + 1) * classes), top: top[i], saliency: null }));
+  }
   const mags = tf.tidy(() => {
     const x = tf.tensor4d(batch, [n, ...FASHION_SHAPE]);
     const grad = tf.grad((input: tf.Tensor) => {
-      const out = tta === 'flip' ? averageWithMirror(model, input as tf.Tensor4D, n) : (model.apply(input, { training: false }) as tf.Tensor);
-      probs = out.dataSync() as Float32Array;
+      const out = forward(input);
       // The one-hot rows come from the values read back, not from ops on `out`: the tape sees a constant.
       const onehot = new Float32Array(n * classes);
-      for (let i = 0; i < n; i++) {
-        for (let c = 1; c < classes; c++) if (probs[i * classes + c] > probs[i * classes + top[i]]) top[i] = c;
-        onehot[i * classes + top[i]] = 1;
-      }
+      for (let i = 0; i < n; i++) onehot[i * classes + top[i]] = 1;
       return tf.sum(tf.mul(out, tf.tensor2d(onehot, [n, classes])));
     })(x);
     return tf.abs(grad).dataSync() as Float32Array;

@@ -37,6 +37,7 @@ export interface ServeApp {
 }
 
 type IdParams = { id: string };
+type PredictQuery = { top?: number; saliency?: boolean };
 
 const PICTURE_NAMES = new Set<string>(PICTURE_FILES.map((f) => RUN_FILES[f]));
 const CONTENT_TYPES: Record<string, string> = { '.png': 'image/png', '.svg': 'image/svg+xml', '.json': 'application/json', '.tsv': 'text/tab-separated-values', '.pbtxt': 'text/plain' };
@@ -196,13 +197,13 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
 
   // Classifications under way: a shutdown lets them finish before it stops the preprocessing pool.
   const inflight = new Set<Promise<unknown>>();
-  const predictWith = async (req: FastifyRequest<{ Querystring: { top?: number } }>, dir: string, unavailable?: string) => {
+  const predictWith = async (req: FastifyRequest<{ Querystring: PredictQuery }>, dir: string, unavailable?: string) => {
     const bytes = await uploadBytes(req);
     const served = await models.get(dir).catch((e: unknown) => {
       if (unavailable && (e instanceof RunNotFoundError || e instanceof RunFileMissingError)) throw new HttpError(503, unavailable);
       throw e;
     });
-    const answer = predictUpload(served, preprocessor, batcher, bytes, req.query.top ?? config.top);
+    const answer = predictUpload(served, preprocessor, batcher, bytes, req.query.top ?? config.top, req.query.saliency ?? true);
     inflight.add(answer);
     try {
       return { ...(await answer), model: served.model.name };
@@ -212,10 +213,10 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
   };
   const predictSchema = { querystring: S.predictQuery, consumes: S.PREDICT_CONSUMES, response: S.predictResponse };
 
-  app.post<{ Querystring: { top?: number } }>('/api/predict', { schema: { ...predictSchema, summary: 'Classify a photo with the default model' }, config: limit(config.rateLimit.predictPerMinute) }, async (req) =>
+  app.post<{ Querystring: PredictQuery }>('/api/predict', { schema: { ...predictSchema, summary: 'Classify a photo with the default model' }, config: limit(config.rateLimit.predictPerMinute) }, async (req) =>
     predictWith(req, config.defaultModelDir, `no default model: ${config.defaultModelDir} holds no trained model (start the server with --default-model RUN_DIR, or use /api/runs/{id}/predict)`),
   );
-  app.post<{ Params: IdParams; Querystring: { top?: number } }>(
+  app.post<{ Params: IdParams; Querystring: PredictQuery }>(
     '/api/runs/:id/predict',
     { schema: { ...predictSchema, params: S.runParams, summary: "Classify a photo with a run's model" }, config: limit(config.rateLimit.predictPerMinute) },
     async (req) => predictWith(req, runDir(req.params.id)),

@@ -12,9 +12,15 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { topClassSaliency, type TopClassSaliency } from '../explain/saliency.js';
 import type { TestTimeAugmentation } from '../models/tta.js';
 
+/** What a request asks of the model: the run's test-time augmentation, and whether it wants the saliency map. */
+export interface ModelAsk {
+  tta: TestTimeAugmentation;
+  saliency: boolean;
+}
+
 interface Job {
   frame: Float32Array;
-  tta: TestTimeAugmentation;
+  ask: ModelAsk;
   resolve: (r: TopClassSaliency) => void;
   reject: (e: unknown) => void;
 }
@@ -39,18 +45,18 @@ export class ModelBatcher {
 
   constructor(
     private readonly options: BatcherOptions,
-    private readonly run: (model: tfl.LayersModel, frames: readonly Float32Array[], tta: TestTimeAugmentation) => TopClassSaliency[] = topClassSaliency,
+    private readonly run: (model: tfl.LayersModel, frames: readonly Float32Array[], tta: TestTimeAugmentation, withSaliency: boolean) => TopClassSaliency[] = topClassSaliency,
   ) {}
 
   /**
-   * The frame's probabilities, top class and that class's saliency map, computed in a batch with
-   * whatever else is queued for the model with the same test-time augmentation.
+   * The frame's probabilities, top class and (when asked) that class's saliency map, computed in a
+   * batch with whatever else is queued for the model with the same ask.
    */
-  classify(model: tfl.LayersModel, frame: Float32Array, tta: TestTimeAugmentation = 'none'): Promise<TopClassSaliency> {
+  classify(model: tfl.LayersModel, frame: Float32Array, ask: ModelAsk = { tta: 'none', saliency: true }): Promise<TopClassSaliency> {
     return new Promise((resolve, reject) => {
       let queue = this.queues.get(model);
       if (!queue) this.queues.set(model, (queue = []));
-      queue.push({ frame, tta, resolve, reject });
+      queue.push({ frame, ask, resolve, reject });
       this.schedule();
     });
   }
@@ -66,24 +72,24 @@ export class ModelBatcher {
   private flush(): void {
     this.scheduled = false;
     for (const [model, queue] of this.queues) {
-      // One batch per model and tta: the first job's tta, with the queued jobs that share it (in order).
-      const tta = queue[0].tta;
+      // One batch per model and ask: the first job's, with the queued jobs that ask the same (in order).
+      const { ask } = queue[0];
       const jobs: Job[] = [];
       for (let i = 0; i < queue.length && jobs.length < Math.max(1, this.options.maxBatch); ) {
-        if (queue[i].tta === tta) jobs.push(...queue.splice(i, 1));
+        if (queue[i].ask.tta === ask.tta && queue[i].ask.saliency === ask.saliency) jobs.push(...queue.splice(i, 1));
         else i++;
       }
       if (queue.length === 0) this.queues.delete(model);
-      this.runBatch(model, jobs, tta);
+      this.runBatch(model, jobs, ask);
     }
     // More than a batch was queued (or a model's queue refilled): the rest goes next, after the loop takes in new I/O.
     if (this.queues.size > 0) this.schedule();
   }
 
-  private runBatch(model: tfl.LayersModel, jobs: Job[], tta: TestTimeAugmentation): void {
+  private runBatch(model: tfl.LayersModel, jobs: Job[], ask: ModelAsk): void {
     let results: TopClassSaliency[];
     try {
-      results = this.run(model, jobs.map((j) => j.frame), tta);
+      results = this.run(model, jobs.map((j) => j.frame), ask.tta, ask.saliency);
     } catch (e) {
       for (const j of jobs) j.reject(e);
       return;

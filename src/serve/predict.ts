@@ -18,8 +18,8 @@ export interface PredictAnswer {
   top: ClassScore[];
   /** The preprocessed frame, as the model saw it (PNG, 28x28 grey). */
   input: string;
-  /** Saliency of the top class (PNG, 28x28 heat colours). */
-  saliency: string;
+  /** Saliency of the top class (PNG, 28x28 heat colours); left out when the request asks for none. */
+  saliency?: string;
   preprocess: { inverted: boolean; mirrored: boolean; objectFound: boolean; source: { format: string; width: number; height: number } };
 }
 
@@ -44,15 +44,15 @@ export function saliencyPng(values: Float32Array): Buffer {
  * The predict stage's steps (preprocess, then the model and topK) with preprocessing in the pool,
  * and the model's forward pass and saliency gradient batched with other requests' (batcher.ts).
  */
-export async function predictUpload({ model, tta }: ServedModel, preprocessor: Preprocessor, batcher: ModelBatcher, bytes: Buffer, top: number): Promise<PredictAnswer> {
+export async function predictUpload({ model, tta }: ServedModel, preprocessor: Preprocessor, batcher: ModelBatcher, bytes: Buffer, top: number, saliency = true): Promise<PredictAnswer> {
   checkModelIO(model, { input: FASHION_SHAPE, classes: NUM_CLASSES }, `model "${model.name}"`);
   const p = await preprocessor.run(bytes);
   if (!p.ok) {
     if (!p.user) throw new Error(`preprocessing failed: ${p.error}`);
     throw new HttpError(statusOf(p.error), p.error);
   }
-  const answer = await batcher.classify(model, p.pixels, tta);
+  const answer = await batcher.classify(model, p.pixels, { tta, saliency });
   const ranked = topK(answer.probs, top);
   const { inverted, mirrored, objectFound, source } = p.info;
-  return { top: ranked, input: dataUrl(p.png), saliency: dataUrl(saliencyPng(answer.saliency)), preprocess: { inverted, mirrored, objectFound, source: { format: source.format, width: source.width, height: source.height } } };
+  return { top: ranked, input: dataUrl(p.png), ...(answer.saliency ? { saliency: dataUrl(saliencyPng(answer.saliency)) } : {}), preprocess: { inverted, mirrored, objectFound, source: { format: source.format, width: source.width, height: source.height } } };
 }

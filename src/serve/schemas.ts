@@ -55,7 +55,10 @@ export const projectionFileParams = {
 
 export const predictQuery = {
   type: 'object',
-  properties: { top: { type: 'integer', minimum: 1, maximum: NUM_CLASSES, default: 3 } },
+  properties: {
+    top: { type: 'integer', minimum: 1, maximum: NUM_CLASSES, default: 3 },
+    saliency: { type: 'boolean', default: true, description: 'false: no saliency map (no backward pass: about half the model\'s cost per photo)' },
+  },
   additionalProperties: false,
 } as const;
 
@@ -68,7 +71,7 @@ export const predictResponse = {
     properties: {
       top: { type: 'array', items: { type: 'object', properties: { class: { type: 'integer' }, name: { type: 'string' }, prob: { type: 'number' } } } },
       input: { type: 'string', description: 'the 28x28 frame the model saw, a PNG data URL' },
-      saliency: { type: 'string', description: 'which pixels drove the top class (gradient magnitude), a PNG data URL' },
+      saliency: { type: 'string', description: 'which pixels drove the top class (gradient magnitude), a PNG data URL; left out with ?saliency=false' },
       preprocess: { type: 'object', additionalProperties: true },
       model: { type: 'string' },
     },
