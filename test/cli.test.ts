@@ -6,7 +6,7 @@ const badInvocations: [string, string[], RegExp][] = [
   ['unknown model', ['train', '--model', 'resnet'], /unknown model "resnet"/],
   ['negative epochs', ['train', '--model', 'cnn1', '--epochs', '-3'], /epochs/],
   ['non-numeric batch size', ['train', '--model', 'cnn1', '--batch-size', 'big'], /positive integer/],
-  ['validation split out of range', ['train', '--model', 'cnn1', '--val-split', '1.5'], /between 0 and 1/],
+  ['validation split out of range', ['train', '--model', 'cnn1', '--val-split', '1.5'], /from 0 to 1/],
   ['missing model', ['train'], /needs --model/],
   ['bad lr schedule', ['train', '--model', 'cnn1', '--lr-schedule', 'wobble'], /lr-schedule/],
   ['unknown backend', ['train', '--model', 'cnn1', '--backend', 'gpu'], /backend/],

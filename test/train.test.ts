@@ -6,7 +6,7 @@ import path from 'node:path';
 import { trainRun } from '../src/train/run.js';
 import { ARTICLE_AUGMENTATION } from '../src/train/augment.js';
 import { DEFAULT_OPTIMIZER } from '../src/train/optimizer.js';
-import type { TrainHyperParams } from '../src/runs/index.js';
+import { readHistory, type TrainHyperParams } from '../src/runs/index.js';
 import { runCli } from './helpers/cli.js';
 
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
@@ -55,6 +55,26 @@ test('the same seed gives the same history; another seed a different one', { ski
   const c = await trainRun({ ...common, hyper: { ...small, seed: 6 }, runDir: path.join(base, 'c') });
   assert.deepEqual(withoutSeconds(a.history), withoutSeconds(b.history));
   assert.notDeepEqual(withoutSeconds(a.history), withoutSeconds(c.history));
+});
+
+test('--val-split 0 trains on every image: rows without validation, a record that says so, readable back; early stopping refused', { skip }, async () => {
+  const base = mkdtempSync(path.join(tmpdir(), 'fcnn-noval-'));
+  const common = { model: 'cnn1', augmentation: ARTICLE_AUGMENTATION, backend: 'wasm' as const, pictures: false, progress: false, log: () => {} };
+  const all = { ...hyper, epochs: 1, augEpochs: 1, limit: 300, valSplit: 0 };
+  const run = await trainRun({ ...common, hyper: all, runDir: path.join(base, 'all') });
+  assert.equal(run.config.data.trainCount, 300);
+  assert.equal(run.config.data.valCount, 0);
+  assert.equal(run.config.hyper.valSplit, 0);
+  const rows = await readHistory(run.runDir);
+  assert.equal(rows.length, 2);
+  for (const row of rows) {
+    assert.equal(row.val_loss, null);
+    assert.equal(row.val_acc, null);
+    assert.ok(Number.isFinite(row.loss) && row.acc > 0);
+  }
+  assert.ok(run.eval.results.every((r) => r.test_acc > 0.1), 'the test set is still evaluated');
+  await assert.rejects(trainRun({ ...common, hyper: { ...all, earlyStop: 2 }, runDir: path.join(base, 'early') }), /--early-stop watches the validation loss/);
+  await assert.rejects(trainRun({ ...common, hyper: { ...all, lrSchedule: { kind: 'plateau', patience: 2, factor: 0.5 } }, runDir: path.join(base, 'plateau') }), /plateau schedule watches the validation loss/);
 });
 
 test('`train --model cnn1 --epochs 1 --aug-epochs 1 --limit 4096` leaves every file of a run directory', { skip, timeout: 600_000 }, async () => {

@@ -153,11 +153,19 @@ export async function openRun(opts: Pick<TrainRunOptions, 'model' | 'modelOption
     return { runDir: opts.runDir, existing, spec: applyModelOptions(spec, existing.modelOptions), modelOptions: existing.modelOptions, hyper: existing.hyper, augmentation: existing.augmentation };
   }
   if (!opts.model) throw new UserError(`train needs --model (one of ${modelNames().join(', ')})`);
+  checkValidationNeeds(opts.hyper);
   const modelOptions = opts.modelOptions ?? {};
   const spec = applyModelOptions(requireModelSpec(opts.model), modelOptions);
   const runDir = opts.runDir ?? defaultRunDir(spec.name);
   if (await hasRunConfig(runDir)) throw new RunExistsError(runDir);
   return { runDir, existing: null, spec, modelOptions, hyper: opts.hyper, augmentation: opts.augmentation };
+}
+
+/** Early stopping and the plateau schedule watch the validation loss: without a validation split they cannot work. */
+export function checkValidationNeeds(hyper: TrainHyperParams): void {
+  if (hyper.valSplit > 0) return;
+  if (hyper.earlyStop) throw new UserError('--early-stop watches the validation loss: it needs a validation split (--val-split above 0)');
+  if (hyper.lrSchedule.kind === 'plateau') throw new UserError('the plateau schedule watches the validation loss: it needs a validation split (--val-split above 0)');
 }
 
 export interface RunData {

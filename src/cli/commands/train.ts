@@ -199,7 +199,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--weight-decay <d>', 'adamw and sgd: decoupled weight decay of kernels per step, times the learning rate (default 0.01 for adamw, 0 for sgd)', unitInterval)
     .option('--label-smoothing <s>', 'categorical cross-entropy label smoothing, 0 to <1 (Keras label_smoothing)', zeroToBelowOne, 0)
     .option('--seed <n>', 'seed for the split, shuffles, initial weights, dropout and augmentation', nonNegativeInt, 13)
-    .option('--val-split <fraction>', 'fraction of the 60k training images held out for validation', fraction, 0.2)
+    .option('--val-split <fraction>', 'fraction of the 60k training images held out for validation (0: train on all of them, no validation; not with --early-stop or a plateau schedule)', zeroToBelowOne, 0.2)
     .option('--limit <n>', 'train on the first N training images of the seeded shuffle (quick runs)', positiveInt)
     .option('--early-stop <patience>', 'end a phase when validation loss has not improved for this many epochs', positiveInt)
     .option('--lr-schedule <spec>', LR_SCHEDULE_HELP, 'constant')
