@@ -180,16 +180,18 @@ describe('the best recipe under the flags', () => {
     assert.equal(hyper.seed, 13);
     assert.equal(hasAffine(augmentation), false);
     assert.equal(augmentation.flip, true);
-    assert.ok(augmentation.cropPad > 0 && augmentation.erase > 0);
+    assert.ok(augmentation.cropPad > 0);
+    assert.equal(augmentation.erase, 0, 'erasing was dropped from the recipe on validation');
   });
 
   it('lets each given flag win', () => {
-    const { hyper, augmentation } = apply({ ...flags, augEpochs: 3, erase: 0, affine: 'article', flip: false, optimizer: 'adamw', lr: 0.002 }, ['augEpochs', 'erase', 'affine', 'flip', 'optimizer', 'lr']);
+    const { hyper, augmentation } = apply({ ...flags, augEpochs: 3, erase: 0.3, photo: 0.5, affine: 'article', flip: false, optimizer: 'adamw', lr: 0.002 }, ['augEpochs', 'erase', 'photo', 'affine', 'flip', 'optimizer', 'lr']);
     assert.equal(hyper.augEpochs, 3);
     assert.equal(hyper.lr, 0.002);
     assert.equal(hyper.optimizer.kind, 'adamw');
     assert.equal(hyper.labelSmoothing, 0.1, 'not given: the recipe\'s');
-    assert.equal(augmentation.erase, 0);
+    assert.equal(augmentation.erase, 0.3);
+    assert.equal(augmentation.photo, 0.5);
     assert.equal(augmentation.flip, false);
     assert.equal(augmentation.rotationDeg, ARTICLE_AUGMENTATION.rotationDeg);
     assert.equal(augmentation.cropPad, RECIPES.best.augmentation.cropPad);

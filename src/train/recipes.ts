@@ -22,7 +22,7 @@ const TRANSFER_RECIPE: TrainRecipe = {
 
 export const RECIPES: Readonly<Record<string, TrainRecipe>> = {
   best: {
-    summary: 'every epoch augmented (random crop, flip, erasing), SGD + Nesterov with a one-cycle schedule, label smoothing 0.1, test-time flip',
+    summary: 'every epoch augmented (random crop, flip), SGD + Nesterov with a one-cycle schedule, label smoothing 0.1, test-time flip',
     hyper: {
       epochs: 0,
       augEpochs: 18,
@@ -33,7 +33,8 @@ export const RECIPES: Readonly<Record<string, TrainRecipe>> = {
       labelSmoothing: 0.1,
       tta: 'flip',
     },
-    augmentation: { ...NO_AUGMENTATION, cropPad: 2, flip: true, erase: 0.5 },
+    // No random erasing: without it seeds 13 and 14 ended higher on validation (docs/RESULTS.md, ablation).
+    augmentation: { ...NO_AUGMENTATION, cropPad: 2, flip: true, erase: 0 },
   },
   vgg19: TRANSFER_RECIPE,
   'darknet-transfer': TRANSFER_RECIPE,
