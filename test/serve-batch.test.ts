@@ -111,12 +111,19 @@ describe('topClassSaliency', () => {
     }
   });
 
-  test('no tensors are left behind', () => {
-    topClassSaliency(model, frames, 'flip');
-    topClassSaliency(model, frames);
+  test('no tensors are left behind, with or without the mirror and the saliency map', () => {
+    const all = () => {
+      for (const tta of ['none', 'flip'] as const) {
+        for (const withSaliency of [true, false]) {
+          topClassSaliency(model, frames, tta, withSaliency);
+          topClassSaliency(model, frames.slice(0, 1), tta, withSaliency);
+        }
+      }
+    };
+    all();
     const before = tf.memory().numTensors;
-    topClassSaliency(model, frames);
-    topClassSaliency(model, frames.slice(0, 1));
+    all();
+    all();
     assert.equal(tf.memory().numTensors, before);
   });
 });

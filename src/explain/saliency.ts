@@ -67,7 +67,10 @@ export function topClassSaliency(model: tfl.LayersModel, frames: readonly Float3
     return out;
   };
   if (!withSaliency) {
-    tf.tidy(() => forward(tf.tensor4d(batch, [n, ...FASHION_SHAPE])));
+    // A tidy keeps the tensor its function returns: this one returns nothing, so nothing outlives it.
+    tf.tidy(() => {
+      forward(tf.tensor4d(batch, [n, ...FASHION_SHAPE]));
+    });
     return frames.map((_, i) => ({ probs: probs.slice(i * classes, (i + 1) * classes), top: top[i], saliency: null }));
   }
   const mags = tf.tidy(() => {
