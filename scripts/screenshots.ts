@@ -25,7 +25,7 @@ if (!CHROMIUM) {
 
 /** Run id in the dashboard -> the record it is copied from. */
 const RUNS: Record<string, string> = {
-  'best-s13': path.join(ROOT, 'models', 'default'),
+  'best-default': path.join(ROOT, 'models', 'default'),
   'cnn1-article': path.join(ROOT, 'docs', 'results', 'cnn1'),
   'cnn3-article': path.join(ROOT, 'docs', 'results', 'cnn3'),
   'cnn4-article': path.join(ROOT, 'docs', 'results', 'cnn4'),
@@ -50,13 +50,13 @@ const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fashion-cnn-screens-'));
 const runs = path.join(dir, 'runs');
 for (const [id, from] of Object.entries(RUNS)) await fs.cp(from, path.join(runs, id), { recursive: true });
 await fs.mkdir(out, { recursive: true });
-const server = await buildServer({ runsDir: runs, defaultModelDir: path.join(runs, 'best-s13') });
+const server = await buildServer({ runsDir: runs, defaultModelDir: path.join(runs, 'best-default') });
 const base = await server.app.listen({ port: 0, host: '127.0.0.1' });
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'] });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   // The server computes what it shows on first request (the model over the 10,000 test images, a projection): slow on a busy machine.
-  page.setDefaultTimeout(300_000);
+  page.setDefaultTimeout(900_000);
   page.on('pageerror', (e) => {
     throw new Error(`page error: ${e.message}`);
   });
@@ -71,19 +71,19 @@ try {
   await page.waitForSelector('#compare-chart canvas');
   await shot('runs.png', true);
 
-  await page.goto(`${base}/#/run/best-s13`);
+  await page.goto(`${base}/#/run/best-default`);
   await page.waitForSelector('#acc-chart canvas');
   await page.waitForSelector('#confusion td');
   // Shirt predicted as T-shirt/top: the model's most common mistake.
   await page.click('#confusion td[data-true="6"][data-pred="0"]', { noWaitAfter: true });
-  await page.waitForFunction(() => ((document.querySelector('#cell-images img') as HTMLImageElement | null)?.naturalWidth ?? 0) > 0, null, { timeout: 120_000 });
+  await page.waitForFunction(() => ((document.querySelector('#cell-images img') as HTMLImageElement | null)?.naturalWidth ?? 0) > 0);
   await whenImagesLoaded(page, '#run-eval');
   await shot('run.png', true);
 
-  await page.goto(`${base}/#/projector/best-s13`);
+  await page.goto(`${base}/#/projector/best-default`);
   await page.waitForSelector('#projector-form input[name=count]');
   await page.click('#projector-form button');
-  await page.waitForSelector('#scatter[data-sprite="loaded"] canvas', { timeout: 300_000 });
+  await page.waitForSelector('#scatter[data-sprite="loaded"] canvas');
   const box = (await page.locator('#scatter canvas').boundingBox())!;
   for (let y = 0.3; y < 0.7; y += 0.02) {
     await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * y);
@@ -103,9 +103,9 @@ try {
   await page.fill('#train-form input[name=id]', 'cnn1-live');
   await page.click('#train-form button');
   await page.waitForURL(/#\/run\/cnn1-live/);
-  await page.waitForFunction(() => Number(document.querySelector('#acc-chart')?.getAttribute('data-epochs')) >= 2, null, { timeout: 300_000 });
+  await page.waitForFunction(() => Number(document.querySelector('#acc-chart')?.getAttribute('data-epochs')) >= 2, null);
   await shot('training-live.png');
-  await page.waitForSelector('#run-status:has-text("training done")', { timeout: 300_000 });
+  await page.waitForSelector('#run-status:has-text("training done")');
 } finally {
   await browser.close();
   await server.shutdown();
