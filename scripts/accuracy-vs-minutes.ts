@@ -47,7 +47,7 @@ const spec: TopLevelSpec = {
   encoding: {
     x: { field: 'minutes', type: 'quantitative', title: 'minutes of training (sum of epoch times)' },
     y: { field: 'accuracy', type: 'quantitative', title: 'accuracy (%)', scale: { domain: [FLOOR, 96] } },
-    color: { field: 'run', type: 'nominal', title: 'run' },
+    color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 400 } },
   },
   layer: [
     { transform: [{ filter: "datum.kind === 'validation'" }], mark: { type: 'line', point: true } },
