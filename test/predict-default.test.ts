@@ -52,7 +52,7 @@ before(async () => {
   runDir = path.join(dir, 'run');
   await trainRun({
     model: 'cnn1',
-    hyper: { epochs: 1, augEpochs: 0, batchSize: 64, lr: 0.001, seed: 3, valSplit: 0.2, limit: 512, earlyStop: null, lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none' },
+    hyper: { epochs: 1, augEpochs: 0, batchSize: 64, lr: 0.001, seed: 3, valSplit: 0.2, limit: 512, earlyStop: null, lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null },
     augmentation: ARTICLE_AUGMENTATION,
     backend: 'wasm',
     pictures: false,

@@ -112,6 +112,7 @@ const HYPER_RULES: readonly FieldRule[] = [
   ['optimizer', optional(withKind('adam', 'adamw', 'sgd')), 'an optimizer (adam, adamw or sgd)'],
   ['labelSmoothing', optional(isFraction), 'a number from 0 to below 1'],
   ['tta', optional(oneOf('none', 'flip')), '"none" or "flip"'],
+  ['ema', optional((v) => isNumber(v) && v > 0 && v < 1), 'null or a number between 0 and 1'],
 ];
 
 const AUGMENT_RULES: readonly FieldRule[] = [
@@ -178,7 +179,7 @@ function migrateOptimizer(o: OptimizerSpec | undefined): OptimizerSpec {
  * Brings a config.json written by an earlier version to today's form: records from before
  * `interpolation` existed were trained with bilinear sampling, and from before `optimizer` and
  * `labelSmoothing` with Adam (TF.js defaults) and no smoothing; before test-time augmentation,
- * random crops, flips, erasing and photo-like augmentation existed, none was used; before model options, models took none.
+ * random crops, flips, erasing, photo-like augmentation and weight averaging existed, none was used; before model options, models took none.
  */
 function migrateConfig(raw: Record<string, unknown>): RunConfig {
   const config = raw as unknown as RunConfig;
@@ -192,6 +193,7 @@ function migrateConfig(raw: Record<string, unknown>): RunConfig {
       optimizer: migrateOptimizer(hyper.optimizer),
       labelSmoothing: hyper.labelSmoothing ?? 0,
       tta: hyper.tta ?? 'none',
+      ema: hyper.ema ?? null,
     },
     augmentation: {
       ...config.augmentation,

@@ -58,6 +58,11 @@ export interface TrainHyperParams {
   labelSmoothing: number;
   /** Test-time augmentation of validation and test predictions ('flip': averaged with the mirror image). */
   tta: TestTimeAugmentation;
+  /**
+   * Exponential moving average of the weights (src/train/weight-average.ts): the decay per step
+   * (e.g. 0.999), or null for none. Validation, test and the saved model use the average.
+   */
+  ema: number | null;
 }
 
 export interface AugmentConfig {

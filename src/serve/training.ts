@@ -41,6 +41,7 @@ export const DEFAULT_TRAIN_HYPER: TrainHyperParams = {
   optimizer: DEFAULT_OPTIMIZER,
   labelSmoothing: 0,
   tta: 'none',
+  ema: null,
 };
 
 export class TrainingManager {

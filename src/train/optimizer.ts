@@ -6,11 +6,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { OptimizerSpec, TrainHyperParams } from '../runs/types.js';
+import { WeightAverage } from './weight-average.js';
 
 /** An optimizer whose learning rate a schedule can read and set between steps. */
 export interface TrainOptimizer extends tf.Optimizer {
   getLearningRate(): number;
   setLearningRate(lr: number): void;
+  /** The run's average of the weights (--ema), updated after every step; absent when the run keeps none. */
+  readonly weightAverage?: WeightAverage;
 }
 
 export const DEFAULT_OPTIMIZER: OptimizerSpec = { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null };
@@ -146,9 +149,37 @@ export function makeLoss(labelSmoothing: number): string | ((yTrue: tf.Tensor, y
     });
 }
 
-/** Compiles `model` for training with the run's optimizer and loss; returns the optimizer. */
-export function compileForTraining(model: tfl.LayersModel, hyper: Pick<TrainHyperParams, 'optimizer' | 'lr' | 'labelSmoothing'>): TrainOptimizer {
-  const optimizer = makeOptimizer(hyper.optimizer, hyper.lr);
+/**
+ * The optimizer with a weight average riding along (Keras 3 keeps its EMA in the optimizer too):
+ * updated after every step it applies, and saved and restored with its own state, so that
+ * checkpoints need nothing new to hold it.
+ */
+export function withWeightAverage(optimizer: TrainOptimizer, average: WeightAverage): TrainOptimizer {
+  const own = { apply: optimizer.applyGradients.bind(optimizer), get: optimizer.getWeights.bind(optimizer), set: optimizer.setWeights.bind(optimizer), dispose: optimizer.dispose.bind(optimizer) };
+  return Object.assign(optimizer, {
+    weightAverage: average,
+    applyGradients(variableGradients: Parameters<tf.Optimizer['applyGradients']>[0]): void {
+      own.apply(variableGradients);
+      average.update();
+    },
+    async getWeights(): Promise<NamedTensor[]> {
+      return [...(await own.get()), ...average.getWeights()];
+    },
+    async setWeights(weights: NamedTensor[]): Promise<void> {
+      await own.set(weights.filter((w) => !average.owns(w.name)));
+      average.setWeights(weights.filter((w) => average.owns(w.name)));
+    },
+    dispose(): void {
+      own.dispose();
+      average.dispose();
+    },
+  });
+}
+
+/** Compiles `model` for training with the run's optimizer and loss (and weight average, when asked); returns the optimizer. */
+export function compileForTraining(model: tfl.LayersModel, hyper: Pick<TrainHyperParams, 'optimizer' | 'lr' | 'labelSmoothing'> & Partial<Pick<TrainHyperParams, 'ema'>>): TrainOptimizer {
+  const plain = makeOptimizer(hyper.optimizer, hyper.lr);
+  const optimizer = hyper.ema ? withWeightAverage(plain, new WeightAverage(model, hyper.ema)) : plain;
   model.compile({ optimizer, loss: makeLoss(hyper.labelSmoothing), metrics: ['accuracy'] });
   return optimizer;
 }

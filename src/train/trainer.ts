@@ -111,14 +111,22 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
         await opts.saveCheckpoint(state);
       }
       await emit('onPhaseEnd', phase);
-      await opts.onPhaseDone?.(phase, state);
+      const onPhaseDone = opts.onPhaseDone;
+      if (onPhaseDone) await withEvaluationWeights(() => onPhaseDone(phase, state));
       ctl.stopPhase = false;
       state.phasesDone.push(phase);
       snapshot();
       await opts.saveCheckpoint(state);
     }
   });
+  // The model handed back (and saved) is the weight average, when the run keeps one.
+  optimizer.weightAverage?.finalize();
   return state;
+
+  /** Runs an evaluation with the weights it should see: the average when the run keeps one (--ema). */
+  function withEvaluationWeights<T>(fn: () => T | Promise<T>): Promise<T> {
+    return optimizer.weightAverage ? optimizer.weightAverage.evaluateWith(fn) : Promise.resolve(fn());
+  }
 
   async function runEpoch(phase: Phase): Promise<HistoryRow> {
     const t0 = performance.now();
@@ -152,7 +160,7 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
       seen += n;
       await emit('onBatchEnd', { step: step + 1, steps, loss: lossSum / seen, acc: accSum / seen });
     }
-    const val = lossAndAccuracy(predictProbs(model, data.val, { tta: hyper.tta }), data.val.y);
+    const val = await withEvaluationWeights(() => lossAndAccuracy(predictProbs(model, data.val, { tta: hyper.tta }), data.val.y));
     // Weights can overflow to NaN while the training loss (clipped in the cross-entropy) stays finite.
     if (!Number.isFinite(val.loss) && data.val.count > 0) throw new UserError(`training diverged: the validation loss is ${val.loss} after ${phase} epoch ${info.epochInPhase} (try a lower --lr)`);
     state.epochsDone[phase]++;

@@ -49,7 +49,7 @@ export function runConfig(id: string, model: string, dataDir: string): RunConfig
     createdAt: '2026-01-01T00:00:00.000Z',
     hyper: {
       epochs: 1, augEpochs: 0, batchSize: 32, lr: 0.001, seed: 13, valSplit: 0.2, limit: null, earlyStop: null,
-      lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none',
+      lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null,
     },
     augmentation: ARTICLE_AUGMENTATION,
     data: { kind: 'flag', dir: dataDir, files: {} as RunConfig['data']['files'], trainCount: 96, valCount: 24, testCount: TEST_COUNT },

@@ -27,6 +27,7 @@ export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epoc
   erase: number;
   photo: number;
   tta: TrainHyperParams['tta'];
+  ema?: number;
 }
 
 /** The learning rate of a fine-tuning run when --lr is not given (Keras's transfer-learning guide uses 1e-5 with Adam). */
@@ -138,6 +139,7 @@ export function hyperFromFlags(f: TrainingFlags, adam: OptimizerSpec): TrainHype
     optimizer: optimizerFromFlags(f, adam),
     labelSmoothing: f.labelSmoothing,
     tta: f.tta,
+    ema: f.ema ?? null,
   };
 }
 
@@ -147,7 +149,7 @@ export function augmentationFromFlags(f: Pick<TrainingFlags, 'shearUnit' | 'inte
   return { ...affine, shearUnit: f.shearUnit, interpolation: f.interpolation, cropPad: f.cropPad, flip: Boolean(f.flip), erase: f.erase, photo: f.photo };
 }
 
-const HYPER_FLAGS = ['epochs', 'augEpochs', 'batchSize', 'lr', 'seed', 'valSplit', 'limit', 'earlyStop', 'lrSchedule', 'labelSmoothing', 'tta'] as const;
+const HYPER_FLAGS = ['epochs', 'augEpochs', 'batchSize', 'lr', 'seed', 'valSplit', 'limit', 'earlyStop', 'lrSchedule', 'labelSmoothing', 'tta', 'ema'] as const;
 const OPTIMIZER_FLAGS = ['optimizer', 'momentum', 'nesterov', 'weightDecay'] as const;
 const AUGMENT_FLAGS = ['shearUnit', 'interpolation', 'cropPad', 'flip', 'erase', 'photo'] as const;
 const AFFINE_FIELDS = ['rotationDeg', 'widthShift', 'heightShift', 'shear', 'zoom'] as const;
@@ -198,6 +200,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--nesterov', 'sgd: Nesterov momentum')
     .option('--weight-decay <d>', 'adamw and sgd: decoupled weight decay of kernels per step, times the learning rate (default 0.01 for adamw, 0 for sgd)', unitInterval)
     .option('--label-smoothing <s>', 'categorical cross-entropy label smoothing, 0 to <1 (Keras label_smoothing)', zeroToBelowOne, 0)
+    .option('--ema <decay>', 'keep an exponential moving average of the weights with this decay per step (e.g. 0.999); validation, test and the saved model use it', fraction)
     .option('--seed <n>', 'seed for the split, shuffles, initial weights, dropout and augmentation', nonNegativeInt, 13)
     .option('--val-split <fraction>', 'fraction of the 60k training images held out for validation (0: train on all of them, no validation; not with --early-stop or a plateau schedule)', zeroToBelowOne, 0.2)
     .option('--limit <n>', 'train on the first N training images of the seeded shuffle (quick runs)', positiveInt)
