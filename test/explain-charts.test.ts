@@ -100,6 +100,24 @@ test('curves: only phase 1, and a single epoch, render without a boundary', asyn
   }
 });
 
+test('curves: a run without a validation split (--val-split 0) draws the training curves alone, and says so', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'explain-curves-'));
+  try {
+    const history = syntheticHistory(0, 6).map((r) => ({ ...r, val_loss: null as unknown as number, val_acc: null as unknown as number }));
+    const out = { svg: path.join(dir, 'c.svg'), png: path.join(dir, 'c.png') };
+    await renderCurves(history, out);
+    const svg = await readFile(out.svg, 'utf8');
+    const texts = svgTexts(svg);
+    assert.ok(texts.includes('train'));
+    assert.ok(!texts.includes('validation'), 'no legend entry for a split that has no figures');
+    assert.ok(texts.some((t) => t.endsWith('no validation split')), texts.join(' | '));
+    assert.equal(svg.match(/aria-roledescription="point"/g)?.length, 2 * history.length);
+    await assertPngOfSvg(out.png, svg);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('curves: an empty history is a one-line user error', async () => {
   await assert.rejects(renderCurves([], { svg: '/nonexistent/a.svg', png: '/nonexistent/a.png' }), UserError);
 });

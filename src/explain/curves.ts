@@ -54,11 +54,14 @@ export function curvesSpec(history: readonly HistoryRow[], opts: { title?: strin
     scale: { domain: xDomain, nice: false },
     axis: { tickMinStep: 1, format: 'd' },
   };
+  // A run trained without a validation split (--val-split 0) has no validation figures: no legend entry for them either.
+  const hasValidation = history.some((r) => Number.isFinite(r.val_acc) || Number.isFinite(r.val_loss));
+  const splits = hasValidation ? [SPLIT_LABELS.train, SPLIT_LABELS.val] : [SPLIT_LABELS.train];
   const color = {
     field: 'split',
     type: 'nominal' as const,
     title: null,
-    scale: { domain: [SPLIT_LABELS.train, SPLIT_LABELS.val], range: ['#1f77b4', '#ff7f0e'] },
+    scale: { domain: splits, range: ['#1f77b4', '#ff7f0e'].slice(0, splits.length) },
     legend: { orient: 'top' as const, direction: 'horizontal' as const, symbolType: 'stroke', symbolStrokeWidth: 3, symbolSize: 300 },
   };
   const boundaryAtRight = boundary !== null && boundary - xDomain[0] > 0.6 * (xDomain[1] - xDomain[0]);
@@ -98,7 +101,7 @@ export function curvesSpec(history: readonly HistoryRow[], opts: { title?: strin
   const phases = [...new Set(history.map((r) => r.phase))].join(' + ');
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: opts.title ?? 'Training history', subtitle: `${history.length} epoch${history.length === 1 ? '' : 's'} (${phases})` },
+    title: { text: opts.title ?? 'Training history', subtitle: `${history.length} epoch${history.length === 1 ? '' : 's'} (${phases})${hasValidation ? '' : ', no validation split'}` },
     config: CHART_CONFIG,
     hconcat: PANELS.map(panel),
     spacing: 40,
