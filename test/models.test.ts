@@ -84,6 +84,9 @@ test('best is ResNet-9 at half width: 8 convolutions with batch norm, 2 residual
   assert.equal(count('MaxPooling2D'), 4);
   assert.equal(countParams(model).total, 1_648_896);
   assert.deepEqual(model.outputs[0].shape, [null, 10]);
+  // Its learned features are the 256 pooled channels the classifier takes, not the (scaled) logits.
+  assert.equal(defaultFeatureLayer(model), 'flatten');
+  assert.deepEqual(model.getLayer('flatten').outputShape, [null, 256]);
   model.dispose();
 });
 

@@ -58,12 +58,12 @@ export function inboundLayersIn(model: tfl.LayersModel, layer: Layer): Layer[] {
   return layer.inboundNodes[nodeIndexIn(model, layer)].inboundLayers;
 }
 
-/** Layer classes that only apply a function to the classifier's output (e.g. a separate softmax). */
-const OUTPUT_ACTIVATIONS = new Set(['Activation', 'Softmax']);
+/** Layer classes that only apply a function to the classifier's output (a separate softmax, best's 1/8 logit scale). */
+const OUTPUT_ACTIVATIONS = new Set(['Activation', 'Softmax', 'Rescaling']);
 
 /**
  * The layer feeding the final classifier: the output layer's inbound layer (after stepping back
- * over a separate output activation). For a Sequential that is the second-to-last layer; for a
+ * over a separate output activation or scaling). For a Sequential that is the second-to-last layer; for a
  * functional or transfer model it is whatever the last Dense takes, wherever it is in `layers`.
  * A model whose classifier takes the input directly gives the classifier itself.
  */
