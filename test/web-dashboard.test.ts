@@ -33,6 +33,8 @@ describe('dashboard in chromium', { skip }, () => {
     const runs = path.join(dir, 'runs');
     const r = await runCli(['train', '--model', 'cnn1', '--limit', '600', '--epochs', '2', '--aug-epochs', '0', '--run-dir', path.join(runs, 'tiny')]);
     assert.equal(r.code, 0, r.stderr);
+    const all = await runCli(['train', '--model', 'cnn1', '--limit', '600', '--epochs', '2', '--aug-epochs', '0', '--val-split', '0', '--run-dir', path.join(runs, 'tiny-all')]);
+    assert.equal(all.code, 0, all.stderr);
     server = await buildServer({ runsDir: runs, defaultModelDir: path.join(runs, 'tiny') });
     base = await server.app.listen({ port: 0, host: '127.0.0.1' });
     await fs.mkdir(SHOTS, { recursive: true });
@@ -71,7 +73,7 @@ describe('dashboard in chromium', { skip }, () => {
     await page.waitForSelector('#compare-chart canvas');
     await page.screenshot({ path: path.join(SHOTS, 'runs.png'), fullPage: true });
 
-    await page.click('#runs-table a:text("tiny")');
+    await page.click('#runs-table a:text-is("tiny")');
     await page.waitForSelector('#acc-chart canvas');
     await page.waitForSelector('#confusion td');
     // Both curves are drawn: blue (train) and red (validation) pixels on the accuracy canvas.
@@ -84,6 +86,26 @@ describe('dashboard in chromium', { skip }, () => {
     assert.match(await page.textContent('#cell-info') ?? '', /T-shirt\/top predicted as T-shirt\/top/);
     await page.waitForFunction(() => [...document.querySelectorAll('#run-eval img')].every((i) => (i as HTMLImageElement).complete));
     await page.screenshot({ path: path.join(SHOTS, 'run.png'), fullPage: true });
+  });
+
+  test('a run without a validation split: no validation curve or legend entry, and the compare chart says it left the run out', async () => {
+    await page.goto(`${base}/#/runs`);
+    await page.waitForSelector('#runs-table a');
+    await page.check('input[data-run="tiny"]');
+    await page.check('input[data-run="tiny-all"]');
+    await page.waitForFunction(() => /tiny-all/.test(document.querySelector('#compare-not-drawn')?.textContent ?? ''));
+    assert.match(await page.textContent('#compare-not-drawn') ?? '', /Not drawn: tiny-all \(no validation split/);
+    assert.doesNotMatch(await page.textContent('#compare-chart') ?? '', /tiny-all/, 'no legend entry for a run with nothing to draw');
+    await page.uncheck('input[data-run="tiny"]');
+    await page.waitForFunction(() => document.querySelector('#compare-chart canvas') === null);
+
+    await page.goto(`${base}/#/run/tiny-all`);
+    await page.waitForSelector('#acc-chart canvas');
+    assert.match(await page.textContent('#run-status') ?? '', /no validation split/);
+    assert.ok((await colouredPixels('#acc-chart canvas', [0x4e, 0x79, 0xa7])) > 20, 'train curve drawn');
+    assert.equal(await colouredPixels('#acc-chart canvas', [0xe1, 0x57, 0x59]), 0, 'no validation curve');
+    assert.doesNotMatch(await page.textContent('#acc-chart') ?? '', /validation/);
+    assert.doesNotMatch(await page.textContent('#loss-chart') ?? '', /validation/);
   });
 
   test('projector: points drawn with WebGL, a hover shows the thumbnail and class', async () => {

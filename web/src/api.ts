@@ -1,5 +1,5 @@
 /** The server's API, typed as the dashboard uses it. */
-export interface HistoryRow { phase: 'base' | 'augment'; epoch: number; loss: number; acc: number; val_loss: number; val_acc: number; seconds: number; lr: number }
+export interface HistoryRow { phase: 'base' | 'augment'; epoch: number; loss: number; acc: number; val_loss: number | null; val_acc: number | null; seconds: number; lr: number }
 export interface ArticleFigures { params: number; phase1: { loss: number; acc: number; seconds: number }; phase2?: { loss: number; acc: number; seconds: number } }
 export interface RunSummary { id: string; model: string | null; createdAt: string | null; params: number | null; lastEval: { phase: string; epoch: number; test_acc: number; test_loss: number } | null; article: ArticleFigures | null; training: boolean; error?: string }
 export interface ClassMetrics { class: number; name: string; precision: number; recall: number; f1: number; support: number }
@@ -7,6 +7,11 @@ export interface EvalResult { phase: string; epoch: number; test_loss: number; t
 export interface RunDetail { id: string; config: { model: string; params: { total: number }; hyper: Record<string, unknown>; backend: string }; history: HistoryRow[]; eval: { results: EvalResult[] } | null; pictures: string[]; training: boolean }
 export interface Projection { method: string; dims: number; count: number; labels: number[]; indices: number[]; coords: number[][]; axes: string[]; classNames: string[]; quality: { original: number; projection: number }; source: { kind: string; dim: number } }
 export interface Prediction { top: { class: number; name: string; prob: number }[]; input: string; saliency: string; model: string }
+
+/** Whether a run holds out a validation split: its config says so; older records lack the field and always did. */
+export function hasValidation(run: Pick<RunDetail, 'config'>): boolean {
+  return run.config.hyper.valSplit !== 0;
+}
 
 export class ApiError extends Error {}
 

@@ -2,7 +2,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
-export interface Series { label: string; colour: string; values: Map<number, number>; dash?: boolean }
+export interface Series { label: string; colour: string; values: Map<number, number | null>; dash?: boolean }
 
 export class LineChart {
   private plot: uPlot | null = null;
@@ -34,7 +34,13 @@ export class LineChart {
     );
   }
 
-  destroy(): void {
+  /** Removes the plot; the next update draws a new one. */
+  clear(): void {
     this.plot?.destroy();
+    this.plot = null;
+  }
+
+  destroy(): void {
+    this.clear();
   }
 }

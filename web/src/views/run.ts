@@ -1,15 +1,16 @@
 /** One run: curves (live while it trains), the confusion matrix as a heat map, per-class table, pictures. */
-import { api, type EvalResult, type HistoryRow, type RunDetail } from '../api.js';
+import { api, hasValidation, type EvalResult, type HistoryRow, type RunDetail } from '../api.js';
 import { LineChart } from '../chart.js';
 import { errorBox, h, pct } from '../dom.js';
 
-function curveSeries(history: HistoryRow[], key: 'acc' | 'loss') {
+/** A run trained with `--val-split 0` has no validation rows: its charts get no validation series (an empty legend entry would look like a bug). */
+function curveSeries(history: HistoryRow[], key: 'acc' | 'loss', validated: boolean) {
   const val = key === 'acc' ? 'val_acc' : 'val_loss';
-  return [
-    { label: `train ${key}`, colour: '#4e79a7', values: new Map(history.map((r) => [r.epoch, r[key]])) },
-    { label: `validation ${key}`, colour: '#e15759', values: new Map(history.map((r) => [r.epoch, r[val]])) },
-  ];
+  const train = { label: `train ${key}`, colour: '#4e79a7', values: new Map(history.map((r) => [r.epoch, r[key]])) };
+  if (!validated) return [train];
+  return [train, { label: `validation ${key}`, colour: '#e15759', values: new Map(history.map((r) => [r.epoch, r[val]])) }];
 }
+
 
 function confusionTable(ev: EvalResult, onCell: (t: number, p: number) => void): HTMLTableElement {
   const names = ev.per_class.map((c) => c.name);
@@ -52,10 +53,11 @@ export function runView(root: HTMLElement, id: string | undefined): () => void {
   root.append(h('h2', {}, `Run ${id}`), status, h('div', { class: 'row' }, h('div', { class: 'card' }, accHost), h('div', { class: 'card' }, lossHost)));
 
   const history = new Map<number, HistoryRow>();
+  let validated = true;
   const redraw = () => {
     const rows = [...history.values()].sort((a, b) => a.epoch - b.epoch);
-    acc.update(curveSeries(rows, 'acc'));
-    loss.update(curveSeries(rows, 'loss'));
+    acc.update(curveSeries(rows, 'acc', validated));
+    loss.update(curveSeries(rows, 'loss', validated));
     document.getElementById('acc-chart')?.setAttribute('data-epochs', String(rows.length));
   };
 
@@ -93,10 +95,12 @@ export function runView(root: HTMLElement, id: string | undefined): () => void {
       } else root.append(errorBox(e));
       return;
     }
+    validated = hasValidation(run);
     for (const row of run.history) history.set(row.epoch, row);
     redraw();
     if (first) {
-      status.replaceChildren(h('span', {}, `${run.config.model}, ${run.config.params.total.toLocaleString('en')} parameters, backend ${run.config.backend}`));
+      const split = validated ? '' : ', no validation split (trained on every training image)';
+      status.replaceChildren(h('span', {}, `${run.config.model}, ${run.config.params.total.toLocaleString('en')} parameters, backend ${run.config.backend}${split}`));
       if (run.training) follow();
     }
     const ev = run.eval?.results.at(-1);

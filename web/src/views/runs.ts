@@ -1,5 +1,5 @@
 /** The runs list: ours beside the article's figures, several runs' curves overlaid, and a form to start a run. */
-import { api, type RunSummary } from '../api.js';
+import { api, hasValidation, type RunSummary } from '../api.js';
 import { LineChart, type Series } from '../chart.js';
 import { CLASS_COLOURS, errorBox, h, pct } from '../dom.js';
 
@@ -39,18 +39,23 @@ export function runsView(root: HTMLElement): () => void {
   const selected = new Set<string>();
   const chartHost = h('div', { id: 'compare-chart' });
   const chart = new LineChart(chartHost, 'Validation accuracy', 'accuracy');
+  const notDrawn = h('p', { id: 'compare-not-drawn', class: 'note' });
   const compare = async () => {
     const ids = [...selected];
     const runs = await Promise.all(ids.map((id) => api.run(id)));
-    const series: Series[] = runs.map((r, i) => ({ label: r.id, colour: CLASS_COLOURS[i % 10], values: new Map(r.history.map((row) => [row.epoch, row.val_acc])) }));
+    // Colours stay tied to a run's place in the selection, drawn or not.
+    const series: Series[] = runs.flatMap((r, i) => (hasValidation(r) ? [{ label: r.id, colour: CLASS_COLOURS[i % 10], values: new Map(r.history.map((row) => [row.epoch, row.val_acc])) }] : []));
+    const skipped = runs.filter((r) => !hasValidation(r)).map((r) => r.id);
+    notDrawn.textContent = skipped.length ? `Not drawn: ${skipped.join(', ')} (no validation split: trained on every training image).` : '';
     if (series.length) chart.update(series);
+    else chart.clear();
   };
   root.append(h('h2', {}, 'Runs'), h('p', {}, 'Test accuracy of each run beside the article\'s (after 10 epochs / after +50 augmented). Tick runs to overlay their curves.'));
   Promise.all([api.runs(), api.models()]).then(
     ([{ runs }, { models }]) => {
       const table = h('table', { id: 'runs-table' }, h('tr', {}, h('th', {}, 'run'), h('th', {}, 'model'), h('th', {}, 'parameters'), h('th', {}, 'test accuracy (ours)'), h('th', {}, 'article')));
       for (const r of runs) table.append(row(r, selected, () => void compare()));
-      root.append(table, h('div', { class: 'card' }, chartHost), h('h3', {}, 'Train a model'), trainForm(models.map((m) => m.name)));
+      root.append(table, h('div', { class: 'card' }, chartHost, notDrawn), h('h3', {}, 'Train a model'), trainForm(models.map((m) => m.name)));
     },
     (e) => root.append(errorBox(e)),
   );
