@@ -333,11 +333,20 @@ describe('projection', () => {
     assert.equal(body.coords.length, 200);
     assert.equal(body.coords[0].length, 3);
     assert.equal(body.source.kind, 'model');
-    const cached = path.join(runs, 'tiny', 'embed', 'serve-features-pca-3d-200', 'projection.json');
+    const cachedDirs = async () => (await fs.readdir(path.join(runs, 'tiny', 'embed'))).filter((d) => /^serve-features-[0-9a-f]{12}-pca-3d-200$/.test(d));
+    const [dir] = await cachedDirs();
+    assert.ok(dir, 'cached under a name that says which model the features came from');
+    const cached = path.join(runs, 'tiny', 'embed', dir, 'projection.json');
     const mtime = (await fs.stat(cached)).mtimeMs;
     const again = (await (await get(`/api/runs/tiny/projection${q}`)).json()) as { coords: number[][] };
     assert.deepEqual(again.coords, body.coords);
     assert.equal((await fs.stat(cached)).mtimeMs, mtime, 'served from the cache');
+    // A model written anew (here: only its time) is not answered from the old model's cache.
+    const modelJson = path.join(runs, 'tiny', 'model', 'model.json');
+    const later = new Date(Date.now() + 5000);
+    await fs.utimes(modelJson, later, later);
+    assert.equal((await get(`/api/runs/tiny/projection${q}`)).status, 200);
+    assert.equal((await cachedDirs()).length, 2, 'computed again for the new model');
     const sprite = await get(`/api/runs/tiny/projection/files/sprite.png${q}`);
     assert.equal(sprite.status, 200);
     assert.ok(((await sharp(Buffer.from(await sprite.arrayBuffer())).metadata()).width ?? 0) >= 28 * 14);

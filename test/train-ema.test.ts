@@ -7,6 +7,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../src/backend/index.js';
+import { loadFashionMnist, toExamples } from '../src/data/index.js';
+import { evaluateModel } from '../src/evaluate/report.js';
 import { loadCheckpoint, loadRunModel, type TrainHyperParams } from '../src/runs/index.js';
 import { NO_AUGMENTATION } from '../src/train/augment.js';
 import { compileForTraining } from '../src/train/optimizer.js';
@@ -57,6 +59,27 @@ test('the average follows avg = d*avg + (1-d)*w with d = min(decay, (1+t)/(10+t)
   model.dispose();
 });
 
+test('weights of frozen layers are left out of the average, so they stay bit for bit what they are', async () => {
+  await initBackend('cpu');
+  const model = tinyModel();
+  model.layers[0].trainable = false;
+  const frozen = new Set(model.layers[0].weights.map((w) => w.id));
+  const before = values(model);
+  const average = new WeightAverage(model, 0.9);
+  const rng = new Rng('frozen');
+  for (let t = 0; t < 4; t++) {
+    tf.tidy(() => model.weights.forEach((w) => { if (!frozen.has(w.id)) w.write(tf.add(w.read(), tf.scalar(rng.next() + 0.1))); }));
+    average.update();
+  }
+  const averaged = await average.evaluateWith(() => values(model));
+  model.weights.forEach((w, i) => {
+    if (frozen.has(w.id)) assert.deepEqual(averaged[i], before[i], `frozen weight ${w.name}`);
+    else assert.notDeepEqual(averaged[i], before[i], `trained weight ${w.name}`);
+  });
+  average.dispose();
+  model.dispose();
+});
+
 test('the average is part of the optimizer\'s state: saved, restored, and refused when missing or of another shape', async () => {
   await initBackend('cpu');
   const hyper = { optimizer: { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 }, lr: 0.1, labelSmoothing: 0, ema: 0.9 } as const;
@@ -92,6 +115,14 @@ const hyper: TrainHyperParams = {
   epochs: 1, augEpochs: 2, batchSize: 64, lr: 0.001, seed: 5, valSplit: 0.2, limit: 512, earlyStop: null, lrSchedule: { kind: 'constant' },
   optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null }, labelSmoothing: 0, tta: 'none', ema: 0.9,
 };
+test('a weight-average decay outside (0, 1) is refused before anything is written', async () => {
+  const runDir = path.join(mkdtempSync(path.join(tmpdir(), 'fcnn-ema-bad-')), 'r');
+  for (const ema of [0, 1, -0.5]) {
+    await assert.rejects(trainRun({ model: 'cnn1', hyper: { ...hyper, ema }, augmentation: NO_AUGMENTATION, backend: 'cpu', runDir, pictures: false, progress: false, log: () => {} }), /decay \(ema\) must be between 0 and 1/);
+    assert.equal(existsSync(runDir), false);
+  }
+});
+
 const withoutSeconds = (rows: { seconds: number }[]) => rows.map(({ seconds: _s, ...rest }) => rest);
 
 test('--ema: validation, test and the saved model use the average; a resumed run ends as an uninterrupted one', { skip }, async () => {
@@ -111,6 +142,11 @@ test('--ema: validation, test and the saved model use the average; a resumed run
   assert.equal(averages.length, saved.weights.length);
   saved.weights.forEach((w, i) => assert.deepEqual(Array.from(w.read().dataSync()), Array.from(averages[i].tensor.dataSync()), `weight ${i}`));
   assert.notDeepEqual(values(ck.model), values(saved));
+  // The test figures recorded are the saved average's.
+  const data = await loadFashionMnist();
+  const last = straight.eval.results.at(-1)!;
+  assert.deepEqual(evaluateModel(saved, toExamples(data.test), { phase: last.phase, epoch: last.epoch }).result, last);
+  assert.notDeepEqual(plain.eval.results.at(-1), last);
 
   const interrupted = path.join(base, 'interrupted');
   class Interrupt extends Error {}
@@ -118,6 +154,14 @@ test('--ema: validation, test and the saved model use the average; a resumed run
     trainRun({ ...common, hyper, runDir: interrupted, callbacks: [{ onEpochEnd: (_c, row) => { if (row.epoch === 3) throw new Interrupt('simulated crash'); } }] }),
     Interrupt,
   );
+  // Until it is resumed, the interrupted run's model (for evaluate, predict, the dashboard) is its checkpoint's average.
+  const mid = await loadRunModel(interrupted);
+  const midCk = await loadCheckpoint(interrupted);
+  assert.equal(mid.fromCheckpoint, true);
+  const midAverages = midCk.optimizerWeights.filter((w) => /^ema\/\d+$/.test(w.name));
+  mid.model.weights.forEach((w, i) => assert.deepEqual(Array.from(w.read().dataSync()), Array.from(midAverages[i].tensor.dataSync()), `weight ${i}`));
+  assert.notDeepEqual(values(mid.model), values(midCk.model));
+  mid.model.dispose();
   const resumed = await trainRun({ ...common, hyper, runDir: interrupted, resume: true });
   assert.deepEqual(withoutSeconds(resumed.history), withoutSeconds(straight.history));
   assert.deepEqual(resumed.eval.results, straight.eval.results);

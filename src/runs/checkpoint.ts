@@ -205,3 +205,38 @@ export async function loadCheckpoint(runDir: string): Promise<LoadedCheckpoint> 
   }
   return { model, optimizerWeights, state: state as unknown as TrainState, dir };
 }
+
+/**
+ * How a run that averages its weights (`train --ema`) keeps the averages among its optimizer's
+ * weights: `ema/steps` (the number of updates), then `ema/0`, `ema/1`, ... in model.weights order.
+ */
+export const WEIGHT_AVERAGE_NAMES = {
+  prefix: 'ema/',
+  steps: 'ema/steps',
+  weight: (i: number) => `ema/${i}`,
+} as const;
+
+/**
+ * The model a checkpoint stands for when its run averages its weights: the averages (what its
+ * validation saw, and what it would save if it ended here), not the raw trained weights.
+ */
+export async function loadAveragedCheckpointModel(runDir: string): Promise<{ model: tfl.LayersModel; dir: string }> {
+  const ck = await loadCheckpoint(runDir);
+  const specsFile = path.join(ck.dir, CHECKPOINT_FILES.optimizerJson);
+  try {
+    const byName = new Map(ck.optimizerWeights.map((w) => [w.name, w.tensor]));
+    if (!byName.has(WEIGHT_AVERAGE_NAMES.steps)) throw new RunFileCorruptError(specsFile, `the run averages its weights (--ema), but its checkpoint holds no averages (${WEIGHT_AVERAGE_NAMES.steps} missing)`);
+    ck.model.weights.forEach((w, i) => {
+      const average = byName.get(WEIGHT_AVERAGE_NAMES.weight(i));
+      if (!average || average.shape.join('x') !== w.shape.join('x')) throw new RunFileCorruptError(specsFile, `the weight averages do not match the model (${WEIGHT_AVERAGE_NAMES.weight(i)})`);
+      w.write(average);
+    });
+    return { model: ck.model, dir: path.join(ck.dir, CHECKPOINT_FILES.model) };
+  } catch (e) {
+    ck.model.dispose();
+    throw e;
+  } finally {
+    // The model's variables hold their own references to the averages' data.
+    ck.optimizerWeights.forEach((w) => w.tensor.dispose());
+  }
+}

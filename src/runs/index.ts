@@ -8,6 +8,6 @@ export { RUN_FILES, PICTURE_FILES, CHECKPOINT_FILES, runPath, isValidRunId, type
 export { RunNotFoundError, RunFileMissingError, RunFileCorruptError, RunMismatchError, RunExistsError } from './errors.js';
 export { requireRunDir, requireRunDirOrNothing, hasRunConfig, readRunConfig, readHistory, readEvalReport } from './read.js';
 export { createRunRecord, appendHistoryRow, rewriteHistory, recordEvaluation } from './write.js';
-export { saveCheckpoint, loadCheckpoint, hasCheckpoint, checkpointDir, cleanStaleFiles, CHECKPOINT_FORMAT, type LoadedCheckpoint, type NamedTensor } from './checkpoint.js';
+export { saveCheckpoint, loadCheckpoint, loadAveragedCheckpointModel, hasCheckpoint, checkpointDir, cleanStaleFiles, CHECKPOINT_FORMAT, WEIGHT_AVERAGE_NAMES, type LoadedCheckpoint, type NamedTensor } from './checkpoint.js';
 export { locateRunModel, loadRunModel, loadModelDir, saveRunModel, type RunModelLocation, type LoadedRunModel } from './model.js';
 export { listRuns, type RunListing } from './list.js';

@@ -8,8 +8,8 @@ import { checkModelIO } from '../models/shape.js';
 import { UserError, errorMessage } from '../util/errors.js';
 import { RunFileCorruptError, RunFileMissingError } from './errors.js';
 import { CHECKPOINT_FILES, runPath } from './files.js';
-import { checkpointDir } from './checkpoint.js';
-import { expectFields, parseJson, readTextOrNull, requireRegularFile, requireRunDir } from './read.js';
+import { checkpointDir, loadAveragedCheckpointModel } from './checkpoint.js';
+import { expectFields, parseJson, readRunConfig, readTextOrNull, requireRegularFile, requireRunDir } from './read.js';
 
 export interface RunModelLocation {
   dir: string;
@@ -83,8 +83,16 @@ export interface LoadedRunModel extends RunModelLocation {
  * probabilities (Fashion-MNIST's by default). Call `initBackend()` first.
  */
 export async function loadRunModel(runDir: string, expect: { input: ImageShape; classes: number } = { input: FASHION_SHAPE, classes: NUM_CLASSES }): Promise<LoadedRunModel> {
-  const location = await locateRunModel(runDir);
-  const model = await loadModelDir(location.dir);
+  let location = await locateRunModel(runDir);
+  let model: tfl.LayersModel;
+  // A checkpoint of a run that averages its weights stands for the averages, as its validation did.
+  if (location.fromCheckpoint && (await readRunConfig(runDir).catch(() => null))?.hyper.ema) {
+    const averaged = await loadAveragedCheckpointModel(runDir);
+    model = averaged.model;
+    location = { dir: averaged.dir, fromCheckpoint: true };
+  } else {
+    model = await loadModelDir(location.dir);
+  }
   try {
     checkModelIO(model, expect, location.dir);
   } catch (e) {

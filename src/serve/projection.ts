@@ -1,8 +1,11 @@
 /**
  * Projections for the dashboard's projector, computed on demand by the embed stage in a worker
  * process (t-SNE of thousands of points takes seconds of CPU) and cached in the run directory:
- * `<run>/embed/serve-<source>-<method>-<dims>d-<count>[-<searches hash>]/`, whose projection.json
- * is written last, so its presence means the folder is complete.
+ * `<run>/embed/serve-<source>[-<model key>]-<method>-<dims>d-<count>[-<searches hash>]/`, whose
+ * projection.json is written last, so its presence means the folder is complete. Learned features
+ * depend on the model, so their folder names which one (the final model or a checkpoint's, and
+ * when it was written) and how its features are chosen: a run still training, a resumed one, or a
+ * new version that picks another feature layer never gets a stale projection.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -10,7 +13,7 @@ import path from 'node:path';
 import { EMBED_FILES, PROJECTOR_FILES } from '../explain/embed/index.js';
 import type { EmbedMethod } from '../explain/embed/types.js';
 import type { EmbedRequest } from '../explain/embed/run.js';
-import { requireRunDir } from '../runs/index.js';
+import { locateRunModel, requireRunDir } from '../runs/index.js';
 import { HttpError } from './errors.js';
 import { Job, type WorkerJob } from './jobs.js';
 
@@ -28,11 +31,23 @@ export interface ProjectionQuery {
 /** The files of a cached projection a client may download (the projection and TensorBoard's projector files). */
 export const PROJECTION_DOWNLOADS = [EMBED_FILES.projection, EMBED_FILES.scatterPng, EMBED_FILES.scatterSvg, ...Object.values(PROJECTOR_FILES)] as const;
 
-export function projectionDir(runDir: string, q: ProjectionQuery): string {
-  let name = `serve-${q.source}-${q.method}-${q.dims}d-${q.count}`;
+/** Bumped when the features a model gives change for the same weights (2: best's pooled channels, not its logits). */
+const FEATURES_VERSION = 2;
+
+const shortHash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
+
+/** Which model a run's learned features come from now: its location in the run and when it was written. */
+async function modelKey(runDir: string): Promise<string> {
+  const { dir } = await locateRunModel(runDir);
+  const written = (await fs.stat(path.join(dir, 'model.json'))).mtimeMs;
+  return shortHash(JSON.stringify([FEATURES_VERSION, path.relative(runDir, dir), written]));
+}
+
+export function projectionDir(runDir: string, q: ProjectionQuery, model?: string): string {
+  let name = `serve-${q.source}${model ? `-${model}` : ''}-${q.method}-${q.dims}d-${q.count}`;
   if (q.method === 'custom') {
     const searches = JSON.stringify([q.left, q.right, q.up, q.down]);
-    name += `-${createHash('sha256').update(searches).digest('hex').slice(0, 12)}`;
+    name += `-${shortHash(searches)}`;
   }
   return path.join(runDir, 'embed', name);
 }
@@ -48,7 +63,7 @@ export class ProjectionService {
   async ensure(runDir: string, q: ProjectionQuery): Promise<string> {
     await requireRunDir(runDir);
     if (q.method === 'custom' && (!q.left || !q.right)) throw new HttpError(400, 'method=custom needs left and right searches (regular expressions over class names)');
-    const dir = projectionDir(runDir, q);
+    const dir = projectionDir(runDir, q, q.source === 'features' ? await modelKey(runDir) : undefined);
     if (await fs.stat(path.join(dir, EMBED_FILES.projection)).catch(() => null)) return dir;
     let p = this.pending.get(dir);
     if (!p) {

@@ -179,7 +179,7 @@ export function withWeightAverage(optimizer: TrainOptimizer, average: WeightAver
 /** Compiles `model` for training with the run's optimizer and loss (and weight average, when asked); returns the optimizer. */
 export function compileForTraining(model: tfl.LayersModel, hyper: Pick<TrainHyperParams, 'optimizer' | 'lr' | 'labelSmoothing'> & Partial<Pick<TrainHyperParams, 'ema'>>): TrainOptimizer {
   const plain = makeOptimizer(hyper.optimizer, hyper.lr);
-  const optimizer = hyper.ema ? withWeightAverage(plain, new WeightAverage(model, hyper.ema)) : plain;
+  const optimizer = hyper.ema != null ? withWeightAverage(plain, new WeightAverage(model, hyper.ema)) : plain;
   model.compile({ optimizer, loss: makeLoss(hyper.labelSmoothing), metrics: ['accuracy'] });
   return optimizer;
 }

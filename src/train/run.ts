@@ -154,6 +154,7 @@ export async function openRun(opts: Pick<TrainRunOptions, 'model' | 'modelOption
   }
   if (!opts.model) throw new UserError(`train needs --model (one of ${modelNames().join(', ')})`);
   checkValidationNeeds(opts.hyper);
+  checkWeightAverage(opts.hyper);
   const modelOptions = opts.modelOptions ?? {};
   const spec = applyModelOptions(requireModelSpec(opts.model), modelOptions);
   const runDir = opts.runDir ?? defaultRunDir(spec.name);
@@ -166,6 +167,11 @@ export function checkValidationNeeds(hyper: TrainHyperParams): void {
   if (hyper.valSplit > 0) return;
   if (hyper.earlyStop) throw new UserError('--early-stop watches the validation loss: it needs a validation split (--val-split above 0)');
   if (hyper.lrSchedule.kind === 'plateau') throw new UserError('the plateau schedule watches the validation loss: it needs a validation split (--val-split above 0)');
+}
+
+/** The CLI's fraction parser refuses other decays; the library's callers get the same answer (a record with ema 0 could not be read back). */
+function checkWeightAverage(hyper: TrainHyperParams): void {
+  if (hyper.ema !== null && hyper.ema !== undefined && !(hyper.ema > 0 && hyper.ema < 1)) throw new UserError(`the weight-average decay (ema) must be between 0 and 1 (exclusive), or null for none; got ${hyper.ema}`);
 }
 
 export interface RunData {

@@ -16,22 +16,25 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { WEIGHT_AVERAGE_NAMES } from '../runs/index.js';
 import { UserError } from '../util/errors.js';
 
 type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
 
-/** Names of the averages among the optimizer's weights: `ema/steps`, then `ema/0`, `ema/1`, ... in model.weights order. */
-const PREFIX = 'ema/';
-const STEPS = `${PREFIX}steps`;
+const { prefix: PREFIX, steps: STEPS } = WEIGHT_AVERAGE_NAMES;
 
 export class WeightAverage {
   private readonly averages: tf.Variable[];
   private steps = 0;
   /** True while the averages are in the model (between swapIn and swapOut, or after finalize). */
   private swapped = false;
+  /** Weights of frozen layers (a transfer backbone): they never change, and d·w + (1−d)·w is not always w in float32. */
+  private readonly frozen: boolean[];
 
   constructor(private readonly model: tfl.LayersModel, readonly decay: number) {
     if (!(decay > 0 && decay < 1)) throw new Error(`weight-average decay must be between 0 and 1 (exclusive), not ${decay}`);
+    const frozenIds = new Set(model.layers.filter((l) => !l.trainable).flatMap((l) => l.weights.map((w) => w.id)));
+    this.frozen = model.weights.map((w) => frozenIds.has(w.id));
     // A copy of each weight's values, not a tensor sharing its buffer.
     this.averages = tf.tidy(() =>
       model.weights.map((w) => {
@@ -52,6 +55,7 @@ export class WeightAverage {
     const d = this.currentDecay();
     tf.tidy(() => {
       this.model.weights.forEach((w, i) => {
+        if (this.frozen[i]) return;
         const avg = this.averages[i];
         avg.assign(tf.add(tf.mul(avg, d), tf.mul(w.read(), 1 - d)));
       });
@@ -94,7 +98,7 @@ export class WeightAverage {
   /** The averages (live variables) and a fresh step-count tensor, for a checkpoint. */
   getWeights(): NamedTensor[] {
     if (this.swapped) throw new Error('the weight averages are in the model: a checkpoint would mix them up');
-    return [{ name: STEPS, tensor: tf.scalar(this.steps, 'int32') }, ...this.averages.map((v, i) => ({ name: `${PREFIX}${i}`, tensor: v }))];
+    return [{ name: STEPS, tensor: tf.scalar(this.steps, 'int32') }, ...this.averages.map((v, i) => ({ name: WEIGHT_AVERAGE_NAMES.weight(i), tensor: v }))];
   }
 
   /** Restores what getWeights saved; every average must be there, with the model's shapes. */
@@ -103,14 +107,14 @@ export class WeightAverage {
     const steps = byName.get(STEPS);
     if (!steps) throw new UserError(`the checkpoint holds no weight averages (${STEPS} missing), but the run averages its weights`);
     const missing = this.averages.findIndex((v, i) => {
-      const t = byName.get(`${PREFIX}${i}`);
+      const t = byName.get(WEIGHT_AVERAGE_NAMES.weight(i));
       return !t || t.shape.join('x') !== v.shape.join('x');
     });
     if (missing >= 0 || weights.length !== this.averages.length + 1) {
       throw new UserError(`the checkpoint's weight averages do not match the model (${weights.length - 1} saved, ${this.averages.length} weights; first mismatch at ${PREFIX}${missing})`);
     }
     this.steps = steps.dataSync()[0];
-    tf.tidy(() => this.averages.forEach((v, i) => v.assign(tf.clone(byName.get(`${PREFIX}${i}`)!))));
+    tf.tidy(() => this.averages.forEach((v, i) => v.assign(tf.clone(byName.get(WEIGHT_AVERAGE_NAMES.weight(i))!))));
     this.swapped = false;
   }
 
