@@ -6,7 +6,7 @@
 export * from './types.js';
 export { RUN_FILES, PICTURE_FILES, CHECKPOINT_FILES, runPath, isValidRunId, type RunFile, type PictureFile } from './files.js';
 export { RunNotFoundError, RunFileMissingError, RunFileCorruptError, RunMismatchError, RunExistsError } from './errors.js';
-export { requireRunDir, requireRunDirOrNothing, hasRunConfig, readRunConfig, readHistory, readEvalReport } from './read.js';
+export { requireRunDir, requireRunDirOrNothing, hasRunConfig, readRunConfig, readHistory, readEvalReport, isWeightAverageDecay } from './read.js';
 export { createRunRecord, appendHistoryRow, rewriteHistory, recordEvaluation } from './write.js';
 export { saveCheckpoint, loadCheckpoint, loadAveragedCheckpointModel, hasCheckpoint, checkpointDir, cleanStaleFiles, CHECKPOINT_FORMAT, WEIGHT_AVERAGE_NAMES, type LoadedCheckpoint, type NamedTensor } from './checkpoint.js';
 export { locateRunModel, loadRunModel, loadModelDir, saveRunModel, type RunModelLocation, type LoadedRunModel } from './model.js';

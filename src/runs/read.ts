@@ -88,6 +88,8 @@ const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.is
 const isCount = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
 const isPositiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
 const isFraction = (v: unknown) => isNumber(v) && v >= 0 && v < 1;
+/** A weight-average decay (hyper.ema): strictly between 0 and 1; 0 would be no average, 1 one that never moves. */
+export const isWeightAverageDecay = (v: unknown): v is number => isNumber(v) && v > 0 && v < 1;
 const optional = (ok: (v: unknown) => boolean) => (v: unknown) => v === undefined || v === null || ok(v);
 const oneOf = (...values: string[]) => (v: unknown) => typeof v === 'string' && values.includes(v);
 const withKind = (...kinds: string[]) => (v: unknown) => isObject(v) && kinds.includes(v.kind as string);
@@ -112,7 +114,7 @@ const HYPER_RULES: readonly FieldRule[] = [
   ['optimizer', optional(withKind('adam', 'adamw', 'sgd')), 'an optimizer (adam, adamw or sgd)'],
   ['labelSmoothing', optional(isFraction), 'a number from 0 to below 1'],
   ['tta', optional(oneOf('none', 'flip')), '"none" or "flip"'],
-  ['ema', optional((v) => isNumber(v) && v > 0 && v < 1), 'null or a number between 0 and 1'],
+  ['ema', optional(isWeightAverageDecay), 'null or a number between 0 and 1'],
 ];
 
 const AUGMENT_RULES: readonly FieldRule[] = [

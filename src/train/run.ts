@@ -27,6 +27,7 @@ import {
   rewriteHistory,
   RunExistsError,
   RunMismatchError,
+  isWeightAverageDecay,
   RUN_FORMAT,
   runPath,
   saveCheckpoint,
@@ -171,7 +172,7 @@ export function checkValidationNeeds(hyper: TrainHyperParams): void {
 
 /** The CLI's fraction parser refuses other decays; the library's callers get the same answer (a record with ema 0 could not be read back). */
 function checkWeightAverage(hyper: TrainHyperParams): void {
-  if (hyper.ema !== null && hyper.ema !== undefined && !(hyper.ema > 0 && hyper.ema < 1)) throw new UserError(`the weight-average decay (ema) must be between 0 and 1 (exclusive), or null for none; got ${hyper.ema}`);
+  if (hyper.ema != null && !isWeightAverageDecay(hyper.ema)) throw new UserError(`the weight-average decay (ema) must be between 0 and 1 (exclusive), or null for none; got ${hyper.ema}`);
 }
 
 export interface RunData {

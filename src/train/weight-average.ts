@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { WEIGHT_AVERAGE_NAMES } from '../runs/index.js';
+import { isWeightAverageDecay, WEIGHT_AVERAGE_NAMES } from '../runs/index.js';
 import { UserError } from '../util/errors.js';
 
 type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
@@ -32,7 +32,7 @@ export class WeightAverage {
   private readonly frozen: boolean[];
 
   constructor(private readonly model: tfl.LayersModel, readonly decay: number) {
-    if (!(decay > 0 && decay < 1)) throw new Error(`weight-average decay must be between 0 and 1 (exclusive), not ${decay}`);
+    if (!isWeightAverageDecay(decay)) throw new Error(`weight-average decay must be between 0 and 1 (exclusive), not ${decay}`);
     const frozenIds = new Set(model.layers.filter((l) => !l.trainable).flatMap((l) => l.weights.map((w) => w.id)));
     this.frozen = model.weights.map((w) => frozenIds.has(w.id));
     // A copy of each weight's values, not a tensor sharing its buffer.
