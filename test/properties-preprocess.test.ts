@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import sharp from 'sharp';
-import { preprocessImage } from '../src/predict/preprocess.js';
+import { preprocessImage } from '../src/predict/photo.js';
 import { UserError } from '../src/util/errors.js';
 
 const FRAME = 28 * 28;

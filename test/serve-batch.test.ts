@@ -13,7 +13,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../src/backend/index.js';
 import { saliencyMap, topClassSaliency } from '../src/explain/saliency.js';
 import { predictFrames, topK } from '../src/predict/index.js';
-import { preprocessImage } from '../src/predict/preprocess.js';
+import { preprocessImage } from '../src/predict/photo.js';
 import { loadRunModel } from '../src/runs/index.js';
 import { ModelBatcher, type ModelAsk } from '../src/serve/batcher.js';
 import { REPO_ROOT } from './helpers/cli.js';

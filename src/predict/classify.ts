@@ -9,7 +9,8 @@ import { checkModelIO, formatShape, modelImageShape, sameShape, shapeSize } from
 import { UserError, errorMessage } from '../util/errors.js';
 import { predictBatch } from '../models/tta.js';
 import { type PreprocessOverride } from './config.js';
-import { preprocessImage, type PreprocessedImage, type PreprocessInfo } from './preprocess.js';
+import { preprocessImage } from './photo.js';
+import type { PreprocessedImage, PreprocessInfo } from './preprocess.js';
 
 export interface ClassScore {
   /** Class index 0-9. */

@@ -4,7 +4,8 @@
  * shipped default; `classifyImages` works on any loaded model.
  */
 export { DEFAULT_DECODE_LIMITS, DEFAULT_PREPROCESS_CONFIG, DEFAULT_PREPROCESS_MODE, DEFAULT_PAPER_CONFIG, PREPROCESS_MODES, resolvePreprocessConfig, type DecodeLimits, type PaperConfig, type PreprocessConfig, type PreprocessMode, type PreprocessOverride } from './config.js';
-export { preprocessImage, type PreprocessInfo, type PreprocessedImage, type BackgroundEstimate } from './preprocess.js';
+export { preprocessImage } from './photo.js';
+export type { PreprocessInfo, PreprocessedImage, BackgroundEstimate } from './preprocess.js';
 export { preprocessPaper, cornerColour, fitLongSide } from './paper.js';
 export { classifyImages, predictFrames, mirrorFrame, topK, DEFAULT_MIRROR, type MirrorMode, type ClassScore, type ClassifyOptions, type ImageInput, type ImagePrediction } from './classify.js';
 export { frameBytes, framePng, savePreprocessed, uniqueStems } from './save.js';

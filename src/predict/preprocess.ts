@@ -7,12 +7,15 @@
  * the background": on a white page that is exactly the negated grey level; on a dark background it
  * is the grey level itself. The steps below estimate the background, find the object as the pixels
  * that differ from it, and keep only that object.
+ *
+ * Everything here works on decoded pixels in plain TypeScript (no sharp, no Node), so that the
+ * dashboard runs the same steps in the browser; decoding and the sharp-rendered modes are in
+ * photo.ts.
  */
 import { UserError } from '../util/errors.js';
-import sharp from 'sharp';
-import { resolvePreprocessConfig, type PreprocessConfig, type PreprocessMode, type PreprocessOverride } from './config.js';
-import { loadImage, type RgbImage } from './decode.js';
-import { preprocessPaper } from './paper.js';
+import type { PreprocessConfig, PreprocessMode } from './config.js';
+import type { RgbImage } from './decode.js';
+import { resizeGrey } from './resample.js';
 import { boxArea, boxBlur, boxIntersection, boxUnion, close, connectedComponents, fillHoles, hysteresis, open, otsuThreshold, type Box } from './mask.js';
 
 export interface BackgroundEstimate {
@@ -324,8 +327,21 @@ export function objectIntensityRgb(img: RgbImage, bg: BackgroundEstimate, mask: 
   return out;
 }
 
-/** Crops `box`, shrinks it so its long side is `size` (aspect kept) with sharp, and centres it on a black size x size frame. */
-export async function fitToFrame(intensity: Uint8Array, width: number, height: number, box: Box, config: PreprocessConfig): Promise<Uint8Array> {
+/**
+ * Shrinks (or enlarges) a crop of `width` x `height` grey levels to `toWidth` x `toHeight`. The
+ * default is resample.ts with the configured kernel; photo.ts passes sharp's rendering for the
+ * paper's subsampling and sharpening.
+ */
+export type FrameRenderer = (crop: Uint8Array, width: number, height: number, toWidth: number, toHeight: number) => Uint8Array | Promise<Uint8Array>;
+
+function resampleRenderer(config: Pick<PreprocessConfig, 'kernel' | 'sharpenSigma'>): FrameRenderer {
+  const { kernel } = config;
+  if (kernel === 'nearest' || config.sharpenSigma > 0) throw new Error(`the ${kernel} kernel${config.sharpenSigma > 0 ? ' with sharpening' : ''} is rendered by sharp: pass photo.ts's renderer`);
+  return (crop, width, height, toWidth, toHeight) => resizeGrey(crop, width, height, toWidth, toHeight, kernel);
+}
+
+/** Crops `box`, shrinks it so its long side is `size` (aspect kept), and centres it on a black size x size frame. */
+export async function fitToFrame(intensity: Uint8Array, width: number, height: number, box: Box, config: PreprocessConfig, render: FrameRenderer = resampleRenderer(config)): Promise<Uint8Array> {
   const margin = Math.round(config.cropMargin * Math.max(box.width, box.height));
   const x0 = Math.max(0, box.x - margin);
   const y0 = Math.max(0, box.y - margin);
@@ -340,9 +356,7 @@ export async function fitToFrame(intensity: Uint8Array, width: number, height: n
   const scale = size / Math.max(cw, ch);
   const tw = Math.max(1, Math.min(size, Math.round(cw * scale)));
   const th = Math.max(1, Math.min(size, Math.round(ch * scale)));
-  let pipeline = sharp(crop, { raw: { width: cw, height: ch, channels: 1 } }).resize(tw, th, { fit: 'fill', kernel: config.kernel });
-  if (config.sharpenSigma > 0) pipeline = pipeline.sharpen({ sigma: config.sharpenSigma });
-  const small = await pipeline.extractChannel(0).raw({ depth: 'uchar' }).toBuffer();
+  const small = await render(crop, cw, ch, tw, th);
 
   const frame = new Uint8Array(size * size);
   const ox = Math.floor((size - tw) / 2);
@@ -416,14 +430,8 @@ export function stretchContrast(frame: Uint8Array, config: Pick<PreprocessConfig
   return { pixels, gain };
 }
 
-function scaleBox(box: Box, sx: number, sy: number): Box {
-  const x = Math.floor(box.x * sx);
-  const y = Math.floor(box.y * sy);
-  return { x, y, width: Math.ceil((box.x + box.width) * sx) - x, height: Math.ceil((box.y + box.height) * sy) - y };
-}
-
-/** Runs every step on decoded RGB pixels. */
-export async function preprocessRgb(img: RgbImage, config: PreprocessConfig): Promise<{ pixels: Float32Array; info: Omit<PreprocessInfo, 'source'> }> {
+/** Runs every step on decoded RGB pixels ('mask' and 'hybrid' modes; `render` as fitToFrame takes it). */
+export async function preprocessRgb(img: RgbImage, config: PreprocessConfig, render?: FrameRenderer): Promise<{ pixels: Float32Array; info: Omit<PreprocessInfo, 'source'> }> {
   const { width, height } = img;
   const bg = estimateBackground(img, config);
   const blurRadius = Math.round(config.blurFraction * Math.max(width, height));
@@ -435,7 +443,7 @@ export async function preprocessRgb(img: RgbImage, config: PreprocessConfig): Pr
   const objectMaskPixels = object?.mask ?? new Uint8Array(width * height);
   const intensity = objectIntensityRgb(img, bg, objectMaskPixels);
   const box = object?.box ?? fullBox;
-  const fitted = await fitToFrame(intensity, width, height, box, config);
+  const fitted = await fitToFrame(intensity, width, height, box, config, render);
   const { frame, mirrored } = config.orientWide ? orientLikeFashionMnist(fitted, config.size, box, config.orientMinAspect) : { frame: fitted, mirrored: false };
   const { pixels, gain } = stretchContrast(frame, config);
   let area = 0;
@@ -444,19 +452,4 @@ export async function preprocessRgb(img: RgbImage, config: PreprocessConfig): Pr
     pixels,
     info: { mode: config.mode, working: { width, height }, background: bg, inverted: bg.light, thresholds, objectFound: object !== null, box, mirrored, objectFraction: area / (width * height), gain },
   };
-}
-
-/**
- * Decodes an image (path or bytes) and brings it to Fashion-MNIST's form with the configured mode
- * ('paper': src/predict/paper.ts; 'mask' and 'hybrid': the steps above). Throws `UserError` with
- * one line when the input is not a usable image.
- */
-export async function preprocessImage(input: Buffer | string, override?: PreprocessOverride): Promise<PreprocessedImage> {
-  const config = resolvePreprocessConfig(override);
-  const paper = config.mode === 'paper';
-  const decoded = paper ? await loadImage(input, config.limits, config.paper.maxSide, 'nearest') : await loadImage(input, config.limits, config.workingSize);
-  const { pixels, info } = paper ? await preprocessPaper(decoded.rgb, config) : await preprocessRgb(decoded.rgb, config);
-  const sx = decoded.source.width / decoded.rgb.width;
-  const sy = decoded.source.height / decoded.rgb.height;
-  return { pixels, info: { ...info, source: decoded.source, box: scaleBox(info.box, sx, sy) } };
 }

@@ -4,7 +4,8 @@
  * predict stage's one-line refusal.
  */
 import { IMAGE_SIZE } from '../data/types.js';
-import { preprocessImage, type PreprocessInfo } from '../predict/preprocess.js';
+import { preprocessImage } from '../predict/photo.js';
+import type { PreprocessInfo } from '../predict/preprocess.js';
 import { frameBytes } from '../predict/save.js';
 import { encodePng } from '../util/png.js';
 import { UserError, errorMessage } from '../util/errors.js';
