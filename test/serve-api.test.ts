@@ -12,7 +12,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { topClassSaliency } from '../src/explain/saliency.js';
 import { classifyWithModel } from '../src/predict/index.js';
+import { loadRunModel } from '../src/runs/index.js';
+import type { ServedModelMetadata } from '../src/serve/model-files.js';
 import { buildServer, type ServeApp } from '../src/serve/index.js';
 import * as S from '../src/serve/schemas.js';
 import { REPO_ROOT, runCli } from './helpers/cli.js';
@@ -312,12 +316,49 @@ describe('predict', () => {
     }
   });
 
+  test("model files: TF.js loads the served model over HTTP and it answers as the run's model does, saliency included", async () => {
+    const loaded = await tfl.loadLayersModel(`${base}/api/runs/tiny/model/model.json`);
+    try {
+      const meta = loaded.getUserDefinedMetadata() as ServedModelMetadata;
+      const { model } = await loadRunModel(path.join(runs, 'tiny'));
+      assert.deepEqual(meta.fashionCnn, { name: model.name, tta: 'none' });
+      const frames = [0, 1, 2].map((k) => Float32Array.from({ length: 784 }, (_, i) => ((i * (7 + k)) % 97) / 96));
+      const ours = topClassSaliency(model, frames, 'none');
+      const theirs = topClassSaliency(loaded, frames, 'none');
+      for (const [i, a] of ours.entries()) {
+        const b = theirs[i];
+        assert.equal(b.top, a.top);
+        for (let c = 0; c < 10; c++) assert.ok(Math.abs(a.probs[c] - b.probs[c]) < 1e-5, `frame ${i} class ${c}: ${b.probs[c]} against ${a.probs[c]}`);
+        for (let k = 0; k < 784; k++) assert.ok(Math.abs(a.saliency![k] - b.saliency![k]) < 1e-3, `frame ${i} saliency ${k}`);
+      }
+      model.dispose();
+      // The default model's files are the same route's; weights.bin is what the manifest lists.
+      const json = (await (await get('/api/model/model.json')).json()) as { weightsManifest: { paths: string[]; weights: { shape: number[] }[] }[] };
+      assert.deepEqual(json.weightsManifest[0].paths, ['./weights.bin']);
+      const bin = await get('/api/model/weights.bin');
+      assert.equal(bin.headers.get('content-type'), 'application/octet-stream');
+      const floats = json.weightsManifest[0].weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+      assert.equal((await bin.arrayBuffer()).byteLength, 4 * floats);
+    } finally {
+      loaded.dispose();
+    }
+  });
+
+  test('model files: a name other than model.json or weights.bin is a 400, an unknown run a 404', async () => {
+    await expectError(await get('/api/model/model.h5'), 400, /file/);
+    await expectError(await get('/api/runs/tiny/model/..%2Fconfig.json'), 400, /file/);
+    await expectError(await get('/api/runs/nope/model/model.json'), 404, /nope/);
+  });
+
   test('no default model: 503 with a reason', async () => {
     const other = await buildServer({ runsDir: runs, defaultModelDir: path.join(dir, 'no-such-model') });
     try {
       const res = await other.app.inject({ method: 'POST', url: '/api/predict', payload: photo, headers: { 'content-type': 'image/jpeg' } });
       assert.equal(res.statusCode, 503);
       assert.match(res.json<{ error: string }>().error, /no default model/);
+      const files = await other.app.inject({ method: 'GET', url: '/api/model/model.json' });
+      assert.equal(files.statusCode, 503);
+      assert.match(files.json<{ error: string }>().error, /no default model/);
     } finally {
       await other.shutdown();
     }
@@ -419,7 +460,7 @@ describe('training', () => {
 test('GET /api/openapi.json is generated from the validating schemas', async () => {
   const doc = (await (await get('/api/openapi.json')).json()) as { openapi: string; paths: Record<string, Record<string, { parameters?: { name: string; in: string; schema: unknown }[]; requestBody?: { content: Record<string, { schema: { required?: string[]; properties: Record<string, unknown> } }> } }>> };
   assert.match(doc.openapi, /^3\./);
-  for (const p of ['/api/runs', '/api/runs/{id}', '/api/runs/{id}/pictures/{name}', '/api/runs/{id}/projection', '/api/predict', '/api/runs/{id}/predict', '/api/train', '/api/runs/{id}/events', '/api/runs/{id}/stop']) assert.ok(doc.paths[p], p);
+  for (const p of ['/api/runs', '/api/runs/{id}', '/api/runs/{id}/pictures/{name}', '/api/runs/{id}/projection', '/api/predict', '/api/runs/{id}/predict', '/api/model/{file}', '/api/runs/{id}/model/{file}', '/api/train', '/api/runs/{id}/events', '/api/runs/{id}/stop']) assert.ok(doc.paths[p], p);
   const train = doc.paths['/api/train'].post.requestBody!.content['application/json'].schema;
   assert.deepEqual(train.required, S.trainBody.required);
   assert.deepEqual(Object.keys(train.properties), Object.keys(S.trainBody.properties));

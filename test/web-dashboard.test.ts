@@ -146,6 +146,45 @@ describe('dashboard in chromium', { skip }, () => {
     assert.match(await page.textContent('#classify-result .error') ?? '', /not an image/);
   });
 
+  test('classify in the browser: TF.js loaded on demand gives the server\'s answer without uploading the photo', async () => {
+    const requests: string[] = [];
+    const record = (r: { method(): string; url(): string }) => requests.push(`${r.method()} ${new URL(r.url()).pathname}`);
+    page.on('request', record);
+    try {
+      await page.goto(`${base}/#/classify`);
+      const buffer = await simplePhoto('jpeg', 224, 224);
+      const topRows = async () => (await page.locator('.top-label').allTextContents()).map((t) => ({ name: t.replace(/ [\d.]+%$/, ''), prob: Number(/([\d.]+)%$/.exec(t)?.[1]) / 100 }));
+      await page.setInputFiles('#photo-input', { name: 'on-server.jpg', mimeType: 'image/jpeg', buffer });
+      await page.waitForSelector('#prediction-origin');
+      assert.match(await page.textContent('#prediction-origin') ?? '', /on the server/);
+      const server = await topRows();
+      assert.ok(requests.includes('POST /api/predict'));
+      assert.ok(!requests.some((r) => /in-browser|\/model\//.test(r)), `TF.js and the model are not fetched until asked for: ${requests.join(', ')}`);
+
+      requests.length = 0;
+      await page.check('#in-browser');
+      await page.setInputFiles('#photo-input', { name: 'in-browser.jpg', mimeType: 'image/jpeg', buffer });
+      await page.waitForFunction(() => /in this browser/.test(document.querySelector('#prediction-origin')?.textContent ?? ''), null, { timeout: 120_000 });
+      const local = await topRows();
+      assert.ok(!requests.includes('POST /api/predict'), 'the photo is not uploaded');
+      assert.ok(requests.includes('GET /api/model/model.json') && requests.includes('GET /api/model/weights.bin'), requests.join(', '));
+      assert.ok(requests.some((r) => /in-browser.*\.js$/.test(r)), 'the TF.js chunk is loaded now');
+      assert.equal(local[0].name, server[0].name, `browser ${JSON.stringify(local)} against server ${JSON.stringify(server)}`);
+      assert.ok(Math.abs(local[0].prob - server[0].prob) < 0.02, `browser ${JSON.stringify(local)} against server ${JSON.stringify(server)}`);
+      for (const id of ['#model-input', '#saliency']) assert.equal(await page.$eval(id, (i) => (i as HTMLImageElement).naturalWidth), 28);
+      assert.ok((await page.textContent('#prediction-origin'))?.match(/preprocessing \d+ ms, model \d+ ms/));
+      await page.screenshot({ path: path.join(SHOTS, 'classify-in-browser.png') });
+
+      // The browser's refusals are messages too.
+      await page.setInputFiles('#photo-input', { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a picture') });
+      await page.waitForSelector('#classify-result .error');
+      assert.match(await page.textContent('#classify-result .error') ?? '', /not an image/);
+      await page.uncheck('#in-browser');
+    } finally {
+      page.off('request', record);
+    }
+  });
+
   test('a tiny training run started from the page: the curve grows live', async () => {
     await page.goto(`${base}/#/runs`);
     // Every epoch count the chart shows, sampled in the page: a tiny run can be over before a

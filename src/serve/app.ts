@@ -19,7 +19,8 @@ import { errorMessage } from '../util/errors.js';
 import { resolveServeConfig, type ServeConfig } from './config.js';
 import { clientMessage, HttpError, httpErrorOf } from './errors.js';
 import type { JobEvent } from './jobs.js';
-import { ModelCache } from './models.js';
+import { ModelCache, type ServedModel } from './models.js';
+import { modelFiles, type ModelFileName } from './model-files.js';
 import { ModelBatcher } from './batcher.js';
 import { predictUpload } from './predict.js';
 import { ConfusionImages } from './confusion.js';
@@ -197,29 +198,47 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
 
   // Classifications under way: a shutdown lets them finish before it stops the preprocessing pool.
   const inflight = new Set<Promise<unknown>>();
-  const predictWith = async (req: FastifyRequest<{ Querystring: PredictQuery }>, dir: string, unavailable?: string) => {
-    const bytes = await uploadBytes(req);
-    const served = await models.get(dir).catch((e: unknown) => {
-      if (unavailable && (e instanceof RunNotFoundError || e instanceof RunFileMissingError)) throw new HttpError(503, unavailable);
+  const noDefaultModel = `no default model: ${config.defaultModelDir} holds no trained model (start the server with --default-model RUN_DIR, or use /api/runs/{id}/predict)`;
+  const defaultModel = () =>
+    models.get(config.defaultModelDir).catch((e: unknown) => {
+      if (e instanceof RunNotFoundError || e instanceof RunFileMissingError) throw new HttpError(503, noDefaultModel);
       throw e;
     });
-    const answer = predictUpload(served, preprocessor, batcher, bytes, req.query.top ?? config.top, req.query.saliency ?? true);
+  const predictWith = async (req: FastifyRequest<{ Querystring: PredictQuery }>, served: () => Promise<ServedModel>) => {
+    const bytes = await uploadBytes(req);
+    const { model, tta } = await served();
+    const answer = predictUpload({ model, tta }, preprocessor, batcher, bytes, req.query.top ?? config.top, req.query.saliency ?? true);
     inflight.add(answer);
     try {
-      return { ...(await answer), model: served.model.name };
+      return { ...(await answer), model: model.name };
     } finally {
       inflight.delete(answer);
     }
   };
+  // The model files the dashboard loads to classify in the browser (TF.js), written from the very model /predict uses.
+  const sendModelFile = async (reply: FastifyReply, served: ServedModel, file: ModelFileName) => {
+    const files = await modelFiles(served);
+    reply.header('content-type', file === 'model.json' ? 'application/json' : 'application/octet-stream').header('cache-control', 'no-cache');
+    return files[file];
+  };
+  app.get<{ Params: { file: ModelFileName } }>('/api/model/:file', { schema: { summary: 'The default model as TF.js layers-model files', params: S.modelFileParams, response: S.ERROR_RESPONSES } }, async (req, reply) =>
+    sendModelFile(reply, await defaultModel(), req.params.file),
+  );
+  app.get<{ Params: { id: string; file: ModelFileName } }>(
+    '/api/runs/:id/model/:file',
+    { schema: { summary: "A run's model as TF.js layers-model files", params: S.runModelFileParams, response: S.ERROR_RESPONSES } },
+    async (req, reply) => sendModelFile(reply, await models.get(runDir(req.params.id)), req.params.file),
+  );
+
   const predictSchema = { querystring: S.predictQuery, consumes: S.PREDICT_CONSUMES, response: S.predictResponse };
 
   app.post<{ Querystring: PredictQuery }>('/api/predict', { schema: { ...predictSchema, summary: 'Classify a photo with the default model' }, config: limit(config.rateLimit.predictPerMinute) }, async (req) =>
-    predictWith(req, config.defaultModelDir, `no default model: ${config.defaultModelDir} holds no trained model (start the server with --default-model RUN_DIR, or use /api/runs/{id}/predict)`),
+    predictWith(req, defaultModel),
   );
   app.post<{ Params: IdParams; Querystring: PredictQuery }>(
     '/api/runs/:id/predict',
     { schema: { ...predictSchema, params: S.runParams, summary: "Classify a photo with a run's model" }, config: limit(config.rateLimit.predictPerMinute) },
-    async (req) => predictWith(req, runDir(req.params.id)),
+    async (req) => predictWith(req, () => models.get(runDir(req.params.id))),
   );
 
   app.get('/api/train', { schema: { summary: 'The training run in progress, if any' } }, async () => {

@@ -6,6 +6,7 @@
 import { EMBED_METHODS } from '../explain/embed/types.js';
 import { MAX_EMBED_COUNT, DEFAULT_EMBED_COUNT } from '../explain/embed/run.js';
 import { NUM_CLASSES } from '../data/types.js';
+import { MODEL_FILE_NAMES } from './model-files.js';
 
 /** Run ids are folder names (isValidRunId also refuses '.' and '..'). */
 export const RUN_ID_PATTERN = '^[A-Za-z0-9._-]+$';
@@ -52,6 +53,12 @@ export const projectionFileParams = {
   properties: { id: runId, file: { type: 'string', pattern: '^[a-z_]+\\.(json|png|svg|tsv|pbtxt)$' } },
   required: ['id', 'file'],
 } as const;
+
+const modelFile = { type: 'string', enum: [...MODEL_FILE_NAMES], description: 'model.json (TF.js layers model: topology, weights manifest, the run\'s test-time augmentation) or weights.bin' } as const;
+
+export const modelFileParams = { type: 'object', properties: { file: modelFile }, required: ['file'] } as const;
+
+export const runModelFileParams = { type: 'object', properties: { id: runId, file: modelFile }, required: ['id', 'file'] } as const;
 
 export const predictQuery = {
   type: 'object',
