@@ -95,6 +95,11 @@ try {
   await page.setInputFiles('#photo-input', { name: 'tshirt.jpg', mimeType: 'image/jpeg', buffer: await tshirtPhoto() });
   await page.waitForSelector('#predicted-label');
   await shot('classify.png');
+  await page.check('#in-browser');
+  await page.evaluate(() => document.querySelector('#classify-result')?.replaceChildren());
+  await page.setInputFiles('#photo-input', { name: 'tshirt-here.jpg', mimeType: 'image/jpeg', buffer: await tshirtPhoto() });
+  await page.waitForFunction(() => /in this browser/.test(document.querySelector('#prediction-origin')?.textContent ?? ''), null, { timeout: 120_000 });
+  await shot('classify-in-browser.png');
 
   await page.goto(`${base}/#/runs`);
   await page.waitForSelector('#train-form');
