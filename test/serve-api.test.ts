@@ -339,6 +339,13 @@ describe('predict', () => {
       assert.equal(bin.headers.get('content-type'), 'application/octet-stream');
       const floats = json.weightsManifest[0].weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
       assert.equal((await bin.arrayBuffer()).byteLength, 4 * floats);
+      // A browser that has the files revalidates them: 304 while the model is the same.
+      const etag = bin.headers.get('etag');
+      assert.match(etag ?? '', /^"[\w-]{20,}"$/);
+      const again = await fetch(`${base}/api/model/weights.bin`, { headers: { 'if-none-match': etag! } });
+      assert.equal(again.status, 304);
+      assert.equal((await again.arrayBuffer()).byteLength, 0);
+      assert.equal((await fetch(`${base}/api/model/weights.bin`, { headers: { 'if-none-match': '"other"' } })).status, 200);
     } finally {
       loaded.dispose();
     }

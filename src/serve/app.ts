@@ -216,18 +216,20 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     }
   };
   // The model files the dashboard loads to classify in the browser (TF.js), written from the very model /predict uses.
-  const sendModelFile = async (reply: FastifyReply, served: ServedModel, file: ModelFileName) => {
+  const sendModelFile = async (req: FastifyRequest, reply: FastifyReply, served: ServedModel, file: ModelFileName) => {
     const files = await modelFiles(served);
-    reply.header('content-type', file === 'model.json' ? 'application/json' : 'application/octet-stream').header('cache-control', 'no-cache');
+    reply.header('etag', files.etag).header('cache-control', 'no-cache');
+    if (req.headers['if-none-match'] === files.etag) return reply.code(304).send();
+    reply.header('content-type', file === 'model.json' ? 'application/json' : 'application/octet-stream');
     return files[file];
   };
   app.get<{ Params: { file: ModelFileName } }>('/api/model/:file', { schema: { summary: 'The default model as TF.js layers-model files', params: S.modelFileParams, response: S.ERROR_RESPONSES } }, async (req, reply) =>
-    sendModelFile(reply, await defaultModel(), req.params.file),
+    sendModelFile(req, reply, await defaultModel(), req.params.file),
   );
   app.get<{ Params: { id: string; file: ModelFileName } }>(
     '/api/runs/:id/model/:file',
     { schema: { summary: "A run's model as TF.js layers-model files", params: S.runModelFileParams, response: S.ERROR_RESPONSES } },
-    async (req, reply) => sendModelFile(reply, await models.get(runDir(req.params.id)), req.params.file),
+    async (req, reply) => sendModelFile(req, reply, await models.get(runDir(req.params.id)), req.params.file),
   );
 
   const predictSchema = { querystring: S.predictQuery, consumes: S.PREDICT_CONSUMES, response: S.predictResponse };

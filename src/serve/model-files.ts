@@ -4,6 +4,7 @@
  * that what the browser gets is exactly what /predict uses: an interrupted run's checkpoint, or its
  * weight averages (--ema), included.
  */
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ServedModel } from './models.js';
@@ -14,6 +15,8 @@ export type ModelFileName = (typeof MODEL_FILE_NAMES)[number];
 export interface ModelFiles {
   'model.json': Buffer;
   'weights.bin': Buffer;
+  /** An HTTP entity tag of both files: a browser that has them revalidates for a 304 instead of downloading them again. */
+  etag: string;
 }
 
 /** What the browser needs besides the layers: the run's test-time augmentation. */
@@ -37,7 +40,9 @@ async function writeModelFiles({ model, tta }: ServedModel): Promise<ModelFiles>
         weightsManifest: [{ paths: ['./weights.bin'], weights: artifacts.weightSpecs ?? [] }],
         userDefinedMetadata: metadata,
       };
-      files = { 'model.json': Buffer.from(JSON.stringify(json)), 'weights.bin': weights };
+      const modelJson = Buffer.from(JSON.stringify(json));
+      const etag = `"${createHash('sha256').update(modelJson).update(weights).digest('base64url').slice(0, 27)}"`;
+      files = { 'model.json': modelJson, 'weights.bin': weights, etag };
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     }),
   );
