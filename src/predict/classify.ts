@@ -4,20 +4,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { CLASS_NAMES, FASHION_SHAPE, IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
+import { FASHION_SHAPE, IMAGE_SIZE, NUM_CLASSES } from '../data/types.js';
 import { checkModelIO, formatShape, modelImageShape, sameShape, shapeSize } from '../models/shape.js';
 import { UserError, errorMessage } from '../util/errors.js';
 import { predictBatch } from '../models/tta.js';
 import { type PreprocessOverride } from './config.js';
 import { preprocessImage } from './photo.js';
+import { topK, type ClassScore } from './top.js';
 import type { PreprocessedImage, PreprocessInfo } from './preprocess.js';
 
-export interface ClassScore {
-  /** Class index 0-9. */
-  class: number;
-  name: string;
-  prob: number;
-}
 
 /** An image to classify: a file path, raw bytes (an upload), or bytes with a name to report. */
 export type ImageInput = string | Buffer | { name: string; data: Buffer | string };
@@ -53,13 +48,6 @@ export function inputName(input: ImageInput, index: number): string {
 
 function inputData(input: ImageInput): Buffer | string {
   return typeof input === 'string' || Buffer.isBuffer(input) ? input : input.data;
-}
-
-/** The k most probable classes, best first (ties keep class order). */
-export function topK(probs: ArrayLike<number>, k: number): ClassScore[] {
-  return Array.from(probs, (prob, c) => ({ class: c, name: CLASS_NAMES[c] ?? `class ${c}`, prob }))
-    .sort((a, b) => b.prob - a.prob || a.class - b.class)
-    .slice(0, Math.max(0, k));
 }
 
 /** The frame flipped left-right. */

@@ -7,7 +7,8 @@ export { DEFAULT_DECODE_LIMITS, DEFAULT_PREPROCESS_CONFIG, DEFAULT_PREPROCESS_MO
 export { preprocessImage } from './photo.js';
 export type { PreprocessInfo, PreprocessedImage, BackgroundEstimate } from './preprocess.js';
 export { preprocessPaper, cornerColour, fitLongSide } from './paper.js';
-export { classifyImages, predictFrames, mirrorFrame, topK, DEFAULT_MIRROR, type MirrorMode, type ClassScore, type ClassifyOptions, type ImageInput, type ImagePrediction } from './classify.js';
+export { topK, type ClassScore } from './top.js';
+export { classifyImages, predictFrames, mirrorFrame, DEFAULT_MIRROR, type MirrorMode, type ClassifyOptions, type ImageInput, type ImagePrediction } from './classify.js';
 export { frameBytes, framePng, savePreprocessed, uniqueStems } from './save.js';
 export { loadPredictor, looksLikeRunDir, runTestTimeAugmentation, type ModelSource, type LoadedPredictor } from './source.js';
 export { predictRun, classifyWithModel, mirrorForTta, type PredictRunOptions, type PredictRunResult, type ClassifyWithModelOptions, type ClassifyWithModelResult } from './run.js';

@@ -7,11 +7,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { CLASS_NAMES } from '../../src/data/types.js';
 import { heatColour, topClassSaliency } from '../../src/explain/saliency.js';
 import { resolvePreprocessConfig, type DecodeLimits } from '../../src/predict/config.js';
 import type { RgbImage } from '../../src/predict/decode.js';
 import { preprocessRgb } from '../../src/predict/preprocess.js';
+import { topK } from '../../src/predict/top.js';
 import type { ServedModelMetadata } from '../../src/serve/model-files.js';
 import type { Prediction } from './api.js';
 
@@ -99,13 +99,10 @@ export async function classifyInBrowser(file: Blob, runId?: string): Promise<Bro
   const t2 = performance.now();
   const [answer] = topClassSaliency(model, [pixels], fashionCnn?.tta ?? 'none', true);
   const t3 = performance.now();
-  const top = Array.from(answer.probs, (prob, c) => ({ class: c, name: CLASS_NAMES[c], prob }))
-    .sort((a, b) => b.prob - a.prob)
-    .slice(0, 3);
   const size = Math.sqrt(pixels.length);
   const grey = (v: number): [number, number, number] => [Math.round(255 * v), Math.round(255 * v), Math.round(255 * v)];
   return {
-    top,
+    top: topK(answer.probs, 3),
     input: pngUrl(size, (i) => grey(pixels[i])),
     saliency: pngUrl(size, (i) => heatColour(answer.saliency![i])),
     model: fashionCnn?.name ?? model.name,
