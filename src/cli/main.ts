@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError, errorMessage, oneLine } from '../util/errors.js';
+import { exitWhenDrained } from '../util/drain.js';
 
 type Register = (program: Command) => void;
 
@@ -75,11 +76,13 @@ export async function main(argv: string[]): Promise<number> {
 
 const isEntry = process.argv[1] && /(cli[\\/]main\.(ts|js)|fashion-cnn(\.js)?)$/.test(process.argv[1]);
 if (isEntry) {
+  // A reader that went away (`| head`) is not an error of ours: the output is simply not wanted.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => exitWhenDrained(code),
     (e) => {
       process.stderr.write(`fashion-cnn: ${errorMessage(e)}\n`);
-      process.exit(1);
+      return exitWhenDrained(1);
     },
   );
 }

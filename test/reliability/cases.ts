@@ -22,6 +22,9 @@ import { committedCheckpoint, until as untilHolds } from '../helpers/run-poll.js
 // ---------------------------------------------------------------------------------------------
 // helpers
 
+/** What a pipe holds before its writer must wait (Linux). */
+const PIPE_BYTES = 64 * 1024;
+
 const PLAIN: Record<FixtureKey, string> = Object.fromEntries(Object.entries(FIXTURE_NAMES).map(([k, v]) => [k, v.replace(/\.gz$/, '')])) as Record<FixtureKey, string>;
 
 /** A tiny data set (30 train, 10 test images, plain IDX) in ctx.dir/data, changed by `damage`. */
@@ -627,4 +630,25 @@ export const CASES: Case[] = [
     setup: (ctx) => killAndResume(ctx, midEpoch(/^cnn1 phase 2 \(augmented\) epoch 1\/1: \d+ steps$/m), /^epoch-0002-/), check: sameAsStraight, timeoutMs: 300_000 },
   { id: 'I03', area: 'interrupt', given: 'a run killed (SIGKILL) before its first checkpoint, then resumed: starts over, same history and weights', code: 0, line: /has no checkpoint yet: starting it from the beginning$/,
     setup: (ctx) => killAndResume(ctx, async (v) => until(() => existsSync(path.join(v.run, 'config.json'))), null), check: sameAsStraight, timeoutMs: 300_000 },
+
+  // ---- output through a slow pipe ----------------------------------------------------------------
+  // A pipe holds 64 KiB: the rest of a larger output waits in the CLI until the reader takes it.
+  { id: 'O01', area: 'output', given: 'models --json (over 64 KiB) read by a slow reader: the whole JSON document arrives', code: 0, line: /^\}$/, stream: 'stdout', slowReaderMs: 1500,
+    args: ['models', '--json'],
+    check: (_ctx, r) => {
+      assert.ok(r.stdout.length > PIPE_BYTES, `${r.stdout.length} bytes`);
+      assert.ok((JSON.parse(r.stdout) as { models: { name: string }[] }).models.some((m) => m.name === 'cnn1'));
+    } },
+  { id: 'O02', area: 'output', given: 'predict of 1,000 photos (text over 64 KiB) read by a slow reader: every photo\'s lines arrive', code: 0, line: /garment\.png: \S/, stream: 'stdout', slowReaderMs: 1500,
+    setup: async (ctx) => ['predict', ctx.fx.fakeRun, ...Array.from({ length: 1000 }, () => ctx.fx.photo)],
+    check: (ctx, r) => {
+      assert.ok(r.stdout.length > PIPE_BYTES, `${r.stdout.length} bytes`);
+      assert.equal(r.stdout.split('\n').filter((l) => l.startsWith(`${ctx.fx.photo}:`)).length, 1000);
+    } },
+  { id: 'O03', area: 'output', given: 'predict of 700 missing photos (errors over 64 KiB on stderr) read by a slow reader: every line and the count arrive', code: 1, line: /^fashion-cnn: 700 of 700 images could not be classified$/, slowReaderMs: 1500,
+    setup: async (ctx) => ['predict', ctx.fx.fakeRun, ...Array.from({ length: 700 }, (_, i) => path.join(ctx.dir, `missing-photo-${String(i).padStart(4, '0')}-with-a-long-name-so-that-the-line-is-long.jpg`))],
+    check: (_ctx, r) => {
+      assert.ok(r.stderr.length > PIPE_BYTES, `${r.stderr.length} bytes`);
+      assert.equal(r.stderr.split('\n').filter((l) => l.endsWith(': error: no such file')).length, 700);
+    } },
 ];

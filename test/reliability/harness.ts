@@ -8,7 +8,7 @@ import path from 'node:path';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { makeFixtures, type Fixtures } from './fixtures.js';
 
-export const AREAS = ['data', 'predict', 'flags', 'run directory', 'resume', 'interrupt'] as const;
+export const AREAS = ['data', 'predict', 'flags', 'run directory', 'resume', 'interrupt', 'output'] as const;
 export type Area = (typeof AREAS)[number];
 
 export interface CaseContext {
@@ -42,6 +42,8 @@ export interface Case {
   stream?: 'stderr' | 'stdout';
   /** Further checks of the outcome (files written or not, stdout). */
   check?: (ctx: CaseContext, r: CliResult) => Promise<void> | void;
+  /** Read the command's stdout and stderr through pipes that take nothing for this many ms (a slow reader). */
+  slowReaderMs?: number;
   /** Per-case time limit for the command, ms (default 120 s). */
   timeoutMs?: number;
   /**
@@ -103,7 +105,7 @@ export async function runCase(c: Case): Promise<Observed> {
     const { args: a, env } = Array.isArray(inv) ? { args: inv, env: undefined } : inv;
     args = a;
     envShown = Object.entries(env ?? {}).map(([k, v]) => `${k}=${quote(v)}`);
-    result = await runCli(args, { env: { ...fx.env, ...env }, cwd: dir, timeoutMs: c.timeoutMs ?? 120_000 });
+    result = await runCli(args, { env: { ...fx.env, ...env }, cwd: dir, timeoutMs: c.timeoutMs ?? 120_000, slowReaderMs: c.slowReaderMs });
     await c.check?.(ctx, result);
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
