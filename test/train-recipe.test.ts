@@ -14,11 +14,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { ARTICLE_AUGMENTATION, ERASE_AREA, NO_AUGMENTATION, augmentBatch, eraseRectangle, hasAffine, shiftImage } from '../src/train/augment.js';
 import { LrScheduler, parseLrSchedule } from '../src/train/lr-schedule.js';
 import { makeOptimizer } from '../src/train/optimizer.js';
-import { RECIPES } from '../src/train/recipes.js';
+import { ARTICLE_PROTOCOL, FINE_TUNE_LR, RECIPES, resolveProtocol } from '../src/train/protocol.js';
 import { predictBatch } from '../src/models/tta.js';
 import { readRunConfig } from '../src/runs/index.js';
-import { withRecipe, hyperFromFlags, augmentationFromFlags, type TrainingFlags } from '../src/cli/commands/train.js';
-import { DEFAULT_OPTIMIZER } from '../src/train/optimizer.js';
+import { overridesFromFlags, type TrainingFlags } from '../src/cli/commands/train.js';
 import { Rng } from '../src/util/rng.js';
 
 await tf.setBackend('cpu');
@@ -169,7 +168,7 @@ describe('the best recipe under the flags', () => {
     epochs: 10, augEpochs: 50, batchSize: 256, lr: 0.001, seed: 13, valSplit: 0.2, labelSmoothing: 0, lrSchedule: 'constant', optimizer: 'adam',
     shearUnit: 'degrees', interpolation: 'nearest', affine: 'article', cropPad: 0, erase: 0, photo: 0, tta: 'none', verify: true,
   };
-  const apply = (f: TrainingFlags, given: string[]) => withRecipe(hyperFromFlags(f, DEFAULT_OPTIMIZER), augmentationFromFlags(f), RECIPES.best, (k) => given.includes(k));
+  const apply = (f: TrainingFlags, given: string[]) => resolveProtocol('best', overridesFromFlags(f, (k) => given.includes(k)));
 
   it('fills every setting the command line does not give', () => {
     const { hyper, augmentation } = apply(flags, []);
@@ -197,10 +196,16 @@ describe('the best recipe under the flags', () => {
     assert.equal(augmentation.cropPad, RECIPES.best.augmentation.cropPad);
   });
 
-  it('without a recipe changes nothing', () => {
-    const hyper = hyperFromFlags(flags, DEFAULT_OPTIMIZER), augmentation = augmentationFromFlags(flags);
-    assert.deepEqual(withRecipe(hyper, augmentation, undefined, () => false), { hyper, augmentation });
-    assert.deepEqual(augmentation, ARTICLE_AUGMENTATION);
+  it('without a recipe, and with no flag given, is the article\'s protocol', () => {
+    assert.deepEqual(resolveProtocol('cnn1', overridesFromFlags(flags, () => false)), ARTICLE_PROTOCOL);
+    assert.deepEqual(resolveProtocol('best', {}, { recipe: false }), ARTICLE_PROTOCOL);
+    assert.deepEqual(ARTICLE_PROTOCOL.augmentation, ARTICLE_AUGMENTATION);
+  });
+
+  it('fine-tunes at FINE_TUNE_LR unless a rate is given, and refuses a protocol with nothing to train', () => {
+    assert.equal(resolveProtocol('vgg19', {}, { fineTune: true }).hyper.lr, FINE_TUNE_LR);
+    assert.equal(resolveProtocol('vgg19', { hyper: { lr: 0.01 } }, { fineTune: true }).hyper.lr, 0.01);
+    assert.throws(() => resolveProtocol('best', { hyper: { augEpochs: 0 } }), /nothing to train/);
   });
 });
 

@@ -7,6 +7,7 @@ import { EMBED_METHODS } from '../explain/embed/types.js';
 import { MAX_EMBED_COUNT, DEFAULT_EMBED_COUNT } from '../explain/embed/run.js';
 import { NUM_CLASSES } from '../data/types.js';
 import { MODEL_FILE_NAMES } from './model-files.js';
+import { ARTICLE_PROTOCOL } from '../train/protocol.js';
 
 /** Run ids are folder names (isValidRunId also refuses '.' and '..'). */
 export const RUN_ID_PATTERN = '^[A-Za-z0-9._-]+$';
@@ -88,16 +89,19 @@ export const predictResponse = {
   422: { description: 'an image without a garment standing out from its background', ...error },
 } as const;
 
+const protocolDefault = (k: 'epochs' | 'augEpochs' | 'batchSize' | 'lr' | 'seed') => `default: the model's recipe, else the article's ${ARTICLE_PROTOCOL.hyper[k]}`;
+
 export const trainBody = {
   type: 'object',
   properties: {
     model: { type: 'string', maxLength: 50 },
     id: runId,
-    epochs: { type: 'integer', minimum: 0, maximum: 1000 },
-    augEpochs: { type: 'integer', minimum: 0, maximum: 1000 },
-    batchSize: { type: 'integer', minimum: 1, maximum: 65536 },
-    lr: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
-    seed: { type: 'integer', minimum: 0 },
+    // No `default`s: a field left out takes the model's protocol (src/train/protocol.ts), recipe included.
+    epochs: { type: 'integer', minimum: 0, maximum: 1000, description: protocolDefault('epochs') },
+    augEpochs: { type: 'integer', minimum: 0, maximum: 1000, description: protocolDefault('augEpochs') },
+    batchSize: { type: 'integer', minimum: 1, maximum: 65536, description: protocolDefault('batchSize') },
+    lr: { type: 'number', exclusiveMinimum: 0, maximum: 10, description: protocolDefault('lr') },
+    seed: { type: 'integer', minimum: 0, description: protocolDefault('seed') },
     limit: { type: 'integer', minimum: 1, description: 'train on the first N training images (quick runs)' },
     pictures: { type: 'boolean', default: true, description: "draw the run's pictures at the end" },
   },

@@ -5,10 +5,8 @@
  */
 import path from 'node:path';
 import { modelNames } from '../models/registry.js';
-import { hasRunConfig, isValidRunId, RunExistsError, type TrainHyperParams } from '../runs/index.js';
-import { ARTICLE_AUGMENTATION } from '../train/augment.js';
-import { DEFAULT_OPTIMIZER } from '../train/optimizer.js';
-import { recipeFor } from '../train/recipes.js';
+import { hasRunConfig, isValidRunId, RunExistsError } from '../runs/index.js';
+import { resolveProtocol } from '../train/protocol.js';
 import { defaultRunDir } from '../train/run.js';
 import type { BackendName } from '../backend/index.js';
 import { HttpError } from './errors.js';
@@ -26,23 +24,6 @@ export interface TrainRequest {
   limit?: number;
   pictures?: boolean;
 }
-
-/** The article's protocol, as `fashion-cnn train` defaults to it. */
-export const DEFAULT_TRAIN_HYPER: TrainHyperParams = {
-  epochs: 10,
-  augEpochs: 50,
-  batchSize: 256,
-  lr: 0.001,
-  seed: 13,
-  valSplit: 0.2,
-  limit: null,
-  earlyStop: null,
-  lrSchedule: { kind: 'constant' },
-  optimizer: DEFAULT_OPTIMIZER,
-  labelSmoothing: 0,
-  tta: 'none',
-  ema: null,
-};
 
 export class TrainingManager {
   private current: Job | null = null;
@@ -65,17 +46,12 @@ export class TrainingManager {
     if (!isValidRunId(id)) throw new HttpError(400, `run id "${id}" may only hold letters, digits, '.', '_' and '-'`);
     const runDir = path.join(this.runsDir, id);
     if (await hasRunConfig(runDir)) throw new RunExistsError(id);
-    // A model with its own recipe (best) trains with it, as `fashion-cnn train --model` does.
-    const recipe = recipeFor(req.model);
-    const hyper: TrainHyperParams = {
-      ...DEFAULT_TRAIN_HYPER,
-      ...recipe?.hyper,
-      ...Object.fromEntries(Object.entries({ epochs: req.epochs, augEpochs: req.augEpochs, batchSize: req.batchSize, lr: req.lr, seed: req.seed }).filter(([, v]) => v !== undefined)),
-      limit: req.limit ?? null,
-    };
+    // The same protocol as `fashion-cnn train --model` with the same flags: the model's recipe, then the request.
+    const { epochs, augEpochs, batchSize, lr, seed, limit } = req;
+    const { hyper, augmentation } = resolveProtocol(req.model, { hyper: { epochs, augEpochs, batchSize, lr, seed, limit } });
     // Checked again now that the run directory is known: two requests may race to this point.
     if (this.active()) throw new HttpError(409, `a training run is already in progress (${this.current!.id}); one at a time`);
-    this.current = new Job(id, { kind: 'train', options: { model: req.model, hyper, augmentation: { ...ARTICLE_AUGMENTATION, ...recipe?.augmentation }, runDir, pictures: req.pictures ?? true, ...this.worker } }, this.env());
+    this.current = new Job(id, { kind: 'train', options: { model: req.model, hyper, augmentation, runDir, pictures: req.pictures ?? true, ...this.worker } }, this.env());
     return this.current;
   }
 

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { OptimizerSpec, TrainHyperParams } from '../runs/types.js';
 import { WeightAverage } from './weight-average.js';
+import { ARTICLE_PROTOCOL } from './protocol.js';
 
 /** An optimizer whose learning rate a schedule can read and set between steps. */
 export interface TrainOptimizer extends tf.Optimizer {
@@ -16,7 +17,8 @@ export interface TrainOptimizer extends tf.Optimizer {
   readonly weightAverage?: WeightAverage;
 }
 
-export const DEFAULT_OPTIMIZER: OptimizerSpec = { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null };
+/** The article's optimizer (src/train/protocol.ts). */
+export const DEFAULT_OPTIMIZER: OptimizerSpec = ARTICLE_PROTOCOL.hyper.optimizer;
 
 /** TF.js's Adam keeps beta1^t and beta2^t in these variables (private in its typings). */
 interface AdamBiasCorrection {

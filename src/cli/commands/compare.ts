@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { addBackendOption, addDataOptions, printJson } from '../common.js';
 import { commaList } from '../options.js';
 import { requireRunDirOrNothing } from '../../runs/read.js';
-import { addModelOptions, addTrainingOptions, augmentationFromFlags, checkModelNames, checkTrainingFlags, defaultOptimizer, hyperFromFlags, modelOptionsFromFlags, withRecipe, type ModelOptionFlags, type TrainingFlags } from './train.js';
+import { resolveProtocol } from '../../train/protocol.js';
+import { addModelOptions, addTrainingOptions, checkModelNames, givenOn, modelOptionsFromFlags, overridesFromFlags, type ModelOptionFlags, type TrainingFlags } from './train.js';
 
 interface CompareFlags extends TrainingFlags, ModelOptionFlags {
   models: string[];
@@ -24,15 +25,12 @@ export function registerCompare(program: Command): void {
   addDataOptions(cmd);
   addBackendOption(cmd);
   cmd.action(async (f: CompareFlags, command: Command) => {
-    checkTrainingFlags(f);
+    const overrides = overridesFromFlags(f, givenOn(command));
+    const { hyper, augmentation } = resolveProtocol(undefined, overrides);
     await checkModelNames(f.models);
-    const hyper = hyperFromFlags(f, await defaultOptimizer());
-    const augmentation = augmentationFromFlags(f);
-    const { recipeFor } = await import('../../train/recipes.js');
     const { findModelSpec } = await import('../../models/registry.js');
-    const given = (k: string) => command.getOptionValueSource(k) === 'cli';
-    // The article trained VGG-19 by its own protocol; the CNNs share the table's.
-    const protocolFor = (model: string) => (findModelSpec(model)?.kind === 'transfer' ? withRecipe(hyper, augmentation, recipeFor(model), given) : { hyper, augmentation });
+    // The article trained VGG-19 by its own protocol; the CNNs (best too) share the table's.
+    const protocolFor = (model: string) => resolveProtocol(model, overrides, { recipe: findModelSpec(model)?.kind === 'transfer' });
     await requireRunDirOrNothing(f.out); // a file in the way fails before any training
     const { compareModels } = await import('../../compare/run.js');
     const { report, markdown, files } = await compareModels({
