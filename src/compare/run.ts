@@ -18,7 +18,7 @@ export interface CompareOptions {
   models: string[];
   hyper: TrainHyperParams;
   augmentation: AugmentConfig;
-  /** A model's own protocol where it has one (a transfer model's: see recipes.ts); the others use hyper and augmentation. */
+  /** A model's own protocol where it has one (a transfer model's: see src/train/protocol.ts); the others use hyper and augmentation. */
   protocolFor?: (model: string) => { hyper: TrainHyperParams; augmentation: AugmentConfig };
   /** Options for the transfer models among `models` (input size, weights, backbone). */
   modelOptions?: ModelOptions;
