@@ -73,3 +73,35 @@ test('the table has no cycle: no folder imports one that imports it back', () =>
   };
   for (const f of Object.keys(ALLOWED)) visit(f, []);
 });
+
+/** Every relative import of `file` resolved to a source file (type-only imports included: a cycle of types is still a tangle). */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)].map((m) => path.resolve(path.dirname(file), m[1]).replace(/\.js$/, '.ts'));
+}
+
+test('within each folder of src/, no two modules import each other, directly or round a loop', () => {
+  const files = sourceFiles(SRC);
+  const folderOf = (f: string) => path.relative(SRC, f).split(path.sep)[0];
+  const graph = new Map(files.map((f) => [f, importsOf(f).filter((t) => folderOf(t) === folderOf(f))]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const cycles: string[] = [];
+  const visit = (f: string, trail: string[]): void => {
+    if (state.get(f) === 'done') return;
+    if (state.get(f) === 'visiting') {
+      cycles.push([...trail.slice(trail.indexOf(f)), f].map((p) => path.relative(SRC, p)).join(' -> '));
+      return;
+    }
+    state.set(f, 'visiting');
+    for (const t of graph.get(f) ?? []) visit(t, [...trail, f]);
+    state.set(f, 'done');
+  };
+  for (const f of files) visit(f, []);
+  assert.deepEqual(cycles, []);
+});
+
+test('one module finds the package root (src/util/package-root.ts): nothing else looks for package.json', () => {
+  // A path to a package.json of our own; other packages' (`@tensorflow/${pkg}/package.json`) are theirs.
+  const finders = sourceFiles(SRC).filter((f) => /['"`][./]*package\.json['"`]/.test(readFileSync(f, 'utf8')));
+  assert.deepEqual(finders.map((f) => path.relative(REPO_ROOT, f)), ['src/util/package-root.ts']);
+});

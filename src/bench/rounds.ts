@@ -5,12 +5,9 @@
  */
 import type { Throughput } from './throughput.js';
 import type { TorchResult } from './torch.js';
+import { median } from './median.js';
 
-/** The middle value (the upper middle for an even count). */
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) throw new Error('median of no values');
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-}
+export { median };
 
 /**
  * Median throughputs of the rounds. Peak memory is the first round's: later rounds run in a

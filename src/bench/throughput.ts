@@ -11,7 +11,7 @@ import { formatShape, shapeSize } from '../models/shape.js';
 import type { ModelSpec } from '../models/spec.js';
 import { UserError } from '../util/errors.js';
 import { Rng, withSeededMathRandom } from '../util/rng.js';
-import { median } from './rounds.js';
+import { median } from './median.js';
 
 export interface ThroughputOptions {
   batchSize: number;

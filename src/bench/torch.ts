@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { UserError } from '../util/errors.js';
+import { packageRoot } from '../util/package-root.js';
 
 const run = promisify(execFile);
 
@@ -39,17 +40,6 @@ export const TORCH_REFERENCES: readonly TorchReference[] = [
   { home: 'beside', file: '../shared/bench/torch_reference.py', models: ['cnn1', 'cnn3', 'cnn4'] },
   { home: 'package', file: 'bench/torch_best.py', models: ['best'] },
 ];
-
-/** The package root: the nearest folder above this module with a package.json (src/ or dist/src/). */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-}
 
 function referencePath(ref: TorchReference): string {
   return ref.home === 'package' ? path.join(packageRoot(), ref.file) : path.resolve(ref.file);

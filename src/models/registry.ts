@@ -6,9 +6,9 @@
  * (`article.params`) are the article's and the tests check ours against them.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CLASS_NAMES, FASHION_SHAPE } from '../data/types.js';
 import { UserError } from '../util/errors.js';
+import { packageRoot } from '../util/package-root.js';
 import type { GraphBuilder, Node } from './graph.js';
 import type { LayerSpec, ModelOptions, ModelSpec, TransferSpec } from './spec.js';
 
@@ -68,8 +68,7 @@ const TRANSFER_HEAD: LayerSpec[] = [{ type: 'flatten' }, { type: 'dense', units:
 export const DARKNET_ENV = 'FASHION_CNN_DARKNET';
 export function darknetDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env[DARKNET_ENV]) return path.resolve(env[DARKNET_ENV] as string);
-  const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-  return path.join(projectRoot, '..', 'shared', 'pretrained', 'darknettiny');
+  return path.join(packageRoot(), '..', 'shared', 'pretrained', 'darknettiny');
 }
 
 export const MODEL_SPECS: readonly ModelSpec[] = [

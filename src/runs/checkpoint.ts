@@ -18,7 +18,7 @@ import { saveModel } from '../models/io.js';
 import { makeDirs, writeFileAtomic, writeFileSynced } from '../util/atomic.js';
 import { RunFileCorruptError, RunFileMissingError, RunMismatchError } from './errors.js';
 import { CHECKPOINT_FILES, runPath } from './files.js';
-import { loadModelDir } from './model.js';
+import { loadModelDir } from './model-dir.js';
 import { expectFields, expectHistoryRow, parseJson, readTextOrNull, requireRegularFile } from './read.js';
 import { rewriteHistory } from './write.js';
 import type { TrainState } from './types.js';

@@ -4,9 +4,9 @@
  * package root is found from this module's own file, so the answer is the same from any working
  * directory, from src/ (tsx) and from dist/src/.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util/package-root.js';
 import { UserError } from '../util/errors.js';
 import { locateRunModel } from './model.js';
 
@@ -15,26 +15,6 @@ export const DEFAULT_MODEL_ENV = 'FASHION_CNN_DEFAULT_MODEL';
 
 /** Where the default model lives inside the package. */
 export const DEFAULT_MODEL_RELATIVE_PATH = path.join('models', 'default');
-
-const PACKAGE_NAME = 'fashion-cnn';
-
-/** The nearest folder above this module whose package.json is fashion-cnn's. */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === PACKAGE_NAME) return dir;
-      } catch {
-        // A damaged package.json on the way up is not ours; keep looking.
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no ${PACKAGE_NAME} package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
 
 /**
  * The default model's run directory: `override` if given, else $FASHION_CNN_DEFAULT_MODEL if set

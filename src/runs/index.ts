@@ -9,5 +9,6 @@ export { RunNotFoundError, RunFileMissingError, RunFileCorruptError, RunMismatch
 export { requireRunDir, requireRunDirOrNothing, hasRunConfig, readRunConfig, readHistory, readEvalReport, isWeightAverageDecay } from './read.js';
 export { createRunRecord, appendHistoryRow, rewriteHistory, recordEvaluation } from './write.js';
 export { saveCheckpoint, loadCheckpoint, loadAveragedCheckpointModel, hasCheckpoint, checkpointDir, cleanStaleFiles, CHECKPOINT_FORMAT, WEIGHT_AVERAGE_NAMES, type LoadedCheckpoint, type NamedTensor } from './checkpoint.js';
-export { locateRunModel, loadRunModel, loadModelDir, saveRunModel, type RunModelLocation, type LoadedRunModel } from './model.js';
+export { locateRunModel, loadRunModel, saveRunModel, type RunModelLocation, type LoadedRunModel } from './model.js';
+export { loadModelDir } from './model-dir.js';
 export { listRuns, type RunListing } from './list.js';

@@ -1,7 +1,8 @@
 /** The server's settings in one typed place: the CLI, the tests and the benchmark override single fields. */
 import os from 'node:os';
 import path from 'node:path';
-import { defaultModelDir, packageRoot } from '../runs/default-model.js';
+import { defaultModelDir } from '../runs/default-model.js';
+import { packageRoot } from '../util/package-root.js';
 
 /** The package root (one rule for every stage: src/runs/default-model.ts). */
 export const PACKAGE_ROOT = packageRoot();

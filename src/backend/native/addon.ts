@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../util/package-root.js';
 import { KERNEL_FUNCTIONS } from './param-layout.js';
 
 export interface NativeAddonInfo {
@@ -63,17 +63,10 @@ export function countingAddon(raw: NativeAddon, counts: CallCounts): NativeAddon
 
 export const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'fashion_cnn_native.node');
 
-/** The addon's path, found from this module up to the package root (works from src/ and dist/src/). */
+/** The addon's path in the package, when it was built. */
 export function findAddonPath(): string | null {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = path.join(dir, ADDON_RELATIVE_PATH);
-    if (existsSync(candidate)) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return null;
+  const candidate = path.join(packageRoot(), ADDON_RELATIVE_PATH);
+  return existsSync(candidate) ? candidate : null;
 }
 
 /** The addon as loaded: its exports are checked (./preflight.ts) before anything uses them. */
