@@ -171,11 +171,16 @@ function releaseSync(lock: { file: string; text: string; madeDir: string | null 
 
 const releaseAllSync = () => [...held].forEach(releaseSync);
 
-/** A signal that would end the process: the locks are released first, then the signal does what it would have done. */
+/**
+ * A signal that would end the process: the locks are released, then the signal is raised again and
+ * does what it would have done. When the process has a handler of its own for the signal, that
+ * handler decides; if it ends the process, the exit handler releases the locks.
+ */
 function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
   releaseAllSync();
   watchSignals(false);
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  process.kill(process.pid, signal);
 }
 
 let watching = false;
