@@ -1,7 +1,8 @@
 /** The run store (src/runs): one behaviour per file, typed errors that name the file. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,6 +11,7 @@ import { initBackend } from '../src/backend/index.js';
 import { saveModel } from '../src/models/io.js';
 import {
   checkpointDir,
+  cleanStaleFiles,
   createRunRecord,
   hasCheckpoint,
   listRuns,
@@ -111,6 +113,42 @@ test('eval.json: absent is null, damaged is an error, results are kept in phase 
   await rejectsAs(readEvalReport(dir), RunFileCorruptError, /eval\.json is damaged/);
   await rejectsAs(recordEvaluation(dir, 'cnn1', result('base', 0.5)), RunFileCorruptError, /eval\.json/);
   assert.equal(readFileSync(path.join(dir, 'eval.json'), 'utf8'), '[1, 2', 'a damaged record is not overwritten');
+});
+
+test('eval.json: writers at the same moment each keep their result (the read-modify-write is locked)', async () => {
+  const dir = fresh('eval-race');
+  await createRunRecord(dir, config());
+  await Promise.all((['base', 'augment', 'final'] as const).map((phase, i) => recordEvaluation(dir, 'cnn1', result(phase, 0.1 * (i + 1)))));
+  assert.deepEqual((await readEvalReport(dir))?.results.map((r) => r.phase), ['base', 'augment', 'final']);
+  assert.ok(!existsSync(path.join(dir, 'eval.json.lock')), 'the update lock is released');
+});
+
+test('eval.json: a final result older than a training phase\'s (a checkpoint evaluated before the run was resumed) is dropped', async () => {
+  const dir = fresh('eval-stale-final');
+  await createRunRecord(dir, config());
+  await recordEvaluation(dir, 'cnn1', { ...result('final', 0.5), epoch: 3 });
+  await recordEvaluation(dir, 'cnn1', { ...result('base', 0.6), epoch: 10 });
+  assert.deepEqual((await readEvalReport(dir))?.results.map((r) => [r.phase, r.epoch]), [['base', 10]]);
+  await recordEvaluation(dir, 'cnn1', { ...result('final', 0.6), epoch: 10 });
+  await recordEvaluation(dir, 'cnn1', { ...result('base', 0.6), epoch: 10 });
+  assert.deepEqual((await readEvalReport(dir))?.results.map((r) => [r.phase, r.epoch]), [['base', 10], ['final', 10]], 'a final result of the same epoch stays');
+});
+
+test('cleanStaleFiles removes the temp files of writes that died, not those of a write under way in another running process', async () => {
+  const dir = fresh('stale-files');
+  await createRunRecord(dir, config());
+  const writer = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
+  try {
+    const live = `eval.json.tmp-${writer.pid}-0a1b2c3d`;
+    const left = [`eval.json.tmp-${dead}-0a1b2c3d`, `.model.new-${dead}-0a1b2c3d`, `train.lock.tmp-stale-${dead}-0a1b2c3d`];
+    for (const name of [live, ...left]) writeFileSync(path.join(dir, name), '{}');
+    await cleanStaleFiles(dir);
+    assert.ok(existsSync(path.join(dir, live)), 'a running writer keeps its temp file');
+    for (const name of left) assert.ok(!existsSync(path.join(dir, name)), `${name} is removed`);
+  } finally {
+    writer.kill('SIGKILL');
+  }
 });
 
 function tinyModel(inputShape: number[], classes: number): tfl.LayersModel {

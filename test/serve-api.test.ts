@@ -21,6 +21,7 @@ import { buildServer, type ServeApp } from '../src/serve/index.js';
 import * as S from '../src/serve/schemas.js';
 import { REPO_ROOT, runCli } from './helpers/cli.js';
 import { GARMENT_SHAPES, simplePhoto } from './predict-fixtures.js';
+import { committedCheckpoint, until } from './helpers/run-poll.js';
 
 let dir = '';
 let runs = '';
@@ -462,6 +463,37 @@ describe('training', () => {
     assert.ok(history.history.length >= 1 && history.history.length < 50);
     assert.equal(history.model.fromCheckpoint, true);
   });
+});
+
+test('a run the CLI is training: listed as training, and its events follow it until the CLI lets go of the run', async () => {
+  const runDir = path.join(runs, 'cli');
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/fashion-cnn.js'), 'train', '--model', 'cnn1', '--limit', '600', '--epochs', '200', '--aug-epochs', '0', '--no-pictures', '--run-dir', runDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  try {
+    await until(() => committedCheckpoint(runDir) !== null || child.exitCode !== null, 120_000, 'for the CLI run to commit its first epoch');
+    assert.equal(child.exitCode, null, stderr);
+    const listed = (await (await get('/api/runs')).json()) as { runs: { id: string; training: boolean }[] };
+    assert.equal(listed.runs.find((r) => r.id === 'cli')?.training, true, 'listed as training');
+    assert.equal(((await (await get('/api/runs/cli')).json()) as { training: boolean }).training, true);
+    const recorded = (await fs.readFile(path.join(runDir, 'history.jsonl'), 'utf8')).trim().split('\n').length;
+    // The stream replays the rows recorded so far, then follows the new ones: the CLI is stopped after two more.
+    let epochs = 0;
+    const events = await readEvents('/api/runs/cli/events', (type) => {
+      if (type === 'epoch' && ++epochs === recorded + 2) child.kill('SIGTERM');
+    });
+    const rows = events.filter(([t]) => t === 'epoch').map(([, d]) => (d.row as { epoch: number }).epoch);
+    assert.ok(rows.length >= recorded + 2, `${rows.length} epochs streamed, ${recorded} recorded when the stream began`);
+    assert.deepEqual(rows, rows.map((_, i) => i + 1), 'each epoch once, in order');
+    assert.deepEqual(events.at(-1), ['end', { type: 'end', status: 'stopped' }], 'the CLI stopped before the end of the run');
+    await exited;
+    const after = (await (await get('/api/runs')).json()) as { runs: { id: string; training: boolean }[] };
+    assert.equal(after.runs.find((r) => r.id === 'cli')?.training, false, 'no longer training once the CLI is gone');
+  } finally {
+    child.kill('SIGKILL');
+    await exited;
+  }
 });
 
 test('GET /api/openapi.json is generated from the validating schemas', async () => {

@@ -1,7 +1,12 @@
-/** `fashion-cnn evaluate`: a run's model on the 10,000 test images, recorded in its eval.json. */
+/**
+ * `fashion-cnn evaluate`: a run's model on the 10,000 test images, recorded in its eval.json. A run
+ * that a process is training is refused (before and again as the result is recorded): its
+ * checkpoint changes under the evaluation, and a result recorded as phase "final" would claim a
+ * model the run has not finished.
+ */
 import { initBackend, type BackendName } from '../backend/index.js';
 import { loadFashionMnist, toExamples } from '../data/index.js';
-import { hasRunConfig, loadRunModel, readEvalReport, readHistory, readRunConfig, recordEvaluation } from '../runs/index.js';
+import { hasRunConfig, loadRunModel, readEvalReport, readHistory, readRunConfig, recordEvaluation, refuseWhileTraining } from '../runs/index.js';
 import { evaluateModel } from './report.js';
 import type { EvalResult } from './types.js';
 
@@ -21,6 +26,7 @@ export interface EvaluateRunResult {
 
 export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRunResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  await refuseWhileTraining(opts.runDir);
   // Read the record first: a damaged file fails before ten thousand images are scored.
   const config = (await hasRunConfig(opts.runDir)) ? await readRunConfig(opts.runDir) : null;
   const epochs = config ? (await readHistory(opts.runDir)).length : 0;
@@ -32,7 +38,7 @@ export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRun
     if (fromCheckpoint) log(`note: ${opts.runDir} has no final model yet; evaluating its latest checkpoint`);
     const data = await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify });
     const { result } = evaluateModel(model, toExamples(data.test), { phase: 'final', epoch: epochs }, config?.hyper.tta ?? 'none');
-    await recordEvaluation(opts.runDir, config?.model ?? model.name, result);
+    await recordEvaluation(opts.runDir, config?.model ?? model.name, result, { unlessTraining: true });
     return { result, fromCheckpoint };
   } finally {
     model.dispose();

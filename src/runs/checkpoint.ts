@@ -84,14 +84,30 @@ async function cleanCheckpointFolder(runDir: string): Promise<void> {
 }
 
 /**
+ * Whether a temp file or folder of an atomic write (named with its writer's pid: see util/atomic.ts)
+ * belongs to another process that still runs: an `evaluate` writing eval.json as a training starts.
+ */
+function writtenByRunningProcess(name: string): boolean {
+  const pid = Number(/(?:\.tmp-|\.(?:new|old)-)(?:stale-)?(\d+)-/.exec(name)?.[1]);
+  if (!pid || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
  * Removes what an interrupted run left behind: temp files and folders of atomic writes in the run
- * directory, and superseded or half-written checkpoints. For a run about to resume (another
- * process writing into the run at the same time would lose its temp files).
+ * directory (but not those of a write under way in another running process), and superseded or
+ * half-written checkpoints. For a run about to resume, holding its training lock.
  */
 export async function cleanStaleFiles(runDir: string): Promise<void> {
   await cleanCheckpointFolder(runDir);
   for (const e of await fs.readdir(runDir).catch(() => [] as string[])) {
-    if (e.includes('.tmp-') || /^\..+\.(new|old)-/.test(e)) await fs.rm(path.join(runDir, e), { recursive: true, force: true });
+    const leftover = e.includes('.tmp-') || /^\..+\.(new|old)-/.test(e);
+    if (leftover && !writtenByRunningProcess(e)) await fs.rm(path.join(runDir, e), { recursive: true, force: true });
   }
 }
 

@@ -7,6 +7,8 @@ export const RUN_FILES = {
   checkpoint: 'checkpoint',
   model: 'model',
   eval: 'eval.json',
+  /** Held by the process training the run (see lock.ts). */
+  trainingLock: 'train.lock',
   curvesSvg: 'curves.svg',
   curvesPng: 'curves.png',
   confusionPng: 'confusion.png',

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../util/errors.js';
 import { isValidRunId } from './files.js';
+import { runLockHolder, type LockHolder } from './lock.js';
 import { hasRunConfig, readEvalReport, readRunConfig } from './read.js';
 import type { EvalResult, RunConfig } from './types.js';
 
@@ -12,6 +13,8 @@ export interface RunListing {
   config: RunConfig | null;
   /** The latest evaluation, if any. */
   lastEval: EvalResult | null;
+  /** The process training the run now (its training lock's holder), if any. */
+  trainedBy: LockHolder | null;
   /** Why the record could not be read, when it could not. */
   error?: string;
 }
@@ -26,11 +29,12 @@ export async function listRuns(root: string): Promise<RunListing[]> {
   for (const e of entries.filter((d) => d.isDirectory() && isValidRunId(d.name)).sort((a, b) => a.name.localeCompare(b.name))) {
     const dir = path.join(root, e.name);
     if (!(await hasRunConfig(dir))) continue;
+    const trainedBy = await runLockHolder(dir).catch(() => null);
     try {
       const report = await readEvalReport(dir);
-      runs.push({ id: e.name, dir, config: await readRunConfig(dir), lastEval: report?.results.at(-1) ?? null });
+      runs.push({ id: e.name, dir, config: await readRunConfig(dir), lastEval: report?.results.at(-1) ?? null, trainedBy });
     } catch (err) {
-      runs.push({ id: e.name, dir, config: null, lastEval: null, error: errorMessage(err) });
+      runs.push({ id: e.name, dir, config: null, lastEval: null, trainedBy, error: errorMessage(err) });
     }
   }
   return runs;

@@ -3,7 +3,8 @@ import { appendLine, makeDirs, writeFileAtomic, writeJsonAtomic } from '../util/
 import { errorMessage } from '../util/errors.js';
 import { RunExistsError, RunNotFoundError } from './errors.js';
 import { runPath } from './files.js';
-import { hasRunConfig, readEvalReport, requireRunDirOrNothing } from './read.js';
+import { refuseWhileTraining, withUpdateLock } from './lock.js';
+import { hasRunConfig, readEvalReport, requireRunDir, requireRunDirOrNothing } from './read.js';
 import type { EvalReport, EvalResult, HistoryRow, RunConfig } from './types.js';
 
 /** Starts a run record: config.json and an empty history. Refuses a directory that holds a run. */
@@ -28,10 +29,32 @@ export async function rewriteHistory(runDir: string, rows: readonly HistoryRow[]
 
 const PHASE_ORDER: readonly EvalResult['phase'][] = ['base', 'augment', 'final'];
 
-/** Adds (or replaces) the result for its phase in eval.json, keeping phase order. */
-export async function recordEvaluation(runDir: string, model: string, result: EvalResult): Promise<EvalReport> {
-  const report = (await readEvalReport(runDir)) ?? { model, results: [] };
-  report.results = [...report.results.filter((r) => r.phase !== result.phase), result].sort((a, b) => PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase));
-  await writeJsonAtomic(runPath(runDir, 'eval'), report);
-  return report;
+/**
+ * The results with `result` added (replacing its phase's), in phase order. A final result older
+ * than a training phase's scored an earlier model (a checkpoint evaluated before the run was
+ * resumed) and is dropped: it would otherwise stand as the run's latest result.
+ */
+function withResult(results: readonly EvalResult[], result: EvalResult): EvalResult[] {
+  const outdated = (r: EvalResult) => r.phase === 'final' && result.phase !== 'final' && r.epoch < result.epoch;
+  return [...results.filter((r) => r.phase !== result.phase && !outdated(r)), result].sort((a, b) => PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase));
+}
+
+export interface RecordEvaluationOptions {
+  /** Refuse (RunLockedError) when a process is training the run: for a writer other than the training itself (`evaluate`). */
+  unlessTraining?: boolean;
+}
+
+/**
+ * Adds (or replaces) the result for its phase in eval.json. The read-modify-write holds
+ * eval.json's update lock, so that a concurrent writer's result is not lost.
+ */
+export async function recordEvaluation(runDir: string, model: string, result: EvalResult, opts: RecordEvaluationOptions = {}): Promise<EvalReport> {
+  await requireRunDir(runDir);
+  return withUpdateLock(runPath(runDir, 'eval'), async () => {
+    if (opts.unlessTraining) await refuseWhileTraining(runDir);
+    const report = (await readEvalReport(runDir)) ?? { model, results: [] };
+    report.results = withResult(report.results, result);
+    await writeJsonAtomic(runPath(runDir, 'eval'), report);
+    return report;
+  });
 }

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { currentBackend, initBackend } from '../backend/index.js';
 import { unavailableReason } from '../models/describe.js';
 import { findModelSpec, modelNames } from '../models/registry.js';
-import { isValidRunId, listRuns, PICTURE_FILES, readEvalReport, readHistory, readRunConfig, RUN_FILES, RunFileMissingError, RunNotFoundError, requireRunDir, locateRunModel } from '../runs/index.js';
+import { followTraining, isValidRunId, listRuns, PICTURE_FILES, readEvalReport, readHistory, readRunConfig, RUN_FILES, RunFileMissingError, RunNotFoundError, requireRunDir, locateRunModel, runLockHolder } from '../runs/index.js';
 import { errorMessage } from '../util/errors.js';
 import { resolveServeConfig, type ServeConfig } from './config.js';
 import { clientMessage, HttpError, httpErrorOf } from './errors.js';
@@ -140,7 +140,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
         hyper: r.config ? { epochs: r.config.hyper.epochs, augEpochs: r.config.hyper.augEpochs, limit: r.config.hyper.limit } : null,
         lastEval: r.lastEval ? { phase: r.lastEval.phase, epoch: r.lastEval.epoch, test_acc: r.lastEval.test_acc, test_loss: r.lastEval.test_loss } : null,
         article: (r.config && findModelSpec(r.config.model)?.article) ?? null,
-        training: training.active()?.id === r.id,
+        training: training.active()?.id === r.id || r.trainedBy !== null,
         ...(r.error ? { error: clientMessage(r.error, config.runsDir) } : {}),
       })),
     };
@@ -155,7 +155,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     const pictures: string[] = [];
     for (const name of PICTURE_NAMES) if (await fs.stat(path.join(dir, name)).catch(() => null)) pictures.push(name);
     const model = await locateRunModel(dir).then((m) => ({ fromCheckpoint: m.fromCheckpoint }), () => null);
-    return { id: req.params.id, config, history, eval: evalReport, pictures, model, training: training.active()?.id === req.params.id };
+    return { id: req.params.id, config, history, eval: evalReport, pictures, model, training: training.active()?.id === req.params.id || (await runLockHolder(dir)) !== null };
   });
 
   app.get<{ Params: { id: string; name: string } }>('/api/runs/:id/pictures/:name', { schema: { summary: "One of a run's pictures", params: S.pictureParams, response: S.ERROR_RESPONSES } }, async (req, reply) => {
@@ -267,7 +267,12 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     const write = (ev: JobEvent | { type: 'epoch'; row: unknown }) => res.write(`event: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
     if (!job) {
       for (const row of rows!) write({ type: 'epoch', row });
-      write({ type: 'end', status: 'done' });
+      // A run another process (the CLI) trains: its rows as recorded, until that process lets go of it.
+      const closed = new AbortController();
+      res.on('close', () => closed.abort());
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
+      const status = await followTraining(dir, rows!.length, (row) => write({ type: 'epoch', row }), { signal: closed.signal }).finally(() => clearInterval(heartbeat));
+      if (!closed.signal.aborted) write({ type: 'end', status });
       res.end();
       return;
     }

@@ -28,6 +28,7 @@ import {
   RunExistsError,
   RunMismatchError,
   isWeightAverageDecay,
+  lockRunForTraining,
   RUN_FORMAT,
   runPath,
   saveCheckpoint,
@@ -346,10 +347,25 @@ export async function finishRun(plan: RunPlan, model: tfl.LayersModel, test: Exa
   return latest.report;
 }
 
+/**
+ * Trains a run, holding its training lock from before the record is read (or the directory made)
+ * until the end: another process training the same run, or evaluating it, is refused.
+ */
 export async function trainRun(opts: TrainRunOptions): Promise<RunSummary> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const started = performance.now();
-  const plan = await openRun(opts);
+  let lock = opts.runDir ? await lockRunForTraining(opts.runDir, { create: !opts.resume, log }) : null;
+  try {
+    const plan = await openRun(opts);
+    // A new run in the default directory: locked once its name is known.
+    lock ??= await lockRunForTraining(plan.runDir, { create: true, log });
+    return await trainPlan(plan, opts, log, started);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function trainPlan(plan: RunPlan, opts: TrainRunOptions, log: (line: string) => void, started: number): Promise<RunSummary> {
   const backend = await startBackend(opts.backend, log);
   const data = await loadRunData(plan, opts);
   // A frozen backbone's features are computed once (or found in the cache); only the head trains.

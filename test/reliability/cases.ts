@@ -9,10 +9,11 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
-import { REPO_ROOT, runCli } from '../helpers/cli.js';
+import { REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
 import { FIXTURE_NAMES, imagesIdx, labelsIdx, idxBytes, writeFixtureDir, fixtureLabel, type FixtureKey } from '../fixtures/data/idx-fixtures.js';
 import { pngClaimingSize, simplePhoto } from '../predict-fixtures.js';
 import { checkpointFolder, copyDir, QUICK_TRAIN, quickTrain } from './fixtures.js';
@@ -182,6 +183,76 @@ const midEpoch = (epoch: RegExp) => async (v: Victim, s: Straight) => {
   await until(() => epoch.test(v.stderr()));
   await new Promise((r) => setTimeout(r, Math.max(30, s.epochSeconds * 330)));
 };
+
+// ---------------------------------------------------------------------------------------------
+// concurrency: a second process on a run that a training holds
+
+/** Epochs of a few steps each: a training that outlasts its case (the case's check stops it). */
+const LONG_TRAIN = ['--model', 'cnn1', '--epochs', '500', '--aug-epochs', '0', '--batch-size', '32', '--no-pictures', '--no-verify', '--backend', 'wasm'];
+
+/** The trainings running in the background of the cases under way, by case folder. */
+const trainers = new Map<string, { child: ChildProcess; ended: () => boolean }>();
+
+/** Stops the case's background training (SIGKILL) and waits until it is gone. */
+async function stopTraining(ctx: CaseContext): Promise<void> {
+  const t = trainers.get(ctx.dir);
+  trainers.delete(ctx.dir);
+  if (!t || t.ended()) return;
+  const closed = new Promise((r) => t.child.on('close', r));
+  t.child.kill('SIGKILL');
+  await closed;
+}
+
+/**
+ * Starts a long training of `runDir` (ctx.dir/run by default) in the background and waits until it
+ * has committed its first epoch: it is training then. The case's check stops it (`refusedByTrainer`).
+ */
+async function trainingInBackground(ctx: CaseContext, runDir = path.join(ctx.dir, 'run')): Promise<string> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/fashion-cnn.js'), 'train', ...LONG_TRAIN, '--data-dir', ctx.fx.dataDir, '--run-dir', runDir], {
+    cwd: ctx.dir, env: { ...process.env, ...ctx.fx.env }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  let ended = false;
+  child.stderr?.on('data', (d) => (stderr += d));
+  child.on('exit', () => (ended = true));
+  trainers.set(ctx.dir, { child, ended: () => ended });
+  try {
+    await untilHolds(() => ended || committed(runDir) !== null, 120_000, 'for the background training to commit its first epoch');
+    if (ended) throw new Error(`the background training ended: ${stderr}`);
+  } catch (e) {
+    await stopTraining(ctx);
+    throw e;
+  }
+  return runDir;
+}
+
+/**
+ * The check of a command run beside a background training: the training was still running (the
+ * command did not disturb it), the refusal names its process; then `more`.
+ */
+const refusedByTrainer = (more?: (ctx: CaseContext) => Promise<void>) => async (ctx: CaseContext, r: CliResult) => {
+  const t = trainers.get(ctx.dir);
+  const running = t !== undefined && !t.ended();
+  await stopTraining(ctx);
+  assert.ok(running, 'the background training was still running');
+  assert.match(r.stderr, new RegExp(`is being trained by process ${t.child.pid} `), 'the refusal names the training process');
+  await more?.(ctx);
+};
+
+/** The refusal of a run that a training holds. */
+const REFUSED = (run: string) => new RegExp(`^fashion-cnn: \\S+\\/${run}: is being trained by process \\d+ \\(since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\); wait for it or stop it$`);
+
+/** Writes ctx.dir/run/train.lock naming a process that holds no such lock. */
+const staleLock = (holder: (ctx: CaseContext) => Record<string, unknown>) => async (ctx: CaseContext) => {
+  const run = await realRun(ctx);
+  await write(path.join(run, 'train.lock'), JSON.stringify({ host: os.hostname(), since: '2026-01-01T00:00:00.000Z', ...holder(ctx) }) + '\n');
+  return resumeArgs(ctx, run);
+};
+
+/** The id of a process that has ended. */
+const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid;
+
+const lockReleased = (ctx: CaseContext) => assert.ok(!existsSync(path.join(ctx.dir, 'run', 'train.lock')), 'train.lock is removed when the training ends');
 
 // ---------------------------------------------------------------------------------------------
 // the table
@@ -630,6 +701,29 @@ export const CASES: Case[] = [
     setup: (ctx) => killAndResume(ctx, midEpoch(/^cnn1 phase 2 \(augmented\) epoch 1\/1: \d+ steps$/m), /^epoch-0002-/), check: sameAsStraight, timeoutMs: 300_000 },
   { id: 'I03', area: 'interrupt', given: 'a run killed (SIGKILL) before its first checkpoint, then resumed: starts over, same history and weights', code: 0, line: /has no checkpoint yet: starting it from the beginning$/,
     setup: (ctx) => killAndResume(ctx, async (v) => until(() => existsSync(path.join(v.run, 'config.json'))), null), check: sameAsStraight, timeoutMs: 300_000 },
+
+  // ---- two processes, one run ------------------------------------------------------------------
+  { id: 'L01', area: 'concurrency', given: '`train --resume` of a run that another process is training: refused, naming that process', code: 2, line: REFUSED('run'),
+    setup: async (ctx) => resumeArgs(ctx, await trainingInBackground(ctx)), check: refusedByTrainer(), timeoutMs: 60_000 },
+  { id: 'L02', area: 'concurrency', given: '`evaluate` of a run that another process is training: refused, eval.json not written', code: 2, line: REFUSED('run'),
+    setup: async (ctx) => ['evaluate', await trainingInBackground(ctx), ...dataFlags(ctx)],
+    check: refusedByTrainer(async (ctx) => assert.ok(!existsSync(path.join(ctx.dir, 'run', 'eval.json')), 'no eval.json')), timeoutMs: 60_000 },
+  { id: 'L03', area: 'concurrency', given: '`train` of a new run into the directory another process is training: refused, naming that process', code: 2, line: REFUSED('run'),
+    setup: async (ctx) => ['train', '--model', 'cnn1', '--run-dir', await trainingInBackground(ctx), '--data-dir', ctx.fx.dataDir, ...QUICK_TRAIN], check: refusedByTrainer(), timeoutMs: 60_000 },
+  { id: 'L04', area: 'concurrency', given: '`compare` whose --out holds a run that another process is training: refused, naming that process', code: 2, line: REFUSED('out\\/cnn1'),
+    setup: async (ctx) => {
+      await trainingInBackground(ctx, path.join(ctx.dir, 'out', 'cnn1'));
+      return ['compare', '--models', 'cnn1', '--out', path.join(ctx.dir, 'out'), '--data-dir', ctx.fx.dataDir, ...QUICK_TRAIN];
+    }, check: refusedByTrainer(), timeoutMs: 60_000 },
+  { id: 'L05', area: 'concurrency', given: '`train --resume` of a run whose train.lock names a process that has ended (killed): the lock is taken over, with a note', code: 0,
+    line: /^note: \S+\/run: took over the lock of process \d+ \(since 2026-01-01T00:00:00Z\), which no longer runs$/,
+    setup: staleLock(() => ({ pid: deadPid() })), check: lockReleased },
+  { id: 'L06', area: 'concurrency', given: '`train --resume` of a run whose train.lock names a living process that started later (its pid reused): taken over, with a note', code: 0,
+    line: /^note: \S+\/run: took over the lock of process \d+ \(since 2026-01-01T00:00:00Z\), which no longer runs$/,
+    setup: staleLock(() => ({ pid: process.pid, start: 'another-process-start' })), check: lockReleased },
+  { id: 'L07', area: 'concurrency', given: '`train --resume` of a run whose train.lock was taken on another host (whose processes cannot be checked): refused, saying how to remove it', code: 2,
+    line: /^fashion-cnn: \S+\/run: is being trained by process 4242 on elsewhere\.example \(since 2026-01-01T00:00:00Z\); wait for it or stop it \(this host cannot tell whether it still runs: if it does not, remove \S+\/run\/train\.lock\)$/,
+    setup: staleLock(() => ({ pid: 4242, host: 'elsewhere.example' })) },
 
   // ---- output through a slow pipe ----------------------------------------------------------------
   // A pipe holds 64 KiB: the rest of a larger output waits in the CLI until the reader takes it.

@@ -9,6 +9,7 @@ const AREA_TITLES: Record<(typeof AREAS)[number], string> = {
   'run directory': 'Run directories',
   resume: 'Resume',
   interrupt: 'Interrupts',
+  concurrency: 'Two processes, one run',
   output: 'Output through a slow pipe',
 };
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { makeFixtures, type Fixtures } from './fixtures.js';
 
-export const AREAS = ['data', 'predict', 'flags', 'run directory', 'resume', 'interrupt', 'output'] as const;
+export const AREAS = ['data', 'predict', 'flags', 'run directory', 'resume', 'interrupt', 'concurrency', 'output'] as const;
 export type Area = (typeof AREAS)[number];
 
 export interface CaseContext {

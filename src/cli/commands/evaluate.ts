@@ -15,6 +15,8 @@ export function registerEvaluate(program: Command): void {
   addBackendOption(cmd);
   cmd.action(async (runDir: string, f: EvaluateFlags) => {
     const { locateRunModel } = await import('../../runs/model.js');
+    const { refuseWhileTraining } = await import('../../runs/lock.js');
+    await refuseWhileTraining(runDir); // a run being trained is refused first, whatever it holds yet
     await locateRunModel(runDir); // a run without a model fails before the backend starts
     const { evaluateRun } = await import('../../evaluate/run.js');
     const { formatEvalResult } = await import('../../evaluate/report.js');
