@@ -29,11 +29,11 @@ for (const dir of positionals) {
   let seconds = 0;
   for (const row of history) {
     seconds += row.seconds;
-    points.push({ run, minutes: seconds / 60, accuracy: row.val_acc * 100, kind: 'validation' });
+    if (row.val_acc !== null) points.push({ run, minutes: seconds / 60, accuracy: row.val_acc * 100, kind: 'validation' });
   }
   const evalReport = await readEvalReport(dir);
   const last = evalReport?.results[evalReport.results.length - 1];
-  if (last) points.push({ run, minutes: seconds / 60, accuracy: last.test_acc * 100, kind: 'test' });
+  if (last?.test_acc != null) points.push({ run, minutes: seconds / 60, accuracy: last.test_acc * 100, kind: 'test' });
 }
 
 const spec: TopLevelSpec = {

@@ -132,7 +132,7 @@ test('confusion: class names on both axes, axis titles, counts in cells, accurac
     const texts = svgTexts(svg);
     for (const name of CLASS_NAMES) assert.equal(texts.filter((t) => t === name).length, 2, `"${name}" on both axes`);
     assert.ok(texts.includes('true') && texts.includes('predicted'));
-    assert.ok(texts.some((t) => t.includes(`test accuracy ${(result.test_acc * 100).toFixed(2)}%`)));
+    assert.ok(texts.some((t) => t.includes(`test accuracy ${(result.test_acc! * 100).toFixed(2)}%`)));
     // Every diagonal count is printed in its cell.
     for (let i = 0; i < CLASS_NAMES.length; i++) assert.ok(texts.includes(String(result.confusion[i][i])));
     await assertPngOfSvg(out.png, svg);

@@ -70,9 +70,9 @@ test('--val-split 0 trains on every image: rows without validation, a record tha
   for (const row of rows) {
     assert.equal(row.val_loss, null);
     assert.equal(row.val_acc, null);
-    assert.ok(Number.isFinite(row.loss) && row.acc > 0);
+    assert.ok(Number.isFinite(row.loss) && row.acc! > 0);
   }
-  assert.ok(run.eval.results.every((r) => r.test_acc > 0.1), 'the test set is still evaluated');
+  assert.ok(run.eval.results.every((r) => r.test_acc! > 0.1), 'the test set is still evaluated');
   await assert.rejects(trainRun({ ...common, hyper: { ...all, earlyStop: 2 }, runDir: path.join(base, 'early') }), /--early-stop watches the validation loss/);
   await assert.rejects(trainRun({ ...common, hyper: { ...all, lrSchedule: { kind: 'plateau', patience: 2, factor: 0.5 } }, runDir: path.join(base, 'plateau') }), /plateau schedule watches the validation loss/);
 });

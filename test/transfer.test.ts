@@ -253,7 +253,7 @@ describe('the feature cache', () => {
     const predicted = Array.from(tfc.argMax(model.predict(x) as tfc.Tensor, -1).dataSync());
     const labels = data.test.labels.slice(0, 100);
     const acc = predicted.filter((p, i) => p === labels[i]).length / 100;
-    assert.ok(Math.abs(acc - s.eval.results[0].test_acc) < 1e-9, `whole model ${acc} vs head on features ${s.eval.results[0].test_acc}`);
+    assert.ok(Math.abs(acc - s.eval.results[0].test_acc!) < 1e-9, `whole model ${acc} vs head on features ${s.eval.results[0].test_acc}`);
     model.dispose();
   });
 

@@ -1,14 +1,15 @@
 /** The article's comparison table beside ours, as data (compare.json) and Markdown (compare.md). */
 import type { EvalReport, EvalResult, HistoryRow } from '../runs/types.js';
 import type { ArticleFigures } from '../models/registry.js';
+import { metric, percent } from '../util/format.js';
 
 export interface CompareRow {
   model: string;
   runDir: string;
   params: number;
   ours: {
-    phase1?: { loss: number; acc: number; seconds: number; epochs: number };
-    phase2?: { loss: number; acc: number; seconds: number; epochs: number };
+    phase1?: { loss: number | null; acc: number | null; seconds: number; epochs: number };
+    phase2?: { loss: number | null; acc: number | null; seconds: number; epochs: number };
   };
   article: ArticleFigures | null;
 }
@@ -40,10 +41,10 @@ export function compareRow(model: string, runDir: string, params: number, histor
   };
 }
 
-const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
-const lossAcc = (x?: { loss: number; acc: number }) => (x ? `${x.loss.toFixed(4)} / ${pct(x.acc)}` : '—');
+const pct = percent;
+const lossAcc = (x?: { loss: number | null; acc: number | null }) => (x ? `${metric(x.loss)} / ${pct(x.acc)}` : '—');
 /** Ours, with the epoch count when a model's own protocol differs from the table's (vgg19: 50 epochs of its head). */
-const oursLossAcc = (x: { loss: number; acc: number; epochs: number } | undefined, protocolEpochs: number) =>
+const oursLossAcc = (x: { loss: number | null; acc: number | null; epochs: number } | undefined, protocolEpochs: number) =>
   x && x.epochs !== protocolEpochs ? `${lossAcc(x)} (${x.epochs} epochs)` : lossAcc(x);
 const secs = (x?: { seconds: number }) => (x ? `${Math.round(x.seconds).toLocaleString('en')} s` : '—');
 

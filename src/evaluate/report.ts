@@ -4,6 +4,7 @@ import { evaluationFromProbs } from './metrics.js';
 import { predictProbs } from './predict.js';
 import type { TestTimeAugmentation } from '../models/tta.js';
 import type { EvalResult } from './types.js';
+import { metric, percent } from '../util/format.js';
 
 export interface Evaluation {
   result: EvalResult;
@@ -17,7 +18,7 @@ export function evaluateModel(model: tfl.LayersModel, test: Examples, at: { phas
 
 export function formatEvalResult(r: EvalResult): string {
   const lines = [
-    `test loss ${r.test_loss.toFixed(4)}  test accuracy ${(r.test_acc * 100).toFixed(2)}%  (${r.count} images, after ${r.phase} epoch ${r.epoch})`,
+    `test loss ${metric(r.test_loss)}  test accuracy ${percent(r.test_acc)}  (${r.count} images, after ${r.phase} epoch ${r.epoch})`,
     `${'class'.padEnd(12)} precision  recall     f1  support`,
     ...r.per_class.map(
       (c) => `${c.name.padEnd(12)} ${c.precision.toFixed(3).padStart(9)} ${c.recall.toFixed(3).padStart(7)} ${c.f1.toFixed(3).padStart(6)} ${String(c.support).padStart(8)}`,

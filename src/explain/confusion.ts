@@ -4,6 +4,7 @@ import { CLASS_NAMES } from '../data/types.js';
 import type { EvalResult } from '../runs/types.js';
 import { UserError } from '../util/errors.js';
 import { CHART_CONFIG, vegaLiteToSvg, writeSvgAndPng } from './render.js';
+import { metric, percent } from '../util/format.js';
 
 const CELL = 46;
 
@@ -30,9 +31,6 @@ function cells(confusion: number[][]): Cell[] {
   return out;
 }
 
-function percent(x: number): string {
-  return `${(x * 100).toFixed(2)}%`;
-}
 
 export function confusionSpec(result: EvalResult): TopLevelSpec {
   const classes = [...CLASS_NAMES];
@@ -41,7 +39,7 @@ export function confusionSpec(result: EvalResult): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: `Confusion matrix — test accuracy ${percent(result.test_acc)}`,
-      subtitle: `${result.count} test images, phase ${result.phase}, epoch ${result.epoch}, test loss ${result.test_loss.toFixed(4)}`,
+      subtitle: `${result.count} test images, phase ${result.phase}, epoch ${result.epoch}, test loss ${metric(result.test_loss)}`,
     },
     config: { ...CHART_CONFIG, axis: { ...CHART_CONFIG.axis, grid: false, ticks: false, domain: false, labelPadding: 6 } },
     data: { values: cells(result.confusion) },

@@ -35,7 +35,7 @@ function points(history: readonly HistoryRow[], panel: (typeof PANELS)[number]):
     // A missing or NaN value (e.g. no validation split) leaves a gap rather than breaking the chart.
     for (const split of ['train', 'val'] as const) {
       const value = r[panel[split]];
-      if (Number.isFinite(value)) out.push({ epoch: r.epoch, phase: r.phase, split: SPLIT_LABELS[split], value });
+      if (typeof value === 'number' && Number.isFinite(value)) out.push({ epoch: r.epoch, phase: r.phase, split: SPLIT_LABELS[split], value });
     }
   }
   return out;

@@ -19,7 +19,9 @@ import { makeDirs, writeFileAtomic, writeFileSynced } from '../util/atomic.js';
 import { RunFileCorruptError, RunFileMissingError, RunMismatchError } from './errors.js';
 import { CHECKPOINT_FILES, runPath } from './files.js';
 import { loadModelDir } from './model-dir.js';
-import { expectFields, expectHistoryRow, parseJson, readTextOrNull, requireRegularFile } from './read.js';
+import { expectFields, parseJson, readTextOrNull, requireRegularFile } from './read.js';
+import { HistoryRowSchema } from './records.js';
+import { checkRecord } from './validate.js';
 import { rewriteHistory } from './write.js';
 import type { TrainState } from './types.js';
 
@@ -177,7 +179,7 @@ function checkState(file: string, state: unknown): asserts state is TrainState {
   if (!Array.isArray(phasesDone) || phasesDone.some((p) => p !== 'base' && p !== 'augment')) throw bad('"phasesDone" is not a list of phases');
   if (!isObject(rng) || !['shuffle', 'augment', 'dropout'].every((k) => isRngState(rng[k]))) throw bad('"rng" does not hold the shuffle, augment and dropout generator states');
   if (!Array.isArray(history)) throw bad('"history" is not a list');
-  history.forEach((row, i) => expectHistoryRow(`${file} (history row ${i + 1})`, row));
+  history.forEach((row, i) => checkRecord(`${file} (history row ${i + 1})`, HistoryRowSchema, row));
   if (!(typeof learningRate === 'number' && Number.isFinite(learningRate) && learningRate > 0)) throw bad('"learningRate" is not a positive number');
   if (state.phaseStopped !== undefined && typeof state.phaseStopped !== 'boolean') throw bad('"phaseStopped" is not true or false');
   if (state.callbacks !== undefined && !isObject(state.callbacks)) throw bad('"callbacks" is not an object');

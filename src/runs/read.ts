@@ -8,7 +8,8 @@ import path from 'node:path';
 import { errorMessage, oneLine } from '../util/errors.js';
 import { RunFileCorruptError, RunFileMissingError, RunMismatchError, RunNotFoundError } from './errors.js';
 import { runPath } from './files.js';
-import { RUN_FORMAT, type EvalReport, type HistoryRow, type OptimizerSpec, type RunConfig } from './types.js';
+import { EvalReportSchema, HistoryRowSchema, RUN_FORMAT, StoredRunConfigSchema, WeightAverageDecaySchema, type EvalReport, type HistoryRow, type RunConfig } from './records.js';
+import { checkRecord, fits } from './validate.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -81,131 +82,41 @@ export function expectFields(file: string, value: unknown, fields: readonly stri
   if (missing.length) throw new RunFileCorruptError(file, `missing ${missing.join(', ')}`);
 }
 
-/** A rule for one field: the test, and what the value should be (for the message). */
-type FieldRule = readonly [key: string, ok: (v: unknown) => boolean, what: string];
-
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isCount = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
-const isPositiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
-const isFraction = (v: unknown) => isNumber(v) && v >= 0 && v < 1;
-/** A weight-average decay (hyper.ema): strictly between 0 and 1; 0 would be no average, 1 one that never moves. */
-export const isWeightAverageDecay = (v: unknown): v is number => isNumber(v) && v > 0 && v < 1;
-const optional = (ok: (v: unknown) => boolean) => (v: unknown) => v === undefined || v === null || ok(v);
-const oneOf = (...values: string[]) => (v: unknown) => typeof v === 'string' && values.includes(v);
-const withKind = (...kinds: string[]) => (v: unknown) => isObject(v) && kinds.includes(v.kind as string);
-
-/** Fails on the first field of `value` that breaks its rule, naming it as `prefix` + key. */
-export function expectRules(file: string, value: Record<string, unknown>, rules: readonly FieldRule[], prefix = ''): void {
-  for (const [key, ok, what] of rules) {
-    if (!ok(value[key])) throw new RunFileCorruptError(file, `"${prefix}${key}" is not ${what}`);
-  }
-}
-
-const HYPER_RULES: readonly FieldRule[] = [
-  ['epochs', isCount, 'a whole number >= 0'],
-  ['augEpochs', isCount, 'a whole number >= 0'],
-  ['batchSize', isPositiveInt, 'a whole number >= 1'],
-  ['lr', (v) => isNumber(v) && v > 0, 'a positive number'],
-  ['seed', isCount, 'a whole number >= 0'],
-  ['valSplit', isFraction, 'a number from 0 to below 1'],
-  ['limit', (v) => v === null || isPositiveInt(v), 'null or a whole number >= 1'],
-  ['earlyStop', optional(isPositiveInt), 'null or a whole number >= 1'],
-  ['lrSchedule', optional(withKind('constant', 'step', 'cosine', 'plateau', 'onecycle')), 'a learning-rate schedule (constant, step, cosine, plateau or onecycle)'],
-  ['optimizer', optional(withKind('adam', 'adamw', 'sgd')), 'an optimizer (adam, adamw or sgd)'],
-  ['labelSmoothing', optional(isFraction), 'a number from 0 to below 1'],
-  ['tta', optional(oneOf('none', 'flip')), '"none" or "flip"'],
-  ['ema', optional(isWeightAverageDecay), 'null or a number between 0 and 1'],
-];
-
-const AUGMENT_RULES: readonly FieldRule[] = [
-  ['rotationDeg', isNumber, 'a number'],
-  ['widthShift', isNumber, 'a number'],
-  ['heightShift', isNumber, 'a number'],
-  ['shear', isNumber, 'a number'],
-  ['zoom', isNumber, 'a number'],
-  ['shearUnit', oneOf('degrees', 'radians'), '"degrees" or "radians"'],
-  ['interpolation', optional(oneOf('nearest', 'bilinear')), '"nearest" or "bilinear"'],
-  ['cropPad', optional(isCount), 'a whole number >= 0'],
-  ['flip', optional((v) => typeof v === 'boolean'), 'true or false'],
-  ['erase', optional(isFraction), 'a number from 0 to below 1'],
-  ['photo', optional(isFraction), 'a number from 0 to below 1'],
-];
-
-const isText = (v: unknown) => typeof v === 'string';
-const MODEL_OPTION_RULES: readonly FieldRule[] = [
-  ['inputSize', optional(isPositiveInt), 'a whole number >= 1'],
-  ['weights', optional(isText), 'a string'],
-  ['backbone', optional(isText), 'a string'],
-  ['backboneLayer', optional(isText), 'a string'],
-  ['fineTune', optional(isText), 'a string'],
-];
-
-/** A metric of a history row: a number, or null (JSON's NaN, a diverged loss). */
-const isMetric = (v: unknown) => v === null || isNumber(v);
-
-const HISTORY_RULES: readonly FieldRule[] = [
-  ['phase', oneOf('base', 'augment'), '"base" or "augment"'],
-  ['epoch', isPositiveInt, 'a whole number >= 1'],
-  ['loss', isMetric, 'a number'],
-  ['acc', isMetric, 'a number'],
-  ['val_loss', isMetric, 'a number'],
-  ['val_acc', isMetric, 'a number'],
-  ['seconds', optional(isNumber), 'a number'],
-  ['lr', optional(isNumber), 'a number'],
-];
-
-const EVAL_RESULT_RULES: readonly FieldRule[] = [
-  ['phase', oneOf('base', 'augment', 'final'), '"base", "augment" or "final"'],
-  ['epoch', isCount, 'a whole number >= 0'],
-  ['test_loss', isMetric, 'a number'],
-  ['test_acc', isMetric, 'a number'],
-];
-
-/** Checks one history row (from history.jsonl or a checkpoint's state); `where` names it in messages. */
-export function expectHistoryRow(where: string, row: unknown): asserts row is HistoryRow {
-  expectFields(where, row, ['phase', 'epoch', 'loss', 'acc', 'val_loss', 'val_acc']);
-  expectRules(where, row, HISTORY_RULES);
-}
+/** A weight-average decay (hyper.ema), by the record's own rule. */
+export const isWeightAverageDecay = (v: unknown): v is number => fits(WeightAverageDecaySchema, v);
 
 export async function hasRunConfig(runDir: string): Promise<boolean> {
   return (await fs.stat(runPath(runDir, 'config')).catch(() => null))?.isFile() ?? false;
 }
 
-/** Records from before SGD had weight decay trained without it. */
-function migrateOptimizer(o: OptimizerSpec | undefined): OptimizerSpec {
-  if (!o) return { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null };
-  return o.kind === 'sgd' ? { ...o, weightDecay: (o as Partial<typeof o>).weightDecay ?? 0 } : o;
-}
-
 /**
- * Brings a config.json written by an earlier version to today's form: records from before
- * `interpolation` existed were trained with bilinear sampling, and from before `optimizer` and
- * `labelSmoothing` with Adam (TF.js defaults) and no smoothing; before test-time augmentation,
- * random crops, flips, erasing, photo-like augmentation and weight averaging existed, none was used; before model options, models took none.
+ * Brings a config.json written by an earlier version to today's form before it is checked:
+ * records from before `interpolation` existed were trained with bilinear sampling, and from before
+ * `optimizer` and `labelSmoothing` with Adam (TF.js defaults) and no smoothing, SGD without weight
+ * decay; before schedules, early stopping, test-time augmentation, random crops, flips, erasing,
+ * photo-like augmentation and weight averaging existed, none was used; before model options,
+ * models took none. Only objects are filled: anything else is left for the check to name.
  */
-function migrateConfig(raw: Record<string, unknown>): RunConfig {
-  const config = raw as unknown as RunConfig;
-  const hyper = config.hyper as Partial<RunConfig['hyper']>;
-  return {
-    ...config,
-    format: config.format ?? 1,
-    modelOptions: config.modelOptions ?? {},
-    hyper: {
-      ...config.hyper,
-      optimizer: migrateOptimizer(hyper.optimizer),
-      labelSmoothing: hyper.labelSmoothing ?? 0,
-      tta: hyper.tta ?? 'none',
-      ema: hyper.ema ?? null,
-    },
-    augmentation: {
-      ...config.augmentation,
-      interpolation: config.augmentation.interpolation ?? 'bilinear',
-      cropPad: config.augmentation.cropPad ?? 0,
-      flip: config.augmentation.flip ?? false,
-      erase: config.augmentation.erase ?? 0,
-      photo: config.augmentation.photo ?? 0,
-    },
-  };
+function migrateConfig(raw: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...raw, format: raw.format ?? 1, modelOptions: raw.modelOptions ?? {} };
+  if (isObject(raw.hyper)) {
+    const h = raw.hyper;
+    const optimizer = h.optimizer ?? { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null };
+    out.hyper = {
+      ...h,
+      earlyStop: h.earlyStop ?? null,
+      lrSchedule: h.lrSchedule ?? { kind: 'constant' },
+      optimizer: isObject(optimizer) && optimizer.kind === 'sgd' ? { ...optimizer, weightDecay: optimizer.weightDecay ?? 0 } : optimizer,
+      labelSmoothing: h.labelSmoothing ?? 0,
+      tta: h.tta ?? 'none',
+      ema: h.ema ?? null,
+    };
+  }
+  if (isObject(raw.augmentation)) {
+    const a = raw.augmentation;
+    out.augmentation = { ...a, interpolation: a.interpolation ?? 'bilinear', cropPad: a.cropPad ?? 0, flip: a.flip ?? false, erase: a.erase ?? 0, photo: a.photo ?? 0 };
+  }
+  return out;
 }
 
 /** config.json, in today's form. */
@@ -215,21 +126,13 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   const text = await readTextOrNull(file);
   if (text === null) throw new RunFileMissingError(file, `${runDir} is not a training run`);
   const raw = parseJson(file, text);
-  expectFields(file, raw, ['model', 'hyper', 'augmentation']);
-  expectFields(`${file} (hyper)`, raw.hyper, ['epochs', 'augEpochs', 'batchSize', 'lr', 'seed', 'valSplit', 'limit']);
-  if (typeof raw.model !== 'string') throw new RunFileCorruptError(file, '"model" is not a name');
-  if (raw.format !== undefined && !isPositiveInt(raw.format)) throw new RunFileCorruptError(file, '"format" is not a version number');
+  if (!isObject(raw)) throw new RunFileCorruptError(file, 'expected a JSON object');
   if (typeof raw.format === 'number' && raw.format > RUN_FORMAT) {
     throw new RunMismatchError(runDir, `${file} has format ${raw.format}, written by a newer fashion-cnn (this one reads up to ${RUN_FORMAT})`);
   }
-  expectRules(file, raw.hyper as Record<string, unknown>, HYPER_RULES, 'hyper.');
-  if (!isObject(raw.augmentation)) throw new RunFileCorruptError(file, '"augmentation" is not an object');
-  expectRules(file, raw.augmentation, AUGMENT_RULES, 'augmentation.');
-  if (raw.modelOptions !== undefined) {
-    if (!isObject(raw.modelOptions)) throw new RunFileCorruptError(file, '"modelOptions" is not an object');
-    expectRules(file, raw.modelOptions, MODEL_OPTION_RULES, 'modelOptions.');
-  }
-  return migrateConfig(raw);
+  const config = migrateConfig(raw);
+  checkRecord<RunConfig>(file, StoredRunConfigSchema, config);
+  return config;
 }
 
 /**
@@ -248,7 +151,7 @@ export async function readHistory(runDir: string): Promise<HistoryRow[]> {
     .filter(({ line }) => line.trim() !== '')
     .map(({ line, i }) => {
       const row = parseJson(`${file} line ${i + 1}`, line);
-      expectHistoryRow(`${file} line ${i + 1}`, row);
+      checkRecord<HistoryRow>(`${file} line ${i + 1}`, HistoryRowSchema, row);
       return row;
     });
 }
@@ -260,11 +163,6 @@ export async function readEvalReport(runDir: string): Promise<EvalReport | null>
   const text = await readTextOrNull(file);
   if (text === null) return null;
   const raw = parseJson(file, text);
-  expectFields(file, raw, ['model', 'results']);
-  if (!Array.isArray(raw.results)) throw new RunFileCorruptError(file, '"results" is not a list');
-  raw.results.forEach((r: unknown, i: number) => {
-    if (!isObject(r)) throw new RunFileCorruptError(file, `result ${i + 1} is not an object`);
-    expectRules(file, r, EVAL_RESULT_RULES, `results[${i}].`);
-  });
-  return raw as unknown as EvalReport;
+  checkRecord<EvalReport>(file, EvalReportSchema, raw);
+  return raw;
 }

@@ -61,8 +61,10 @@ export class EarlyStopping implements TrainCallback {
   }
 
   onEpochEnd(ctl: TrainControl, row: HistoryRow): void {
-    if (row.val_loss < this.best - this.minDelta) {
-      this.best = row.val_loss;
+    // A missing validation loss (null) never counts as an improvement.
+    const valLoss = row.val_loss ?? NaN;
+    if (valLoss < this.best - this.minDelta) {
+      this.best = valLoss;
       this.wait = 0;
     } else if (++this.wait >= this.patience) {
       ctl.stopPhase = true;

@@ -64,8 +64,9 @@ export class LrScheduler implements TrainCallback {
 
   onEpochEnd(_ctl: TrainControl, row: HistoryRow): void {
     if (this.spec.kind !== 'plateau') return;
-    if (row.val_loss < this.plateau.best) {
-      this.plateau.best = row.val_loss;
+    const valLoss = row.val_loss ?? NaN;
+    if (valLoss < this.plateau.best) {
+      this.plateau.best = valLoss;
       this.plateau.wait = 0;
     } else if (++this.plateau.wait >= this.spec.patience) {
       this.plateau.lr *= this.spec.factor;

@@ -5,8 +5,9 @@
 import cliProgress from 'cli-progress';
 import type { BatchInfo, EpochInfo, TrainCallback } from './callbacks.js';
 import type { HistoryRow } from '../runs/types.js';
+import { metric } from '../util/format.js';
 
-const fmt = (n: number, d = 4) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+const fmt = metric;
 
 export class ProgressDisplay implements TrainCallback {
   private bar: cliProgress.SingleBar | null = null;

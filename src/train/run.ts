@@ -53,6 +53,7 @@ import { LrScheduler } from './lr-schedule.js';
 import { compileForTraining, type TrainOptimizer } from './optimizer.js';
 import { ProgressDisplay } from './progress.js';
 import { freshTrainState, runTraining } from './trainer.js';
+import { metric, percent } from '../util/format.js';
 
 export interface TrainRunOptions {
   /** The model to train (a registry name); a resumed run's comes from its record. */
@@ -317,7 +318,7 @@ export async function evaluateAfterPhase(plan: RunPlan, model: tfl.LayersModel, 
   const epoch = state.epochsDone.base + state.epochsDone.augment;
   const ev = evaluateModel(model, test, { phase, epoch }, plan.hyper.tta);
   const report = await recordEvaluation(plan.runDir, plan.spec.name, ev.result);
-  log(`${plan.spec.name} after ${phase === 'base' ? 'phase 1' : 'phase 2'}: test loss ${ev.result.test_loss.toFixed(4)}, test accuracy ${(ev.result.test_acc * 100).toFixed(2)}%`);
+  log(`${plan.spec.name} after ${phase === 'base' ? 'phase 1' : 'phase 2'}: test loss ${metric(ev.result.test_loss)}, test accuracy ${percent(ev.result.test_acc)}`);
   return { report, probs: ev.probs };
 }
 

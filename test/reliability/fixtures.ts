@@ -15,7 +15,7 @@ import { ARTICLE_AUGMENTATION } from '../../src/train/augment.js';
 import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer.js';
 import { versions } from '../../src/util/version.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { writeFixtureDir } from '../fixtures/data/idx-fixtures.js';
+import { FIXTURE_NAMES, writeFixtureDir } from '../fixtures/data/idx-fixtures.js';
 import { simplePhoto } from '../predict-fixtures.js';
 
 /** Environment of every case: no download, no data steered by the caller's variables, the wasm backend. */
@@ -52,7 +52,8 @@ export function runConfig(id: string, model: string, dataDir: string): RunConfig
       lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null,
     },
     augmentation: ARTICLE_AUGMENTATION,
-    data: { kind: 'flag', dir: dataDir, files: {} as RunConfig['data']['files'], trainCount: 96, valCount: 24, testCount: TEST_COUNT },
+    // The fake run was not trained on these files: its record names them without checksums of its own.
+    data: { kind: 'flag', dir: dataDir, files: Object.fromEntries(Object.entries(FIXTURE_NAMES).map(([k, name]) => [k, { path: path.join(dataDir, name), md5: '', verified: false }])) as RunConfig['data']['files'], trainCount: 96, valCount: 24, testCount: TEST_COUNT },
     backend: 'wasm',
     params: { total: 6370, trainable: 6370, nonTrainable: 0 },
     versions: versions(),

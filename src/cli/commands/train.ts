@@ -8,6 +8,7 @@ import { UserError } from '../../util/errors.js';
 import { findModelSpec, modelNames, type ModelOptions } from '../../models/registry.js';
 import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '../common.js';
 import { fraction, nonNegativeInt, positiveInt, positiveNumber, unitInterval, zeroToBelowOne } from '../options.js';
+import { percent } from '../../util/format.js';
 
 /** The flags of one training run's protocol (shared by train and compare). */
 export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epochs' | 'augEpochs' | 'batchSize' | 'lr' | 'seed' | 'valSplit' | 'labelSmoothing'> {
@@ -198,7 +199,7 @@ export function registerTrain(program: Command): void {
     if (f.json) {
       printJson({ runDir: summary.runDir, model: summary.config.model, seconds: summary.seconds, history: summary.history, eval: summary.eval });
     } else {
-      process.stderr.write(`done in ${summary.seconds.toFixed(1)} s: test accuracy ${(last.test_acc * 100).toFixed(2)}%, run recorded in ${summary.runDir}\n`);
+      process.stderr.write(`done in ${summary.seconds.toFixed(1)} s: test accuracy ${percent(last.test_acc)}, run recorded in ${summary.runDir}\n`);
     }
   });
 }
