@@ -21,8 +21,8 @@ import { GraphBuilder } from './graph.js';
 import { fileHandler } from './io.js';
 import { toLayer } from './layers.js';
 import type { BackboneSpec, LayersSpec, TfjsBackbone, TransferSpec, Vgg19Backbone } from './spec.js';
-import { buildVgg19Base } from './vgg19.js';
-import { loadVgg19Weights } from './vgg19-weights.js';
+import { buildVgg19Base, checkVgg19InputSize } from './vgg19.js';
+import { findVgg19Weights, loadVgg19File } from './vgg19-weights.js';
 
 /** The name of the backbone layer inside a transfer model. */
 export const BACKBONE_LAYER = 'backbone';
@@ -80,11 +80,14 @@ async function loadTfjsBackbone(spec: TfjsBackbone): Promise<{ full: tfl.LayersM
 }
 
 async function loadVgg19Backbone(spec: Vgg19Backbone, log: (line: string) => void): Promise<{ full: tfl.LayersModel; weightsId: string }> {
-  const full = buildVgg19Base(spec.inputSize ?? 48);
   const weights = spec.weights ?? 'imagenet';
-  if (weights === 'random') return { full, weightsId: 'random' };
+  if (weights === 'random') return { full: buildVgg19Base(spec.inputSize ?? 48), weightsId: 'random' };
+  // The file first (found, or downloaded and checked): a bad one fails before 20 million weights are drawn.
+  checkVgg19InputSize(spec.inputSize ?? 48);
+  const file = await findVgg19Weights(weights, log);
+  const full = buildVgg19Base(spec.inputSize ?? 48);
   try {
-    const file = await loadVgg19Weights(full, weights, log);
+    await loadVgg19File(full, file, log);
     return { full, weightsId: digest(await fs.readFile(file)) };
   } catch (e) {
     full.dispose();
