@@ -101,6 +101,52 @@ function digest(...parts: (string | Uint8Array)[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
+type Pair = [number, number];
+const pair = (v: unknown, fallback: number): Pair => (Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : typeof v === 'number' ? [v, v] : [fallback, fallback]);
+
+/** The input span (per axis) a layer needs for `out` pixels of output, as far as its downsampling goes. */
+function inputSpan(layer: tfl.layers.Layer, out: Pair): Pair {
+  const c = layer.getConfig() as Record<string, unknown>;
+  const window = c.kernelSize ?? c.poolSize;
+  if (window !== undefined) {
+    const k = pair(window, 1);
+    const s = pair(c.strides ?? c.poolSize, 1);
+    const d = pair(c.dilationRate, 1);
+    // 'same' pads: `out` steps of the stride, each from at least one real pixel. 'valid': the window must fit too.
+    return out.map((o, i) => (c.padding === 'valid' ? (o - 1) * s[i] + (k[i] - 1) * d[i] + 1 : o * s[i])) as Pair;
+  }
+  if (c.size !== undefined && layer.getClassName() === 'UpSampling2D') {
+    const u = pair(c.size, 1);
+    return out.map((o, i) => Math.ceil(o / u[i])) as Pair;
+  }
+  return out;
+}
+
+/**
+ * The smallest square image a backbone's features need, walking back from the feature tensor to
+ * the input: each convolution or pooling multiplies what its output needs by its stride (and a
+ * 'valid' window adds its extent). VGG-19's five 2x2 poolings give 32, Keras's minimum for it;
+ * Tiny Darknet's four up to leaky_re_lu_14 give 16. Smaller images make features of padding.
+ */
+export function minimumInputSize(features: tfl.SymbolicTensor): number {
+  const needs = new Map<number, Pair>();
+  let most: Pair = [1, 1];
+  const visit = (t: tfl.SymbolicTensor, need: Pair) => {
+    const seen = needs.get(t.id);
+    if (seen && seen[0] >= need[0] && seen[1] >= need[1]) return;
+    const merged: Pair = seen ? [Math.max(seen[0], need[0]), Math.max(seen[1], need[1])] : need;
+    needs.set(t.id, merged);
+    if (t.inputs.length === 0) {
+      most = [Math.max(most[0], merged[0]), Math.max(most[1], merged[1])];
+      return;
+    }
+    const span = inputSpan(t.sourceLayer, merged);
+    for (const x of t.inputs) visit(x, span);
+  };
+  visit(features, [1, 1]);
+  return Math.max(...most);
+}
+
 /** Loads a backbone, cuts it at `spec.layer` and freezes it. */
 export async function loadBackbone(spec: BackboneSpec, log: (line: string) => void = () => {}): Promise<LoadedBackbone> {
   if (spec.trainable !== undefined && spec.trainable !== false) throw new UserError('only frozen backbones are supported (trainable: false)');
@@ -132,6 +178,11 @@ export async function loadBackbone(spec: BackboneSpec, log: (line: string) => vo
     } else {
       if (full.outputs.length !== 1) throw new UserError(`backbone ${where}: has ${full.outputs.length} outputs; name the feature layer`);
       features = full.outputs[0];
+    }
+    const minimum = minimumInputSize(features);
+    if (Math.min(h, w) < minimum) {
+      const what = spec.inputSize !== undefined ? `--input-size ${spec.inputSize}` : `its input of ${h}x${w}`;
+      throw new UserError(`backbone ${where}: ${what} is too small: its downsampling up to layer "${features.sourceLayer.name}" needs images of at least ${minimum} pixels`);
     }
     const model = spec.fineTune === undefined ? new FrozenBackbone({ inputs: full.inputs, outputs: features, name: BACKBONE_LAYER }) : fineTuned(full, features, spec.fineTune, where);
     // The layers past the cut belong to no model any more: free their weights.
