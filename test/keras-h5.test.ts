@@ -19,7 +19,7 @@ import * as tfc from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as h5 from 'h5wasm/node';
 import type { DownloadProgressEvent } from '../src/data/download.js';
-import { loadKerasWeights, readKerasWeights, resolveWeightsFile, VGG19_NOTOP_MD5, VGG19_NOTOP_URL } from '../src/models/keras-h5.js';
+import { loadKerasWeights, readKerasWeights, resolveWeightsFile, VGG19_NOTOP_MD5, VGG19_NOTOP_URL, weightsCacheName } from '../src/models/keras-h5.js';
 import { Rng } from '../src/util/rng.js';
 import { rejectsWith } from './helpers/assert-user-error.js';
 import { writeKerasH5, type FileLayer, type FileWeight, type Group } from './helpers/keras-h5-writer.js';
@@ -306,7 +306,7 @@ describe('errors: one line, naming the file and what is wrong', () => {
       const junk = path.join(tmp, 'junk.h5');
       await fs.writeFile(junk, randomBytes(4096));
       await rejectsWith(loadKerasWeights(model, junk), /junk\.h5 is not an HDF5 file/);
-      await rejectsWith(readKerasWeights(tmp), /is not a file/);
+      await rejectsWith(readKerasWeights(tmp), /is a directory, not a file$/);
     } finally {
       model.dispose();
     }
@@ -397,6 +397,7 @@ describe('resolveWeightsFile', () => {
     server = http.createServer((req, res) => {
       requests.push(req.url ?? '');
       if (req.url?.startsWith('/keras/')) res.writeHead(200, { 'Content-Length': body.length }).end(body);
+      else if (req.url?.startsWith('/text/')) res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>sign in to download</html>\n');
       else res.writeHead(404).end('no such file');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -417,11 +418,12 @@ describe('resolveWeightsFile', () => {
     const url = `${base}/keras/tiny_weights_notop.h5`;
 
     const first = await resolveWeightsFile(url, opts);
-    assert.equal(first, path.join(cacheDir, 'tiny_weights_notop.h5'));
+    assert.equal(first, path.join(cacheDir, weightsCacheName(new URL(url))));
+    assert.match(path.basename(first), /^[0-9a-f]{16}-tiny_weights_notop\.h5$/);
     assert.deepEqual(await fs.readFile(first), body);
     assert.equal(count('/keras/tiny_weights_notop.h5'), 1);
-    assert.deepEqual(await fs.readdir(cacheDir), ['tiny_weights_notop.h5'], 'no temp file left');
-    assert.match(lines.join('\n'), /^downloading http:\/\/127\.0\.0\.1:\d+\/keras\/tiny_weights_notop\.h5 to .*cache-a\/tiny_weights_notop\.h5$/m);
+    assert.deepEqual(await fs.readdir(cacheDir), [path.basename(first)], 'no temp file left');
+    assert.match(lines.join('\n'), /^downloading http:\/\/127\.0\.0\.1:\d+\/keras\/tiny_weights_notop\.h5 to .*cache-a\/[0-9a-f]{16}-tiny_weights_notop\.h5$/m);
     assert.match(lines.join('\n'), /^saved .*tiny_weights_notop\.h5 \(0\.0 MB, SHA256 verified\)$/m);
     assert.ok(events.length >= 2 && events.at(-1)?.done && events.at(-1)?.received === body.length, 'progress reported to the end');
 
@@ -445,7 +447,7 @@ describe('resolveWeightsFile', () => {
     const root = path.join(tmp, 'cache-root');
     const lines: string[] = [];
     const file = await resolveWeightsFile(`${base}/keras/md5.h5`, { md5, env: { FASHION_CNN_CACHE: root }, log: (l) => lines.push(l), onProgress: () => {} });
-    assert.equal(file, path.join(root, 'weights', 'md5.h5'));
+    assert.equal(file, path.join(root, 'weights', weightsCacheName(new URL(`${base}/keras/md5.h5`))));
     assert.match(lines.at(-1) ?? '', /MD5 verified/);
   });
 
@@ -462,7 +464,7 @@ describe('resolveWeightsFile', () => {
     assert.deepEqual(await fs.readdir(cacheDir), []);
 
     // A cached file that no longer matches is replaced.
-    await fs.writeFile(path.join(cacheDir, 'bad.h5'), 'truncated');
+    await fs.writeFile(path.join(cacheDir, weightsCacheName(new URL(url))), 'truncated');
     const before = count('/keras/bad.h5');
     const lines: string[] = [];
     const file = await resolveWeightsFile(url, { sha256, cacheDir, log: (l) => lines.push(l), onProgress: () => {} });
@@ -477,10 +479,57 @@ describe('resolveWeightsFile', () => {
     await rejectsWith(resolveWeightsFile(path.join(tmp, 'absent.h5')), /weights file .*absent\.h5 does not exist/);
     await rejectsWith(resolveWeightsFile(files.weights, { md5: '2'.repeat(32) }), /weights\.h5: MD5 is [0-9a-f]{32}, expected 2{32}$/);
     await rejectsWith(resolveWeightsFile(files.weights, { sha256: 'abc' }), /invalid SHA256 "abc" \(expected 64 hexadecimal digits\)/);
-    await rejectsWith(resolveWeightsFile('ftp://example.invalid/x.h5'), /only local paths and http\(s\) URLs/);
+    await rejectsWith(resolveWeightsFile('ftp://example.invalid/x.h5'), /only local paths, file:\/\/ and http\(s\) URLs are supported$/);
     const cacheDir = path.join(tmp, 'cache-c');
     await rejectsWith(resolveWeightsFile(`${base}/gone/x.h5`, { cacheDir, log: () => {}, onProgress: () => {} }), /download of .*\/gone\/x\.h5 failed: HTTP 404/);
     assert.deepEqual(await fs.readdir(cacheDir), []);
+  });
+
+  it('a download that is not Keras weights (a text page) is not kept: every use downloads it again, with the same one line', async () => {
+    const cacheDir = path.join(tmp, 'cache-text');
+    const url = `${base}/text/weights.h5`;
+    for (let i = 1; i <= 2; i++) {
+      await rejectsWith(
+        resolveWeightsFile(url, { cacheDir, log: () => {}, onProgress: () => {} }),
+        new RegExp(`^${url.replace(/[./]/g, '\\$&')}: the download is not an HDF5 file \\(no HDF5 signature\\); expected Keras weights \\(\\.h5\\); it was not saved$`),
+      );
+      assert.equal(count('/text/weights.h5'), i, `download ${i} made`);
+      assert.deepEqual(await fs.readdir(cacheDir), [], 'nothing kept');
+    }
+  });
+
+  it('keys the cache by the whole URL: two URLs with one file name, or one named like Keras\'s VGG-19 file, never share a file', async () => {
+    const cacheDir = path.join(tmp, 'cache-keys');
+    const opts = { cacheDir, log: () => {}, onProgress: () => {} };
+    const vggName = path.basename(new URL(VGG19_NOTOP_URL).pathname);
+    const a = await resolveWeightsFile(`${base}/keras/a/${vggName}`, opts);
+    const b = await resolveWeightsFile(`${base}/keras/b/${vggName}`, opts);
+    assert.notEqual(a, b);
+    assert.ok(!(await fs.readdir(cacheDir)).includes(vggName), 'the ImageNet file\'s own name is left alone');
+    assert.equal(count(`/keras/a/${vggName}`), 1);
+    assert.equal(await resolveWeightsFile(`${base}/keras/a/${vggName}`, opts), a, 'each URL finds its own download again');
+    assert.equal(count(`/keras/a/${vggName}`), 1);
+  });
+
+  it('a named cache file (the ImageNet weights\' own) is checked against its MD5 on every use; a cached file that is no HDF5 is downloaded again', async () => {
+    const cacheDir = path.join(tmp, 'cache-named');
+    await fs.mkdir(cacheDir);
+    const url = `${base}/keras/named.h5`;
+    // Put there by hand (or by an older version's download of another URL): not the file the MD5 names.
+    await fs.copyFile(files.model, path.join(cacheDir, 'named.h5'));
+    const lines: string[] = [];
+    const file = await resolveWeightsFile(url, { md5, cacheDir, cacheFile: 'named.h5', log: (l) => lines.push(l), onProgress: () => {} });
+    assert.equal(file, path.join(cacheDir, 'named.h5'));
+    assert.deepEqual(await fs.readFile(file), body);
+    assert.match(lines[0], /^the cached .*named\.h5 has MD5 [0-9a-f]{32}, expected [0-9a-f]{32}: downloading it again$/);
+
+    // Without a checksum, a cached file that is no HDF5 (damaged since) is not trusted either.
+    const plain = `${base}/keras/plain.h5`;
+    await fs.writeFile(path.join(cacheDir, weightsCacheName(new URL(plain))), 'not weights');
+    lines.length = 0;
+    await resolveWeightsFile(plain, { cacheDir, log: (l) => lines.push(l), onProgress: () => {} });
+    assert.match(lines[0], /^the cached .*plain\.h5 is not an HDF5 file: downloading it again$/);
+    assert.equal(count('/keras/plain.h5'), 1);
   });
 
   it('knows where keras.applications keeps VGG19\'s notop weights, and their MD5', () => {

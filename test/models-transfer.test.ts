@@ -21,7 +21,8 @@ import { FrozenBackbone, ImageAdapter } from '../src/models/custom-layers.js';
 import { describeModel } from '../src/models/describe.js';
 import { loadModel, saveModel } from '../src/models/io.js';
 import type { LayerSpec, TfjsBackbone, TransferSpec } from '../src/models/spec.js';
-import { BACKBONE_LAYER } from '../src/models/transfer.js';
+import { BACKBONE_LAYER, minimumInputSize } from '../src/models/transfer.js';
+import { buildVgg19Base, VGG19_MIN_INPUT } from '../src/models/vgg19.js';
 import { modelsText } from '../src/cli/commands/models.js';
 import { Rng, withSeededMathRandom } from '../src/util/rng.js';
 import { rejectsWith } from './helpers/assert-user-error.js';
@@ -219,6 +220,20 @@ describe('transfer models', () => {
   it('refuses a missing backbone and an unknown feature layer with one clear line', async () => {
     await rejectsWith(buildModel(spec(undefined, { path: path.join(tmp, 'nowhere') })), /^backbone: no model found: .*nowhere.*model\.json does not exist$/);
     await rejectsWith(buildModel(spec(undefined, { layer: 'bb_nope' })), /no layer "bb_nope" \(layers: .*bb_conv1, bb_bn, bb_conv2, bb_gap, bb_top\)$/);
+  });
+
+  it('refuses an --input-size below what the backbone\'s downsampling needs (as vgg19 refuses one below 32)', async () => {
+    // Two valid 3x3 convolutions up to bb_conv2: one pixel of features needs 5 of image.
+    await rejectsWith(buildModel(spec(undefined, { inputSize: 1 })), /^backbone \S+: --input-size 1 is too small: its downsampling up to layer "bb_conv2" needs images of at least 5 pixels$/);
+    await rejectsWith(buildModel(spec(undefined, { inputSize: 4 })), /needs images of at least 5 pixels$/);
+    const model = await buildModel(spec(undefined, { inputSize: 5 }));
+    assert.deepEqual(model.getLayer(BACKBONE_LAYER).outputShape, [null, 1, 1, 8]);
+    model.dispose();
+    // The same rule gives VGG-19's Keras minimum, and halves it for each pooling left out.
+    const vgg = buildVgg19Base(32);
+    assert.equal(minimumInputSize(vgg.outputs[0]), VGG19_MIN_INPUT);
+    assert.equal(minimumInputSize(vgg.getLayer('block4_pool').output as tfl.SymbolicTensor), VGG19_MIN_INPUT / 2);
+    vgg.dispose();
   });
 
   it('runs a fully convolutional backbone at another input size than it was saved with', async () => {

@@ -154,3 +154,16 @@ test('the mode option: preprocessImage runs the chosen pipeline; hybrid is mask 
   assert.equal((await preprocessImage(png, { mode: 'hybrid' })).info.mode, 'hybrid');
   assert.throws(() => resolvePreprocessConfig({ mode: 'bogus' as never }), (e: unknown) => e instanceof UserError && /unknown preprocessing mode "bogus" \(one of mask, paper, hybrid\)/.test(e.message));
 });
+
+test('a 20000x20 strip (2048x2 once loaded: thinner than the trim\'s 3x3 median) gets mask\'s one line, not libvips\'s error', async () => {
+  const strip = await sharp({ create: { width: 20000, height: 20, channels: 3, background: '#000000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+  const refused = (mode: 'mask' | 'paper') => preprocessImage(strip, { mode }).then(
+    () => assert.fail(`${mode}: classified`),
+    (e: unknown) => (e instanceof UserError ? e.message : assert.fail(`${mode}: ${String(e)}`)),
+  );
+  assert.equal(await refused('paper'), await refused('mask'));
+  assert.equal(await refused('paper'), 'no object stands out from the background (a blank or uniform image?)');
+  // Told not to require an object, it frames the whole strip, as for a blank photo.
+  const framed = await preprocessImage(strip, { mode: 'paper', requireObject: false });
+  assert.deepEqual(framed.info.box, { x: 0, y: 0, width: 20000, height: 20 });
+});

@@ -142,10 +142,23 @@ function patternedVggFile(): FileLayer[] {
   return layers;
 }
 
+/** VGG-19's own (seeded glorot-uniform) weights as a Keras file: weights a network can run on (the patterned ones overflow to infinite features). */
+async function plausibleVggFile(): Promise<FileLayer[]> {
+  const base = await withSeededMathRandom(new Rng('vgg-file'), async () => buildVgg19Base(32));
+  const layers = base.layers.map((l) => ({
+    name: l.name,
+    weights: l.weights.map((w, wi) => ({ name: `${l.name}/${wi === 0 ? 'kernel' : 'bias'}:0`, shape: w.shape as number[], values: Float32Array.from(w.read().dataSync() as Float32Array) })),
+  }));
+  base.dispose();
+  return layers;
+}
+
 describe('vgg19: Keras weights', () => {
   let file = '';
+  let runnable = '';
   before(async () => {
     file = await writeKerasH5(path.join(tmp, 'vgg19_notop.h5'), patternedVggFile());
+    runnable = await writeKerasH5(path.join(tmp, 'vgg19_glorot.h5'), await plausibleVggFile());
   });
 
   it('loads a file in Keras\'s notop layout: every weight lands where Keras puts it', async () => {
@@ -183,13 +196,20 @@ describe('vgg19: Keras weights', () => {
     }
   });
 
+  it('refuses to train on the infinite features of weights that overflow (the patterned file), caching nothing', { timeout: 300_000 }, async () => {
+    await assert.rejects(
+      trainRun({ model: 'vgg19', modelOptions: { weights: file, inputSize: 32 }, hyper: { ...HYPER, epochs: 1 }, augmentation: NO_AUGMENTATION, runDir: path.join(tmp, 'vgg-inf'), data: await small(), pictures: false, progress: false, log: () => {} }),
+      (e) => e instanceof UserError && /^vgg19: the backbone gives NaN or infinite features \(\d+ values for the train images\); nothing was cached$/.test(e.message),
+    );
+  });
+
   it('trains its head end to end from such a file, and records the options', { timeout: 300_000 }, async () => {
     const runDir = path.join(tmp, 'vgg-run');
-    const s = await trainRun({ model: 'vgg19', modelOptions: { weights: file, inputSize: 32 }, hyper: { ...HYPER, epochs: 1 }, augmentation: NO_AUGMENTATION, runDir, data: await small(), pictures: false, progress: false, log: () => {} });
+    const s = await trainRun({ model: 'vgg19', modelOptions: { weights: runnable, inputSize: 32 }, hyper: { ...HYPER, epochs: 1 }, augmentation: NO_AUGMENTATION, runDir, data: await small(), pictures: false, progress: false, log: () => {} });
     assert.equal(s.history.length, 1);
     assert.ok(Number.isFinite(s.eval.results[0].test_loss));
     const config = await readRunConfig(runDir);
-    assert.deepEqual(config.modelOptions, { weights: file, inputSize: 32 });
+    assert.deepEqual(config.modelOptions, { weights: runnable, inputSize: 32 });
     assert.deepEqual(config.params, { total: 20_024_384 + 267_786, trainable: 267_786, nonTrainable: 20_024_384 });
   });
 });

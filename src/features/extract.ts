@@ -12,6 +12,8 @@ export interface ExtractOptions {
   /** Shown before the bar. */
   label: string;
   stream?: NodeJS.WriteStream;
+  /** Called with each batch's features, in order (the cache digests them as they come). */
+  onBatch?: (features: Float32Array) => void;
 }
 
 export async function extractFeatures(model: tfl.LayersModel, images: Examples, featureShape: ImageShape, opts: ExtractOptions): Promise<Float32Array> {
@@ -30,7 +32,9 @@ export async function extractFeatures(model: tfl.LayersModel, images: Examples, 
   for (let start = 0; start < images.count; start += batchSize) {
     const n = Math.min(batchSize, images.count - start);
     const y = tf.tidy(() => model.predict(tf.tensor4d(images.x.subarray(start * per, (start + n) * per), [n, h, w, c])) as tf.Tensor);
-    out.set(await y.data<'float32'>(), start * outPer);
+    const values = await y.data<'float32'>();
+    out.set(values, start * outPer);
+    opts.onBatch?.(values);
     y.dispose();
     const done = start + n;
     const rate = done / Math.max(1e-3, (Date.now() - started) / 1000);

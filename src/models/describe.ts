@@ -3,8 +3,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ImageShape } from '../data/types.js';
+import { UserError } from '../util/errors.js';
 import { buildModel, countParams, type ParamCounts } from './build.js';
 import { inboundLayersIn, walkLayers } from './inspect.js';
+import { fileProblem, parseWeightsSource, type WeightsSource } from './keras-h5.js';
 import type { ArticleFigures, ModelKind, ModelSpec } from './spec.js';
 import { backboneDir } from './transfer.js';
 import { localVgg19Weights, vgg19WeightsHelp } from './vgg19-weights.js';
@@ -67,9 +69,16 @@ export async function unavailableReason(spec: ModelSpec): Promise<string | null>
   if (spec.kind !== 'transfer') return null;
   if (spec.backbone.source === 'vgg19') {
     const weights = spec.backbone.weights ?? 'imagenet';
-    if (weights === 'random' || /^https?:\/\//.test(weights)) return null;
-    if (weights !== 'imagenet') return (await fs.stat(weights).catch(() => null))?.isFile() ? null : `weights file ${path.resolve(weights)} does not exist`;
-    return (await localVgg19Weights()) ? null : vgg19WeightsHelp();
+    if (weights === 'random') return null;
+    if (weights === 'imagenet') return (await localVgg19Weights()) ? null : vgg19WeightsHelp();
+    let source: WeightsSource;
+    try {
+      source = parseWeightsSource(weights);
+    } catch (e) {
+      if (e instanceof UserError) return e.message;
+      throw e;
+    }
+    return source.kind === 'url' ? null : fileProblem(source.file, 'weights file');
   }
   if (!spec.backbone.path) return 'needs --backbone DIR (a TF.js layers model)';
   const json = path.join(backboneDir(spec.backbone), 'model.json');

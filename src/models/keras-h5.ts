@@ -112,16 +112,27 @@ async function hasHdf5Signature(file: string, size: number): Promise<boolean> {
   }
 }
 
-async function requireReadableFile(file: string, what: string): Promise<number> {
+/**
+ * Why `file` cannot be read as `what`, or null: it must exist and be a regular file. A folder, a
+ * named pipe (whose read would wait for a writer) and a device (/dev/zero never ends) each say so.
+ */
+export async function fileProblem(file: string, what: string): Promise<string | null> {
   let stat;
   try {
     stat = await fs.stat(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? `${what} ${file} does not exist` : `cannot read ${what} ${file}: ${errorMessage(e)}`);
+    return code === 'ENOENT' ? `${what} ${file} does not exist` : `cannot read ${what} ${file}: ${errorMessage(e)}`;
   }
-  if (!stat.isFile()) throw new UserError(`${what} ${file} is not a file`);
-  return stat.size;
+  if (stat.isFile()) return null;
+  const kind = stat.isDirectory() ? 'a directory' : stat.isFIFO() ? 'a named pipe (FIFO)' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : stat.isSocket() ? 'a socket' : 'not a regular file';
+  return `${what} ${file} is ${kind}, not a file`;
+}
+
+async function requireReadableFile(file: string, what: string): Promise<number> {
+  const problem = await fileProblem(file, what);
+  if (problem) throw new UserError(problem);
+  return (await fs.stat(file)).size;
 }
 
 /** A list of names stored as an attribute, in any of the encodings Keras/h5py use (see the file comment). */
@@ -408,6 +419,8 @@ export interface ResolveWeightsOptions {
   timeoutMs?: number;
   /** For the cache root; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** The download's file name in the cache; default weightsCacheName(url), one per URL. */
+  cacheFile?: string;
 }
 
 type Checksum = { algorithm: 'sha256' | 'md5'; hex: string };
@@ -440,45 +453,93 @@ async function failedChecksum(file: string, sums: readonly Checksum[]): Promise<
 
 const verified = (sums: readonly Checksum[]) => (sums.length ? `${sums.map((s) => s.algorithm.toUpperCase()).join(' and ')} verified` : 'no checksum given');
 
+/** Where a weights source points: a local file (a path or a file: URL), or an http(s) URL to download. */
+export type WeightsSource = { kind: 'file'; file: string } | { kind: 'url'; url: URL };
+
+/** Reads a `--weights` source; an unsupported scheme or an invalid URL is a one-line error. */
+export function parseWeightsSource(source: string): WeightsSource {
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(source)?.[1].toLowerCase();
+  if (scheme === undefined) return { kind: 'file', file: path.resolve(source) };
+  if (scheme === 'file') {
+    try {
+      return { kind: 'file', file: fileURLToPath(source) };
+    } catch (e) {
+      throw new UserError(`invalid file URL "${source}" (${errorMessage(e)})`);
+    }
+  }
+  if (scheme !== 'http' && scheme !== 'https') throw new UserError(`weights source "${source}": only local paths, file:// and http(s) URLs are supported`);
+  try {
+    return { kind: 'url', url: new URL(source) };
+  } catch {
+    throw new UserError(`invalid weights URL "${source}"`);
+  }
+}
+
+/**
+ * The name of a URL's download in the cache: a digest of the whole URL, then the URL's file
+ * name. Two URLs never share a file, whatever their file names (one named like Keras's VGG-19 file
+ * does not take the ImageNet weights' place).
+ */
+export function weightsCacheName(url: URL): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(url.pathname);
+  } catch {
+    name = url.pathname;
+  }
+  name = path.basename(name).replace(/[^\w.+-]/g, '_') || 'weights.h5';
+  return `${createHash('sha256').update(url.href).digest('hex').slice(0, 16)}-${name}`;
+}
+
+/** Why a cached download cannot be used (a checksum it fails, or it is no HDF5 file), or null. */
+async function cachedFileProblem(file: string, sums: readonly Checksum[]): Promise<string | null> {
+  const bad = await failedChecksum(file, sums);
+  if (bad) return `has ${bad.sum.algorithm.toUpperCase()} ${bad.actual}, expected ${bad.sum.hex}`;
+  const { size } = await fs.stat(file);
+  return (await hasHdf5Signature(file, size)) ? null : 'is not an HDF5 file';
+}
+
 /**
  * The local path of a weights file: a path (or file: URL) is used where it is, an http(s) URL is
- * downloaded once into the cache (atomically, checksums verified) and found there afterwards.
+ * downloaded once into the cache and found there afterwards. A download is kept only when it
+ * passes its checksums and reads as Keras weights; a cached file is checked again on every use
+ * (its checksums when known, its HDF5 signature always) and downloaded again when it fails.
  */
 export async function resolveWeightsFile(source: string, opts: ResolveWeightsOptions = {}): Promise<string> {
   const sums = checksums(opts);
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(source)?.[1].toLowerCase();
-  if (scheme === undefined || scheme === 'file') {
-    const file = scheme === 'file' ? fileURLToPath(source) : path.resolve(source);
+  const where = parseWeightsSource(source);
+  if (where.kind === 'file') {
+    const { file } = where;
     await requireReadableFile(file, 'weights file');
     const bad = await failedChecksum(file, sums);
     if (bad) throw new UserError(`weights file ${file}: ${bad.sum.algorithm.toUpperCase()} is ${bad.actual}, expected ${bad.sum.hex}`);
     return file;
   }
-  if (scheme !== 'http' && scheme !== 'https') throw new UserError(`weights source "${source}": only local paths and http(s) URLs are supported`);
-  let url: URL;
-  try {
-    url = new URL(source);
-  } catch {
-    throw new UserError(`invalid weights URL "${source}"`);
-  }
-  const name = path.basename(decodeURIComponent(url.pathname)).replace(/[^\w.+-]/g, '_') || 'weights.h5';
+  const { url } = where;
   const dir = opts.cacheDir !== undefined ? path.resolve(opts.cacheDir) : path.join(cacheRoot(opts.env ?? process.env), 'weights');
-  const dest = path.join(dir, name);
+  const dest = path.join(dir, opts.cacheFile ?? weightsCacheName(url));
 
   const cached = await fs.stat(dest).catch(() => null);
-  if (cached?.isFile()) {
-    const bad = await failedChecksum(dest, sums);
-    if (!bad) {
+  if (cached && !cached.isFile()) throw new UserError(`the weights cache ${dest} is ${cached.isDirectory() ? 'a directory' : 'not a regular file'}: remove it, then run again`);
+  if (cached) {
+    const problem = await cachedFileProblem(dest, sums);
+    if (!problem) {
       log(`using the cached ${dest} (${verified(sums)}; not downloaded again)`);
       return dest;
     }
-    log(`the cached ${dest} has ${bad.sum.algorithm.toUpperCase()} ${bad.actual}, expected ${bad.sum.hex}: downloading it again`);
+    log(`the cached ${dest} ${problem}: downloading it again`);
   }
   log(`downloading ${url.href} to ${dest}`);
   const check = async (tmp: string) => {
     const bad = await failedChecksum(tmp, sums);
     if (bad) throw new UserError(`${url.href}: checksum mismatch: ${bad.sum.algorithm.toUpperCase()} of the download is ${bad.actual}, expected ${bad.sum.hex}; it was not saved`);
+    try {
+      await readKerasWeights(tmp);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      throw new UserError(`${url.href}: ${e.message.split(tmp).join('the download')}; it was not saved`);
+    }
   };
   const { bytes } = await downloadToFile(url.href, dest, { onProgress: opts.onProgress ?? stderrDownloadProgress(), timeoutMs: opts.timeoutMs, check });
   log(`saved ${dest} (${(bytes / 1e6).toFixed(1)} MB, ${verified(sums)})`);

@@ -21,8 +21,8 @@ import { GraphBuilder } from './graph.js';
 import { fileHandler } from './io.js';
 import { toLayer } from './layers.js';
 import type { BackboneSpec, LayersSpec, TfjsBackbone, TransferSpec, Vgg19Backbone } from './spec.js';
-import { buildVgg19Base } from './vgg19.js';
-import { loadVgg19Weights } from './vgg19-weights.js';
+import { buildVgg19Base, checkVgg19InputSize } from './vgg19.js';
+import { findVgg19Weights, loadVgg19File } from './vgg19-weights.js';
 
 /** The name of the backbone layer inside a transfer model. */
 export const BACKBONE_LAYER = 'backbone';
@@ -80,11 +80,14 @@ async function loadTfjsBackbone(spec: TfjsBackbone): Promise<{ full: tfl.LayersM
 }
 
 async function loadVgg19Backbone(spec: Vgg19Backbone, log: (line: string) => void): Promise<{ full: tfl.LayersModel; weightsId: string }> {
-  const full = buildVgg19Base(spec.inputSize ?? 48);
   const weights = spec.weights ?? 'imagenet';
-  if (weights === 'random') return { full, weightsId: 'random' };
+  if (weights === 'random') return { full: buildVgg19Base(spec.inputSize ?? 48), weightsId: 'random' };
+  // The file first (found, or downloaded and checked): a bad one fails before 20 million weights are drawn.
+  checkVgg19InputSize(spec.inputSize ?? 48);
+  const file = await findVgg19Weights(weights, log);
+  const full = buildVgg19Base(spec.inputSize ?? 48);
   try {
-    const file = await loadVgg19Weights(full, weights, log);
+    await loadVgg19File(full, file, log);
     return { full, weightsId: digest(await fs.readFile(file)) };
   } catch (e) {
     full.dispose();
@@ -96,6 +99,52 @@ function digest(...parts: (string | Uint8Array)[]): string {
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
   return h.digest('hex').slice(0, 16);
+}
+
+type Pair = [number, number];
+const pair = (v: unknown, fallback: number): Pair => (Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : typeof v === 'number' ? [v, v] : [fallback, fallback]);
+
+/** The input span (per axis) a layer needs for `out` pixels of output, as far as its downsampling goes. */
+function inputSpan(layer: tfl.layers.Layer, out: Pair): Pair {
+  const c = layer.getConfig() as Record<string, unknown>;
+  const window = c.kernelSize ?? c.poolSize;
+  if (window !== undefined) {
+    const k = pair(window, 1);
+    const s = pair(c.strides ?? c.poolSize, 1);
+    const d = pair(c.dilationRate, 1);
+    // 'same' pads: `out` steps of the stride, each from at least one real pixel. 'valid': the window must fit too.
+    return out.map((o, i) => (c.padding === 'valid' ? (o - 1) * s[i] + (k[i] - 1) * d[i] + 1 : o * s[i])) as Pair;
+  }
+  if (c.size !== undefined && layer.getClassName() === 'UpSampling2D') {
+    const u = pair(c.size, 1);
+    return out.map((o, i) => Math.ceil(o / u[i])) as Pair;
+  }
+  return out;
+}
+
+/**
+ * The smallest square image a backbone's features need, walking back from the feature tensor to
+ * the input: each convolution or pooling multiplies what its output needs by its stride (and a
+ * 'valid' window adds its extent). VGG-19's five 2x2 poolings give 32, Keras's minimum for it;
+ * Tiny Darknet's four up to leaky_re_lu_14 give 16. Smaller images make features of padding.
+ */
+export function minimumInputSize(features: tfl.SymbolicTensor): number {
+  const needs = new Map<number, Pair>();
+  let most: Pair = [1, 1];
+  const visit = (t: tfl.SymbolicTensor, need: Pair) => {
+    const seen = needs.get(t.id);
+    if (seen && seen[0] >= need[0] && seen[1] >= need[1]) return;
+    const merged: Pair = seen ? [Math.max(seen[0], need[0]), Math.max(seen[1], need[1])] : need;
+    needs.set(t.id, merged);
+    if (t.inputs.length === 0) {
+      most = [Math.max(most[0], merged[0]), Math.max(most[1], merged[1])];
+      return;
+    }
+    const span = inputSpan(t.sourceLayer, merged);
+    for (const x of t.inputs) visit(x, span);
+  };
+  visit(features, [1, 1]);
+  return Math.max(...most);
 }
 
 /** Loads a backbone, cuts it at `spec.layer` and freezes it. */
@@ -129,6 +178,11 @@ export async function loadBackbone(spec: BackboneSpec, log: (line: string) => vo
     } else {
       if (full.outputs.length !== 1) throw new UserError(`backbone ${where}: has ${full.outputs.length} outputs; name the feature layer`);
       features = full.outputs[0];
+    }
+    const minimum = minimumInputSize(features);
+    if (Math.min(h, w) < minimum) {
+      const what = spec.inputSize !== undefined ? `--input-size ${spec.inputSize}` : `its input of ${h}x${w}`;
+      throw new UserError(`backbone ${where}: ${what} is too small: its downsampling up to layer "${features.sourceLayer.name}" needs images of at least ${minimum} pixels`);
     }
     const model = spec.fineTune === undefined ? new FrozenBackbone({ inputs: full.inputs, outputs: features, name: BACKBONE_LAYER }) : fineTuned(full, features, spec.fineTune, where);
     // The layers past the cut belong to no model any more: free their weights.

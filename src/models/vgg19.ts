@@ -19,9 +19,13 @@ const BLOCKS: readonly (readonly [filters: number, convs: number])[] = [
 /** Keras refuses smaller inputs: five halvings must leave at least one pixel. */
 export const VGG19_MIN_INPUT = 32;
 
+export function checkVgg19InputSize(size: number): void {
+  if (!Number.isInteger(size) || size < VGG19_MIN_INPUT) throw new UserError(`vgg19: the input size must be a whole number of at least ${VGG19_MIN_INPUT} pixels, not ${size}`);
+}
+
 /** The base for square RGB images of `size` pixels; weights drawn from Math.random (Keras's glorot-uniform, zero biases). */
 export function buildVgg19Base(size: number): tfl.LayersModel {
-  if (!Number.isInteger(size) || size < VGG19_MIN_INPUT) throw new UserError(`vgg19: the input size must be a whole number of at least ${VGG19_MIN_INPUT} pixels, not ${size}`);
+  checkVgg19InputSize(size);
   const g = new GraphBuilder();
   const input = tfl.input({ shape: [size, size, 3], name: 'input_1' });
   let x = input;

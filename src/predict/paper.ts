@@ -40,6 +40,13 @@ function anythingStandsOut(img: RgbImage, bg: Rgb, threshold: number): boolean {
   return false;
 }
 
+/**
+ * sharp's trim smooths with a 3x3 median before it looks for the object (so JPEG specks do not
+ * count): in an image thinner than that window (a 20000x20 strip, brought to 2048x2 on load)
+ * nothing can stand out, and libvips refuses to try.
+ */
+export const TRIM_WINDOW = 3;
+
 /** The size whose long side is `size`, aspect kept (the short side at least 1 pixel). */
 export function fitLongSide(width: number, height: number, size: number): { width: number; height: number } {
   const scale = size / Math.max(width, height);
@@ -52,7 +59,7 @@ export async function preprocessPaper(img: RgbImage, config: PreprocessConfig): 
   const size = config.size;
   const bg = cornerColour(img);
   const threshold = config.paper.trimFraction * 255;
-  const found = anythingStandsOut(img, bg, threshold);
+  const found = Math.min(width, height) >= TRIM_WINDOW && anythingStandsOut(img, bg, threshold);
   if (!found && config.requireObject) throw new UserError('no object stands out from the background (a blank or uniform image?)');
 
   // 1. Trim. sharp's trim smooths with a 3x3 median first, so JPEG specks do not count as the object.

@@ -11,6 +11,7 @@
  * and the cost (~200k pixels per batch) is negligible next to a training step.
  */
 import type { AugmentConfig } from '../runs/types.js';
+import { UserError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import { photoDistort } from './photo-augment.js';
 
@@ -44,6 +45,20 @@ export const NO_AUGMENTATION: AugmentConfig = {
 /** Random erasing's rectangle: its share of the image and its aspect ratio (Zhong et al.'s defaults). */
 export const ERASE_AREA = { min: 0.02, max: 0.25 } as const;
 export const ERASE_ASPECT = { min: 0.3, max: 1 / 0.3 } as const;
+
+/**
+ * The largest crop padding for images of rows x cols: half the short side. A larger pad shifts
+ * most of the garment out of the frame, and past the side whole crops are black.
+ */
+export function maxCropPad(rows: number, cols: number): number {
+  return Math.floor(Math.min(rows, cols) / 2);
+}
+
+/** Refuses settings that cannot augment images of rows x cols into anything to learn from. */
+export function checkAugmentation(cfg: AugmentConfig, rows: number, cols: number): void {
+  const max = maxCropPad(rows, cols);
+  if (cfg.cropPad > max) throw new UserError(`--crop-pad ${cfg.cropPad}: at most ${max} pixels for ${rows}x${cols} images (half their side; a larger pad crops mostly black)`);
+}
 
 /** Whether the affine warp can move a pixel (with every range 0 it is skipped and draws nothing). */
 export function hasAffine(cfg: AugmentConfig): boolean {

@@ -34,6 +34,17 @@ export function parseLrSchedule(text: string): LrScheduleSpec {
 }
 
 /**
+ * Refuses a schedule that would raise the rate above the base rate `lr` (the rate a run starts
+ * from, after its recipe): a cosine decay "down" to a larger rate climbs instead, as a step factor
+ * above 1 would (which parseLrSchedule refuses).
+ */
+export function checkLrSchedule(spec: LrScheduleSpec, lr: number): void {
+  if (spec.kind === 'cosine' && spec.minLr > lr) {
+    throw new UserError(`--lr-schedule cosine:${spec.minLr}: the rate it decays to is above the base rate --lr ${lr}; give a final rate below --lr (or a higher --lr)`);
+  }
+}
+
+/**
  * Sets the learning rate from the schedule, at the start of each epoch (and, for `onecycle`, of
  * each step); the base rate is `lr`. The rate is a function of the position in training only (or,
  * for `plateau`, of its saved state), so a resumed run gets the same rates.

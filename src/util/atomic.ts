@@ -40,8 +40,14 @@ export async function writeFileSynced(file: string, data: string | Uint8Array): 
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   await makeDirs(path.dirname(file));
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await writeFileSynced(tmp, data);
-  await fs.rename(tmp, file);
+  try {
+    await writeFileSynced(tmp, data);
+    await fs.rename(tmp, file);
+  } catch (e) {
+    // A write that fails (a folder where the file should go, a full disk) leaves nothing behind.
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw e;
+  }
 }
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {

@@ -8,9 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
@@ -19,6 +23,7 @@ import { pngClaimingSize, simplePhoto } from '../predict-fixtures.js';
 import { checkpointFolder, copyDir, QUICK_TRAIN, quickTrain } from './fixtures.js';
 import type { Case, CaseContext, Invocation } from './harness.js';
 import { committedCheckpoint, until as untilHolds } from '../helpers/run-poll.js';
+import { writeKerasH5 } from '../helpers/keras-h5-writer.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -253,6 +258,99 @@ const staleLock = (holder: (ctx: CaseContext) => Record<string, unknown>) => asy
 const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid;
 
 const lockReleased = (ctx: CaseContext) => assert.ok(!existsSync(path.join(ctx.dir, 'run', 'train.lock')), 'train.lock is removed when the training ends');
+
+// caches: each case fills a cache of its own (ctx.dir/cache) with a first run, then damages it
+
+const ownCache = (ctx: CaseContext) => ({ FASHION_CNN_CACHE: path.join(ctx.dir, 'cache') });
+/** A transfer run on the fixtures' tiny backbone, recorded in ctx.dir/`run`. */
+const transferRun = (ctx: CaseContext, run: string) => ['train', '--model', 'transfer', '--backbone', ctx.fx.backbone, ...dataFlags(ctx), '--run-dir', path.join(ctx.dir, run), ...QUICK_TRAIN];
+
+/** Runs the CLI as a case's first run: with the case's own cache, in its folder; returns its stderr. */
+async function firstRun(ctx: CaseContext, args: string[], env: Record<string, string>, code: 0 | 2): Promise<string> {
+  const r = await runCli(args, { env: { ...ctx.fx.env, ...env }, cwd: ctx.dir, timeoutMs: 120_000 });
+  if (r.code !== code) throw new Error(`the first run exited ${r.code}, not ${code}: ${r.stderr}`);
+  return r.stderr;
+}
+
+type FeatureSet = 'train' | 'val' | 'test';
+interface FeatureEntry {
+  data: string;
+  meta: string;
+}
+
+/**
+ * Trains the tiny transfer run once (ctx.dir/first), which caches its features, lets `damage`
+ * change the entries, and returns the same run again (ctx.dir/run) on that cache.
+ */
+async function damagedFeatureCache(ctx: CaseContext, damage: (entries: Record<FeatureSet, FeatureEntry>) => Promise<void>): Promise<Invocation> {
+  const env = ownCache(ctx);
+  const log = await firstRun(ctx, transferRun(ctx, 'first'), env, 0);
+  const entries: Partial<Record<FeatureSet, FeatureEntry>> = {};
+  for (const m of log.matchAll(/^features: (train|val|test) \(\d+ images\) computed .*, cached in (\S+)\.f32$/gm)) entries[m[1] as FeatureSet] = { data: `${m[2]}.f32`, meta: `${m[2]}.json` };
+  if (!entries.train || !entries.val || !entries.test) throw new Error(`the first run did not cache its features: ${log}`);
+  await damage(entries as Record<FeatureSet, FeatureEntry>);
+  return { args: transferRun(ctx, 'run'), env };
+}
+
+/** Features of the same size that are not the ones computed: random bytes, or NaNs. */
+const randomLike = async (file: string) => write(file, randomBytes((await fs.stat(file)).size));
+const nansLike = async (file: string) => write(file, new Uint8Array(new Float32Array((await fs.stat(file)).size / 4).fill(NaN).buffer));
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * The run on the damaged cache trained as the first did (same history, same test figures), every
+ * entry it left matches its digest again, and no temp file is left.
+ */
+async function trainedAsFirst(ctx: CaseContext): Promise<void> {
+  const history = async (run: string) => withoutSeconds(await fs.readFile(path.join(ctx.dir, run, 'history.jsonl'), 'utf8'));
+  assert.deepEqual(await history('run'), await history('first'));
+  const results = async (run: string) => (JSON.parse(await fs.readFile(path.join(ctx.dir, run, 'eval.json'), 'utf8')) as { results: { test_loss: number; test_acc: number }[] }).results.map((e) => [e.test_loss, e.test_acc]);
+  assert.deepEqual(await results('run'), await results('first'));
+  const dir = path.join(ctx.dir, 'cache', 'features');
+  const names = await fs.readdir(dir);
+  assert.deepEqual(names.filter((n) => n.includes('.tmp-')), [], 'no temp file left');
+  for (const n of names.filter((f) => f.endsWith('.json'))) {
+    if ((await fs.stat(path.join(dir, n))).isDirectory()) continue;
+    const meta = JSON.parse(await fs.readFile(path.join(dir, n), 'utf8')) as { sha256: string };
+    assert.equal(sha256(await fs.readFile(path.join(dir, n.replace(/\.json$/, '.f32')))), meta.sha256, `${n}: the entry matches its digest`);
+  }
+}
+
+/** Local HTTP servers of the weights cases, by case folder: closed by the case's check. */
+const servers = new Map<string, { requests: string[]; close: () => Promise<void> }>();
+
+/** Serves `files` (URL path -> content) on 127.0.0.1 for the case, counting requests; anything else is a 404. Returns the base URL. */
+async function serveFiles(ctx: CaseContext, files: Record<string, Buffer | string>): Promise<string> {
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.url ?? '');
+    const body = files[req.url ?? ''];
+    if (body === undefined) res.writeHead(404).end('no such file');
+    else res.writeHead(200, { 'Content-Length': Buffer.byteLength(body) }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref(); // a case that fails before its check never holds the test process open
+  servers.set(ctx.dir, { requests, close: () => new Promise((resolve) => server.close(() => resolve())) });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** The requests the case's server saw; the server is closed. */
+async function served(ctx: CaseContext): Promise<string[]> {
+  const s = servers.get(ctx.dir);
+  if (!s) throw new Error('no server for this case');
+  servers.delete(ctx.dir);
+  await s.close();
+  return s.requests;
+}
+
+/** A valid Keras weights file (one dense layer) that is not VGG-19's; returns its path. */
+async function otherKerasFile(ctx: CaseContext): Promise<string> {
+  return writeKerasH5(path.join(ctx.dir, 'other.h5'), [{ name: 'dense', weights: [{ name: 'dense/kernel:0', shape: [2, 2], values: Float32Array.from([1, 2, 3, 4]) }] }]);
+}
+
+const KERAS_VGG19_FILE = 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5';
+const vgg19Run = (ctx: CaseContext, weights: string, run: string) => ['train', '--model', 'vgg19', '--weights', weights, '--input-size', '32', ...dataFlags(ctx), '--run-dir', path.join(ctx.dir, run), ...QUICK_TRAIN];
+const weightsCache = (ctx: CaseContext) => fs.readdir(path.join(ctx.dir, 'cache', 'weights')).catch(() => [] as string[]);
 
 // ---------------------------------------------------------------------------------------------
 // the table
@@ -499,6 +597,75 @@ export const CASES: Case[] = [
   { id: 'F66', area: 'flags', given: 'an unknown --tta', args: ['train', '--model', 'best', '--tta', 'rotate'], code: 2, line: /^fashion-cnn: option '--tta <mode>' argument 'rotate' is invalid\. Allowed choices are none, flip\./ },
   { id: 'F67', area: 'flags', given: 'a one-cycle warm-up of the whole run', args: ['train', '--model', 'best', '--lr-schedule', 'onecycle:1'], code: 2, line: /^fashion-cnn: --lr-schedule: cannot read "onecycle:1"/ },
   { id: 'F68', area: 'flags', given: 'best with --aug-epochs 0 (its recipe has no clean epochs: nothing to train)', args: ['train', '--model', 'best', '--aug-epochs', '0'], code: 2, line: /^fashion-cnn: nothing to train: --epochs and --aug-epochs are both 0$/ },
+  { id: 'G01', area: 'flags', given: 'train --model vgg19 --weights file:///…: read as the file the URL names (here Keras weights of another model, which the load names)', code: 2, line: /^fashion-cnn: \S+\/other\.h5 has no weights for the model's layers block1_conv1, /,
+    setup: async (ctx) => vgg19Run(ctx, pathToFileURL(await otherKerasFile(ctx)).href, 'run'), check: noRunDir('run/model') },
+  { id: 'G02', area: 'flags', given: 'train --model vgg19 --weights names a folder', code: 2, line: /^fashion-cnn: vgg19: weights file \S+\/weights is a directory, not a file$/,
+    setup: async (ctx) => {
+      await fs.mkdir(path.join(ctx.dir, 'weights'));
+      return vgg19Run(ctx, path.join(ctx.dir, 'weights'), 'run');
+    } },
+  { id: 'G03', area: 'flags', given: 'train --model vgg19 --weights names a named pipe (no hang)', code: 2, line: /^fashion-cnn: vgg19: weights file \S+\/weights\.h5 is a named pipe \(FIFO\), not a file$/,
+    setup: async (ctx) => {
+      await fifo(path.join(ctx.dir, 'weights.h5'));
+      return vgg19Run(ctx, path.join(ctx.dir, 'weights.h5'), 'run');
+    }, timeoutMs: 30_000 },
+  { id: 'G04', area: 'flags', given: 'train --model vgg19 --weights /dev/zero (no endless read)', code: 2, line: /^fashion-cnn: vgg19: weights file \/dev\/zero is a device, not a file$/,
+    setup: async (ctx) => vgg19Run(ctx, '/dev/zero', 'run'), timeoutMs: 30_000 },
+  { id: 'G05', area: 'flags', given: '--lr-schedule cosine:5 --lr 0.001 (a "decay" that climbs to 5)', code: 2, line: /^fashion-cnn: --lr-schedule cosine:5: the rate it decays to is above the base rate --lr 0\.001; give a final rate below --lr \(or a higher --lr\)$/,
+    setup: async (ctx) => ['train', '--model', 'cnn1', '--lr-schedule', 'cosine:5', '--lr', '0.001', ...dataFlags(ctx), '--run-dir', path.join(ctx.dir, 'run'), ...QUICK_TRAIN], check: noRunDir('run') },
+  { id: 'G06', area: 'flags', given: '--crop-pad 1000 (crops of black)', code: 2, line: /^fashion-cnn: --crop-pad 1000: at most 14 pixels for 28x28 images \(half their side; a larger pad crops mostly black\)$/,
+    setup: async (ctx) => ['train', '--model', 'best', '--crop-pad', '1000', ...dataFlags(ctx), '--run-dir', path.join(ctx.dir, 'run'), ...QUICK_TRAIN], check: noRunDir('run') },
+  { id: 'G07', area: 'flags', given: '--crop-pad 100000000000000000000 (1e20 once parsed)', code: 2, line: /^fashion-cnn: --crop-pad 100000000000000000000: at most 14 pixels for 28x28 images/,
+    setup: async (ctx) => ['train', '--model', 'best', '--crop-pad', '100000000000000000000', ...dataFlags(ctx), '--run-dir', path.join(ctx.dir, 'run'), ...QUICK_TRAIN], check: noRunDir('run') },
+  { id: 'G08', area: 'flags', given: '--input-size 1 on a TF.js backbone (a stride-2 convolution and a 2x2 pooling before its features)', code: 2, line: /^fashion-cnn: backbone \S+\/tiny-backbone: --input-size 1 is too small: its downsampling up to layer "c2" needs images of at least 4 pixels$/,
+    setup: async (ctx) => [...transferRun(ctx, 'run'), '--input-size', '1'], check: noRunDir('run/model') },
+  { id: 'G09', area: 'flags', given: 'predict --preprocess paper on a 20000x20 image (2048x2 once loaded): the line mask gives', code: 1, line: /^\S+\/strip\.png: error: no object stands out from the background \(a blank or uniform image\?\)$/,
+    setup: async (ctx) => [...predictOn(ctx, await image(ctx, 'strip.png', sharp({ create: { width: 20000, height: 20, channels: 3, background: '#000000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer())), '--preprocess', 'paper'] },
+
+  // ---- caches ------------------------------------------------------------------------------------
+  { id: 'K01', area: 'cache', given: 'a cached train .f32 overwritten with random bytes of the same size: recomputed (not trained on), the run as the first', code: 0, line: /^features: train cache \S+\.f32 does not match its digest \(damaged\?\): recomputing$/,
+    setup: (ctx) => damagedFeatureCache(ctx, (e) => randomLike(e.train.data)), check: trainedAsFirst },
+  { id: 'K02', area: 'cache', given: 'NaNs written over the cached test features: recomputed', code: 0, line: /^features: test cache \S+\.f32 does not match its digest \(damaged\?\): recomputing$/,
+    setup: (ctx) => damagedFeatureCache(ctx, (e) => nansLike(e.test.data)), check: trainedAsFirst },
+  { id: 'K03', area: 'cache', given: 'NaNs in the cached test features, with a digest made to match them: recomputed', code: 0, line: /^features: test cache \S+\.f32 holds 240 NaN or infinite values: recomputing$/,
+    setup: (ctx) => damagedFeatureCache(ctx, async (e) => {
+      await nansLike(e.test.data);
+      const digest = sha256(await fs.readFile(e.test.data));
+      await editJson(e.test.meta, (m) => (m.sha256 = digest));
+    }), check: trainedAsFirst },
+  { id: 'K04', area: 'cache', given: 'a cached .f32 cut short: recomputed', code: 0, line: /^features: val cache \S+\.f32 holds 100 bytes, not the 768 of 24 images' features: recomputing$/,
+    setup: (ctx) => damagedFeatureCache(ctx, async (e) => write(e.val.data, (await fs.readFile(e.val.data)).subarray(0, 100))), check: trainedAsFirst },
+  { id: 'K05', area: 'cache', given: 'a feature cache .json that is a directory: computed without the cache, no temp file left', code: 0, line: /^features: val cache \S+\.json is a directory, not a cache file: recomputing$/,
+    setup: (ctx) => damagedFeatureCache(ctx, async (e) => {
+      await fs.rm(e.val.meta);
+      await fs.mkdir(e.val.meta);
+    }),
+    check: async (ctx, r) => {
+      await trainedAsFirst(ctx);
+      assert.match(r.stderr, /^features: val \(24 images\) computed in .*, not cached \(\S+\.json is a directory\)$/m);
+    } },
+  { id: 'K06', area: 'cache', given: '--weights URL that served a text page: not kept, so the next run downloads again (and says the same)', code: 2, line: /^fashion-cnn: http:\/\/127\.0\.0\.1:\d+\/w\/weights\.h5: the download is not an HDF5 file \(no HDF5 signature\); expected Keras weights \(\.h5\); it was not saved$/,
+    setup: async (ctx) => {
+      const url = `${await serveFiles(ctx, { '/w/weights.h5': '<html>sign in to download</html>\n' })}/w/weights.h5`;
+      await firstRun(ctx, vgg19Run(ctx, url, 'first'), ownCache(ctx), 2);
+      return { args: vgg19Run(ctx, url, 'run'), env: ownCache(ctx) };
+    },
+    check: async (ctx) => {
+      assert.deepEqual(await served(ctx), ['/w/weights.h5', '/w/weights.h5'], 'downloaded by both runs');
+      assert.deepEqual(await weightsCache(ctx), [], 'nothing kept');
+    } },
+  { id: 'K07', area: 'cache', given: '--weights URL whose file name is Keras\'s VGG-19 file (other weights): kept under its own name, so compare still finds no ImageNet weights', code: 0, line: /^== vgg19: skipped, vgg19 needs Keras's ImageNet weights/,
+    setup: async (ctx) => {
+      const base = await serveFiles(ctx, { [`/other/${KERAS_VGG19_FILE}`]: await fs.readFile(await otherKerasFile(ctx)) });
+      await firstRun(ctx, vgg19Run(ctx, `${base}/other/${KERAS_VGG19_FILE}`, 'first'), ownCache(ctx), 2);
+      return { args: ['compare', '--models', 'vgg19', ...dataFlags(ctx), '--out', path.join(ctx.dir, 'cmp'), ...QUICK_TRAIN], env: { ...ownCache(ctx), FASHION_CNN_VGG19_WEIGHTS: '' } };
+    },
+    check: async (ctx) => {
+      assert.equal((await served(ctx)).length, 1);
+      const kept = await weightsCache(ctx);
+      assert.equal(kept.length, 1, 'the download is kept');
+      assert.match(kept[0], new RegExp(`^[0-9a-f]{16}-${KERAS_VGG19_FILE.replace(/\./g, '\\.')}$`));
+    } },
 
   // ---- run directories -------------------------------------------------------------------------
   { id: 'R01', area: 'run directory', given: 'evaluate: the run directory does not exist', code: 2, line: /^fashion-cnn: run directory \S+\/nope does not exist$/,

@@ -6,6 +6,7 @@ const AREA_TITLES: Record<(typeof AREAS)[number], string> = {
   data: 'Data files',
   predict: 'Images for `predict`',
   flags: 'Flags',
+  cache: 'Caches',
   'run directory': 'Run directories',
   resume: 'Resume',
   interrupt: 'Interrupts',

@@ -39,6 +39,18 @@ export function tinyModel(input: [number, number, number] = [28, 28, 1], hidden 
   return model;
 }
 
+/**
+ * A tiny TF.js backbone for transfer runs: 16x16 RGB in, a stride-2 convolution, a 2x2 max
+ * pooling (so its features need an input of at least 4 pixels) and a convolution, 4x4x8 out.
+ */
+export function tinyBackbone(): tfl.LayersModel {
+  const input = tfl.input({ shape: [16, 16, 3], name: 'image' });
+  let h = tfl.layers.conv2d({ name: 'c1', filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(input) as tfl.SymbolicTensor;
+  h = tfl.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }).apply(h) as tfl.SymbolicTensor;
+  h = tfl.layers.conv2d({ name: 'c2', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: h, name: 'tiny_backbone' });
+}
+
 /** A complete config.json, as `fashion-cnn train` writes it, for a run of `model`. */
 export function runConfig(id: string, model: string, dataDir: string): RunConfig {
   return {
@@ -80,6 +92,8 @@ export interface Fixtures {
   realRun: string;
   /** A photo of a dark garment on a light page, PNG. */
   photo: string;
+  /** A tiny TF.js layers model (tinyBackbone) to train transfer runs on quickly. */
+  backbone: string;
 }
 
 async function writeRun(dir: string, model: tfl.LayersModel, config: RunConfig): Promise<void> {
@@ -122,7 +136,8 @@ export async function makeFixtures(): Promise<Fixtures> {
   };
   const photo = path.join(root, 'garment.png');
   await fs.writeFile(photo, await simplePhoto('png'));
-  return { root, env, dataDir, fakeRun, models, realRun: await realRun, photo };
+  const backbone = await saveTo(path.join(root, 'models', 'tiny-backbone'), tinyBackbone());
+  return { root, env, dataDir, fakeRun, models, realRun: await realRun, photo, backbone };
 }
 
 /** Copies a run (or any folder) into `dest`. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { makeFixtures, type Fixtures } from './fixtures.js';
 
-export const AREAS = ['data', 'predict', 'flags', 'run directory', 'resume', 'interrupt', 'concurrency', 'output'] as const;
+export const AREAS = ['data', 'predict', 'flags', 'cache', 'run directory', 'resume', 'interrupt', 'concurrency', 'output'] as const;
 export type Area = (typeof AREAS)[number];
 
 export interface CaseContext {
@@ -69,9 +69,9 @@ export interface Observed {
 export const stderrLines = (r: CliResult) => r.stderr.split('\n').filter((l) => l.trim() !== '');
 const streamLines = (r: CliResult, stream: Case['stream']) => (stream === 'stdout' ? r.stdout : r.stderr).split('\n').filter((l) => l.trim() !== '');
 
-/** Replaces temp paths by short names so that the doc does not depend on the machine. */
+/** Replaces temp paths (and the ports of the cases' own servers) by short names so that the doc does not depend on the machine or the run. */
 export function shorten(text: string, ctx: CaseContext): string {
-  return text.split(ctx.dir).join('$CASE').split(ctx.fx.root).join('$FIX');
+  return text.split(ctx.dir).join('$CASE').split(ctx.fx.root).join('$FIX').replace(/127\.0\.0\.1:\d{4,5}\b/g, '127.0.0.1:$PORT');
 }
 
 let fixtures: Promise<Fixtures> | null = null;
@@ -137,8 +137,8 @@ export async function runCases(cases: readonly Case[], concurrency = 2, onDone?:
   return out;
 }
 
-/** Lines a command prints on stderr as it works, before any error: the backend in use, the run. */
-export const PROGRESS_LINES: readonly RegExp[] = [/^backend: /, /^== \S+: /, /^note: /, /^run \S+: /, /^resuming \S+ after epoch \d+$/, /has no checkpoint yet: starting it from the beginning$/, /^\S+ phase [12] (\(augmented\) )?epoch \d+\/\d+/, /^\S+ epoch \d+ \[(base|augment)\] loss /];
+/** Lines a command prints on stderr as it works, before any error: the backend in use, the run, a download. */
+export const PROGRESS_LINES: readonly RegExp[] = [/^downloading \S+( to \S+| \(\d+\.\d MB\))?$/, /^ {2}\S+: (done, [\d.]+ MB|\d+% \()/, /^backend: /, /^== \S+: /, /^note: /, /^run \S+: /, /^resuming \S+ after epoch \d+$/, /has no checkpoint yet: starting it from the beginning$/, /^\S+ phase [12] (\(augmented\) )?epoch \d+\/\d+/, /^\S+ epoch \d+ \[(base|augment)\] loss /];
 
 /**
  * What is wrong with an observed case, compared with its table entry ([] when it behaves as the

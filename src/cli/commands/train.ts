@@ -51,7 +51,7 @@ export function modelOptionsFromFlags(f: ModelOptionFlags): ModelOptions {
 
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .option('--input-size <px>', 'transfer models: side of the square images the backbone sees (vgg19: default 48, at least 32; the article used 150)', positiveInt)
+    .option('--input-size <px>', 'transfer models: side of the square images the backbone sees (vgg19: default 48, at least 32; the article used 150; TF.js backbones: at least what their downsampling needs, 16 for darknet-transfer)', positiveInt)
     .option('--weights <source>', 'transfer models: the backbone\'s weights. vgg19: imagenet (default: $FASHION_CNN_VGG19_WEIGHTS, the cache, or Keras\'s URL), a .h5 path or URL, or random; TF.js backbones: pretrained or random (the control)')
     .option('--backbone <dir>', 'transfer models: a TF.js layers model (folder or model.json) to use as the frozen backbone')
     .option('--backbone-layer <name>', 'transfer models: the backbone layer whose output are the features')
@@ -149,7 +149,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .addOption(new Option('--shear-unit <unit>', 'unit of the article\'s shear 0.3 (degrees: Keras >= 2.2; radians: Keras 2.1)').choices(['degrees', 'radians']).default(ARTICLE_PROTOCOL.augmentation.shearUnit))
     .addOption(new Option('--interpolation <mode>', 'how augmented pixels are sampled (nearest: Keras <= 2.2.4, the article\'s; bilinear: later Keras, blurs)').choices(['nearest', 'bilinear']).default(ARTICLE_PROTOCOL.augmentation.interpolation))
     .addOption(new Option('--affine <kind>', 'phase 2\'s random rotation, shift, shear and zoom: the article\'s, or none').choices(['article', 'none']).default('article'))
-    .option('--crop-pad <px>', 'phase 2: random crops of the image padded by this many black pixels (0: off)', nonNegativeInt, ARTICLE_PROTOCOL.augmentation.cropPad)
+    .option('--crop-pad <px>', 'phase 2: random crops of the image padded by this many black pixels (0: off; at most half the side, 14)', nonNegativeInt, ARTICLE_PROTOCOL.augmentation.cropPad)
     .option('--flip', 'phase 2: mirror half of the images left-right')
     .option('--no-flip', 'no mirroring (to turn off a recipe\'s)')
     .option('--erase <p>', 'phase 2: random erasing of a rectangle with this probability, 0 (off) to <1', zeroToBelowOne, ARTICLE_PROTOCOL.augmentation.erase)
