@@ -15,17 +15,21 @@ export class HttpError extends Error {
   }
 }
 
-/**
- * An absolute path in a message: after a start, a space, a quote, a bracket or '=' (so not the '//'
- * of a URL), and not one of this API's routes.
- */
-const ABSOLUTE_PATH = /(^|[\s'"`([{=,])(\/(?!api\/|healthz)[^\s'"`)\]},;]+)/g;
+/** Where a path in a message starts: at the start, or after a space, a quote, a bracket, '=' or ','. */
+const PATH_START = `(^|[\\s'"\`([{=,])`;
+
+/** An absolute path in a message (not the '//' of a URL, which follows a ':'), and not one of this API's routes. */
+const ABSOLUTE_PATH = new RegExp(`${PATH_START}(/(?!api/|healthz)[^\\s'"\`)\\]},;]+)`, 'g');
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A message as a client may see it: one line, run paths relative to the runs folder, other paths hidden. */
 export function clientMessage(message: string, runsDir: string): string {
   let text = message;
   // Both spellings, as given (normalised) and absolute: a message may hold either.
-  for (const dir of new Set([path.normalize(runsDir), path.resolve(runsDir)])) if (dir !== '.' && dir !== '/') text = text.split(dir.replace(/\/+$/, '') + '/').join('');
+  for (const dir of new Set([path.normalize(runsDir), path.resolve(runsDir)])) {
+    if (dir !== '.' && dir !== '/') text = text.replace(new RegExp(`${PATH_START}${escapeRegExp(dir.replace(/\/+$/, ''))}/`, 'g'), '$1');
+  }
   text = text.replace(ABSOLUTE_PATH, (_match, before: string, file: string) => {
     // A sentence's full stop or colon after the path stays.
     const [, body, tail] = /^(.*?)([.:]*)$/.exec(file)!;
