@@ -508,6 +508,8 @@ test('GET /api/openapi.json is generated from the validating schemas', async () 
   assert.match(doc.openapi, /^3\./);
   for (const p of ['/api/runs', '/api/runs/{id}', '/api/runs/{id}/pictures/{name}', '/api/runs/{id}/projection', '/api/predict', '/api/runs/{id}/predict', '/api/model/{file}', '/api/runs/{id}/model/{file}', '/api/train', '/api/runs/{id}/events', '/api/runs/{id}/stop']) assert.ok(doc.paths[p], p);
   const train = doc.paths['/api/train'].post.requestBody!.content['application/json'].schema;
+  for (const [p, method] of [['/api/train', 'post'], ['/api/runs/{id}/stop', 'post']]) assert.deepEqual((doc.paths[p][method] as { security?: unknown }).security, [{ token: [] }], `${method} ${p} needs the token`);
+  assert.equal((doc.paths['/api/predict'].post as { security?: unknown }).security, undefined, 'predict needs none');
   assert.deepEqual(train.required, S.trainBody.required);
   assert.deepEqual(Object.keys(train.properties), Object.keys(S.trainBody.properties));
   const top = doc.paths['/api/predict'].post.parameters!.find((p) => p.name === 'top');

@@ -111,6 +111,7 @@ export async function buildServer(override: ServeOverride = {}): Promise<ServeAp
   await app.register(swagger, {
     openapi: {
       info: { title: 'fashion-cnn', version: process.env.npm_package_version ?? '0.1.0', description: 'Runs, live training, projections and photo classification for Fashion-MNIST CNNs' },
+      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer', description: 'the token fashion-cnn serve prints at start (--token, $FASHION_CNN_TOKEN)' } } },
     },
   });
   await app.register(rateLimit, { global: false });
@@ -271,11 +272,11 @@ export async function buildServer(override: ServeOverride = {}): Promise<ServeAp
       const job = training.active();
       return { active: job ? { id: job.id, startedAt: job.startedAt, epochs: job.rows.length } : null };
     });
-    app.post<{ Body: TrainRequest }>('/api/train', { schema: { summary: 'Start a training run in a worker process (one at a time: 409 while one runs); needs the token', body: S.trainBody }, config: { ...limit(config.rateLimit.trainPerMinute), changesState: true } }, async (req, reply) => {
+    app.post<{ Body: TrainRequest }>('/api/train', { schema: { summary: 'Start a training run in a worker process (one at a time: 409 while one runs)', body: S.trainBody, security: S.NEEDS_TOKEN }, config: { ...limit(config.rateLimit.trainPerMinute), changesState: true } }, async (req, reply) => {
       const job = await training.start(req.body);
       return reply.code(202).send({ id: job.id, events: `/api/runs/${job.id}/events` });
     });
-    app.post<{ Params: IdParams }>('/api/runs/:id/stop', { schema: { summary: 'Stop a training run after its current batch (it keeps its last epoch checkpoint); needs the token', params: S.runParams }, config: { changesState: true } }, async (req, reply) => {
+    app.post<{ Params: IdParams }>('/api/runs/:id/stop', { schema: { summary: 'Stop a training run after its current batch (it keeps its last epoch checkpoint)', params: S.runParams, security: S.NEEDS_TOKEN }, config: { changesState: true } }, async (req, reply) => {
       runDir(req.params.id);
       if (!training.stop(req.params.id)) throw new HttpError(409, `run ${req.params.id} is not training`);
       return reply.code(202).send({ id: req.params.id, stopping: true });

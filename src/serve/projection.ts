@@ -82,7 +82,7 @@ export class ProjectionService {
     if (await fs.stat(path.join(dir, EMBED_FILES.projection)).catch(() => null)) {
       // Used now: the last to be removed from the run's cache.
       const now = new Date();
-      await fs.utimes(dir, now, now).catch(() => {});
+      await fs.lutimes(dir, now, now).catch(() => {});
       return dir;
     }
     let p = this.pending.get(dir);

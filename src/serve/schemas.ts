@@ -29,6 +29,9 @@ export const ERROR_RESPONSES = {
   404: { description: 'no such run or file', ...error },
 } as const;
 
+/** A route that changes something: same-origin requests with `Authorization: Bearer TOKEN` (access.ts). */
+export const NEEDS_TOKEN = [{ token: [] }];
+
 export const runParams = { type: 'object', properties: { id: runId }, required: ['id'] } as const;
 
 export const pictureParams = {
