@@ -183,7 +183,7 @@ export async function buildServer(override: ServeOverride = {}): Promise<ServeAp
     const dir = runDir(req.params.id);
     await requireRunDir(dir);
     if (!PICTURE_NAMES.has(req.params.name)) throw new HttpError(404, `no picture "${req.params.name}" (one of ${[...PICTURE_NAMES].join(', ')})`);
-    return sendFile(reply, dir, req.params.name, `${req.params.id}/${req.params.name}`);
+    return sendFile(reply, dir, path.join(dir, req.params.name), `${req.params.id}/${req.params.name}`);
   });
 
   app.get<{ Params: { id: string; t: number; p: number } }>(
@@ -202,7 +202,7 @@ export async function buildServer(override: ServeOverride = {}): Promise<ServeAp
     async (req, reply) => {
       const run = runDir(req.params.id);
       const dir = await projections.ensure(run, req.query);
-      return sendFile(reply, run, path.relative(run, path.join(dir, 'projection.json')), 'projection.json');
+      return sendFile(reply, run, path.join(dir, 'projection.json'), 'projection.json');
     },
   );
 
@@ -214,7 +214,7 @@ export async function buildServer(override: ServeOverride = {}): Promise<ServeAp
       const run = runDir(req.params.id);
       const dir = await projections.ensure(run, req.query);
       if (req.params.file.endsWith('.tsv') || req.params.file.endsWith('.pbtxt')) reply.header('content-disposition', `attachment; filename="${req.params.file}"`);
-      return sendFile(reply, run, path.relative(run, path.join(dir, req.params.file)), req.params.file);
+      return sendFile(reply, run, path.join(dir, req.params.file), req.params.file);
     },
   );
 
@@ -336,9 +336,9 @@ export async function buildServer(override: ServeOverride = {}): Promise<ServeAp
   return { app, config, training, shutdown };
 }
 
-/** A file of a run (`file` relative to it), if it is a regular file inside it (run-files.ts). */
+/** A file of a run, if it is a regular file inside it (run-files.ts). */
 async function sendFile(reply: FastifyReply, run: string, file: string, name: string): Promise<Buffer> {
-  const data = await readRunFile(run, path.join(run, file), name);
+  const data = await readRunFile(run, file, name);
   reply.header('content-type', CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream');
   return data;
 }
