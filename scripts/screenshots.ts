@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import sharp from 'sharp';
-import { buildServer } from '../src/serve/index.js';
+import { accessNotes, buildServer } from '../src/serve/index.js';
 
 const ROOT = process.cwd();
 const { values } = parseArgs({ options: { out: { type: 'string', default: path.join('web', 'screenshots') } } });
@@ -65,7 +65,8 @@ try {
     process.stderr.write(`  ${path.join(values.out!, name)}\n`);
   };
 
-  await page.goto(`${base}/#/runs`);
+  // Logged in as `fashion-cnn serve` prints it: the page keeps the token for the training run started below.
+  await page.goto(`${accessNotes(server.config, base).loginUrl}#/runs`);
   await page.waitForSelector('#runs-table a');
   for (const id of Object.keys(RUNS)) await page.check(`input[data-run="${id}"]`);
   await page.waitForSelector('#compare-chart canvas');

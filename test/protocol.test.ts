@@ -70,8 +70,9 @@ test('POST /api/train and `fashion-cnn train` with the same settings record the 
   best.kill('SIGKILL');
   // After the CLI runs: the server sets this process's inference threads, which a child would inherit.
   const runs = path.join(dir, 'runs');
-  server = await buildServer({ runsDir: runs, port: 0 });
-  const train = (payload: object) => server!.app.inject({ method: 'POST', url: '/api/train', payload: { pictures: false, ...payload } });
+  server = await buildServer({ runsDir: runs, port: 0, token: 'protocol-test' });
+  const auth = { authorization: 'Bearer protocol-test' };
+  const train = (payload: object) => server!.app.inject({ method: 'POST', url: '/api/train', headers: auth, payload: { pictures: false, ...payload } });
   assert.equal((await train({ model: 'cnn1', id: 'cnn1', limit: 600, epochs: 2, augEpochs: 1, seed: 5, lr: 0.002 })).statusCode, 202);
   await until(apiIdle);
   const rows = async (run: string) => (await readHistory(run)).map(({ seconds: _s, ...row }) => row);
@@ -80,7 +81,7 @@ test('POST /api/train and `fashion-cnn train` with the same settings record the 
 
   assert.equal((await train({ model: 'best', id: 'best', limit: 300, augEpochs: 3, seed: 5, lr: 0.05 })).statusCode, 202);
   await until(() => exists(path.join(runs, 'best', 'config.json')));
-  await server.app.inject({ method: 'POST', url: '/api/runs/best/stop' });
+  assert.equal((await server.app.inject({ method: 'POST', url: '/api/runs/best/stop', headers: auth })).statusCode, 202);
   await until(apiIdle);
   const [a, b] = [await readRunConfig(path.join(runs, 'best')), await readRunConfig(path.join(dir, 'cli-best'))];
   assert.deepEqual(comparable(a), comparable(b));

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './helpers/cli.js';
 import { CASES } from './reliability/cases.js';
+import { HTTP_CASES } from './reliability/http-cases.js';
 import { AREAS, problems, removeFixtures, runCase } from './reliability/harness.js';
 import { docRows } from './reliability/doc.js';
 
@@ -23,14 +24,15 @@ test('the table: unique ids, at least 60 cases, every area covered', () => {
   for (const c of CASES) assert.ok(c.setup || c.args, `${c.id} has a command`);
 });
 
-test('docs/RELIABILITY.md lists every case of the table, with its exit code', () => {
+test('docs/RELIABILITY.md lists every case of the tables, with its exit code or status', () => {
   const doc = readFileSync(path.join(REPO_ROOT, 'docs/RELIABILITY.md'), 'utf8');
   const rows = docRows(doc);
-  const missing = CASES.filter((c) => !rows.has(c.id)).map((c) => c.id);
+  const expected = new Map<string, number>([...CASES.map((c): [string, number] => [c.id, c.code]), ...HTTP_CASES.map((c): [string, number] => [c.id, c.status])]);
+  const missing = [...expected.keys()].filter((id) => !rows.has(id));
   assert.deepEqual(missing, [], 'cases missing from docs/RELIABILITY.md (run `npm run reliability:doc`)');
-  const stale = [...rows.keys()].filter((id) => !CASES.some((c) => c.id === id));
-  assert.deepEqual(stale, [], 'cases in docs/RELIABILITY.md that the table no longer has');
-  for (const c of CASES) assert.equal(rows.get(c.id)?.code, c.code, `${c.id}: exit code in the doc`);
+  const stale = [...rows.keys()].filter((id) => !expected.has(id));
+  assert.deepEqual(stale, [], 'cases in docs/RELIABILITY.md that the tables no longer have');
+  for (const [id, code] of expected) assert.equal(rows.get(id)?.code, code, `${id}: exit code or status in the doc`);
 });
 
 test('every case of the bad-input matrix behaves as the table says', { concurrency: 2, timeout: 600_000 }, async (t) => {

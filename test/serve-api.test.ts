@@ -53,7 +53,10 @@ after(async () => {
 
 const get = (p: string) => fetch(base + p);
 const post = (p: string, body: Buffer | string, type?: string) => fetch(base + p, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: type ? { 'content-type': type } : {} });
-const json = (p: string, value: unknown) => post(p, JSON.stringify(value), 'application/json');
+/** Routes that change something (train, stop) take the server's token. */
+const withToken = () => ({ authorization: `Bearer ${server.config.token}` });
+const json = (p: string, value: unknown) => fetch(base + p, { method: 'POST', body: JSON.stringify(value), headers: { 'content-type': 'application/json', ...withToken() } });
+const stop = (id: string) => fetch(`${base}/api/runs/${id}/stop`, { method: 'POST', headers: withToken() });
 
 async function expectError(res: Response, status: number, re: RegExp): Promise<void> {
   const body = (await res.json()) as Record<string, unknown>;
@@ -143,6 +146,23 @@ describe('reading runs', () => {
     await expectError(await get('/api/runs/tiny/pictures/secret.png'), 404, /no picture/);
     await expectError(await get('/api/runs/tiny/pictures/config.json'), 400, /name/);
     await expectError(await get('/api/runs/nope/pictures/curves.png'), 404, /does not exist/);
+  });
+
+  test('on the socket too, a request naming another host is refused (DNS rebinding), one naming this server is not', async () => {
+    const { hostname, port } = new URL(base);
+    const ask = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        http.get({ hostname, port, path: '/api/runs', headers: { host } }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        }).on('error', reject);
+      });
+    const evil = await ask(`evil.example:${port}`);
+    assert.equal(evil.status, 403);
+    assert.match(evil.body, /not a name this server answers to/);
+    assert.equal((await ask(`localhost:${port}`)).status, 200);
+    assert.equal((await ask(`127.0.0.1:${port}`)).status, 200);
   });
 
   test('unknown routes are JSON 404s', async () => {
@@ -270,10 +290,10 @@ describe('predict', () => {
         });
       const [headers, body] = await Promise.all([
         // Headers that never end, and a body that never ends.
-        cut('POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nX-Slow: '),
+        cut(`POST /api/predict HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: image/jpeg\r\nX-Slow: `),
         new Promise<{ ms: number; reply: string }>((resolve) => {
           const started = Date.now();
-          const socket = net.connect(Number(url.port), url.hostname, () => socket.write('POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n'));
+          const socket = net.connect(Number(url.port), url.hostname, () => socket.write(`POST /api/predict HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n`));
           let reply = '';
           const timer = setInterval(() => socket.write(photo.subarray(0, 1)), 100);
           socket.on('data', (d: Buffer) => (reply += d.toString()));
@@ -364,6 +384,7 @@ describe('predict', () => {
       const res = await other.app.inject({ method: 'POST', url: '/api/predict', payload: photo, headers: { 'content-type': 'image/jpeg' } });
       assert.equal(res.statusCode, 503);
       assert.match(res.json<{ error: string }>().error, /no default model/);
+      assert.ok(!res.body.includes(dir), 'no server paths in messages');
       const files = await other.app.inject({ method: 'GET', url: '/api/model/model.json' });
       assert.equal(files.statusCode, 503);
       assert.match(files.json<{ error: string }>().error, /no default model/);
@@ -404,6 +425,24 @@ describe('projection', () => {
     assert.equal((await tensors.text()).trim().split('\n').length, 200);
   });
 
+  test('distinct projections asked at once are computed one at a time: one worker, the others queued', async () => {
+    const started = Date.now();
+    let most = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const h = (await (await get('/healthz')).json()) as { projections: { running: number; queued: number } };
+        most = Math.max(most, h.projections.running);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const answers = await Promise.all([12, 13, 14].map((n) => get(`/api/runs/tiny/projection?source=pixels&method=pca&count=${n}`)));
+    sampling = false;
+    await sampler;
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200]);
+    assert.equal(most, 1, `at most one projection worker at a time (${Date.now() - started} ms)`);
+  });
+
   test('pixels source, and bad queries', async () => {
     const px = (await (await get('/api/runs/tiny/projection?source=pixels&count=100')).json()) as { source: { kind: string; dim: number } };
     assert.deepEqual([px.source.kind, px.source.dim], ['pixels', 784]);
@@ -425,7 +464,7 @@ describe('training', () => {
     await expectError(await json('/api/train', { model: 'cnn1', wat: 1 }), 400, /additional/);
     await expectError(await json('/api/train', { model: 'cnn1', id: '../x' }), 400, /id/);
     await expectError(await json('/api/train', { model: 'cnn1', id: 'tiny' }), 409, /already holds a run/);
-    await expectError(await post('/api/runs/tiny/stop', ''), 409, /not training/);
+    await expectError(await stop('tiny'), 409, /not training/);
   });
 
   test('a run in a worker: one at a time, streamed by SSE epoch by epoch', async () => {
@@ -452,7 +491,7 @@ describe('training', () => {
     const events = await readEvents('/api/runs/stopme/events', (type) => {
       if (type === 'epoch' && !stopped) {
         stopped = true;
-        void post('/api/runs/stopme/stop', '').then((r) => assert.equal(r.status, 202));
+        void stop('stopme').then((r) => assert.equal(r.status, 202));
       }
     });
     const end = events.at(-1)!;
@@ -501,6 +540,8 @@ test('GET /api/openapi.json is generated from the validating schemas', async () 
   assert.match(doc.openapi, /^3\./);
   for (const p of ['/api/runs', '/api/runs/{id}', '/api/runs/{id}/pictures/{name}', '/api/runs/{id}/projection', '/api/predict', '/api/runs/{id}/predict', '/api/model/{file}', '/api/runs/{id}/model/{file}', '/api/train', '/api/runs/{id}/events', '/api/runs/{id}/stop']) assert.ok(doc.paths[p], p);
   const train = doc.paths['/api/train'].post.requestBody!.content['application/json'].schema;
+  for (const [p, method] of [['/api/train', 'post'], ['/api/runs/{id}/stop', 'post']]) assert.deepEqual((doc.paths[p][method] as { security?: unknown }).security, [{ token: [] }], `${method} ${p} needs the token`);
+  assert.equal((doc.paths['/api/predict'].post as { security?: unknown }).security, undefined, 'predict needs none');
   assert.deepEqual(train.required, S.trainBody.required);
   assert.deepEqual(Object.keys(train.properties), Object.keys(S.trainBody.properties));
   const top = doc.paths['/api/predict'].post.parameters!.find((p) => p.name === 'top');
@@ -512,16 +553,23 @@ test('GET /api/openapi.json is generated from the validating schemas', async () 
 test('fashion-cnn serve: SIGTERM while training stops the worker at a checkpoint and exits 0', async () => {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/fashion-cnn.js'), 'serve', '--runs', runs, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  const url = await new Promise<string>((resolve, reject) => {
+  // The token is printed once, in the URL that opens the dashboard logged in.
+  const login = await new Promise<URL>((resolve, reject) => {
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve(m[1]);
+      const m = /open (http:\/\/\S+\?token=\S+) for the dashboard/.exec(stderr);
+      if (m) resolve(new URL(m[1]));
     });
     child.on('exit', () => reject(new Error(`serve exited: ${stderr}`)));
   });
+  const url = login.origin;
+  assert.match(stderr, new RegExp(`listening on ${url}`));
+  const token = login.searchParams.get('token')!;
+  assert.match(token, /^[\w-]{32}$/, 'a random token: 24 bytes, base64url');
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const res = await fetch(`${url}/api/train`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'cnn1', id: 'sigterm', limit: 3000, epochs: 50, augEpochs: 0, pictures: false }) });
+  const train = (authorization: string) => fetch(`${url}/api/train`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ model: 'cnn1', id: 'sigterm', limit: 3000, epochs: 50, augEpochs: 0, pictures: false }) });
+  assert.equal((await train('Bearer not-it')).status, 401);
+  const res = await train(`Bearer ${token}`);
   assert.equal(res.status, 202);
   const events = await fetch(`${url}/api/runs/sigterm/events`);
   let text = '';

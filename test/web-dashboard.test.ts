@@ -11,7 +11,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { buildServer, type ServeApp } from '../src/serve/index.js';
+import { accessNotes, buildServer, type ServeApp } from '../src/serve/index.js';
 import { CLASS_NAMES } from '../src/data/types.js';
 import { REPO_ROOT, runCli } from './helpers/cli.js';
 import { simplePhoto } from './predict-fixtures.js';
@@ -63,6 +63,18 @@ describe('dashboard in chromium', { skip }, () => {
       },
       rgb,
     );
+
+  test('logging in through the URL serve prints: the token leaves the address bar, the train form no longer asks for it', async () => {
+    await page.goto(`${base}/#/runs`);
+    await page.waitForSelector('#train-login');
+    assert.match(await page.textContent('#train-login') ?? '', /needs the server's token: open the dashboard through the URL/);
+    const { loginUrl } = accessNotes(server.config, base);
+    assert.ok(loginUrl?.includes(`token=${server.config.token}`));
+    await page.goto(`${loginUrl}#/runs`);
+    await page.waitForSelector('#train-form');
+    assert.equal(await page.locator('#train-login').count(), 0);
+    assert.equal(page.url(), `${base}/#/runs`, 'the token is taken out of the address');
+  });
 
   test('runs list, a run\'s curves, the confusion heat map and its images', async () => {
     await page.goto(`${base}/#/runs`);
@@ -182,6 +194,20 @@ describe('dashboard in chromium', { skip }, () => {
       await page.uncheck('#in-browser');
     } finally {
       page.off('request', record);
+    }
+  });
+
+  test('a read-only server: the runs, no train form but a note saying why', async () => {
+    const readOnly = await buildServer({ runsDir: server.config.runsDir, defaultModelDir: server.config.defaultModelDir, readOnly: true });
+    try {
+      const at = await readOnly.app.listen({ port: 0, host: '127.0.0.1' });
+      await page.goto(`${at}/#/runs`);
+      await page.waitForSelector('#train-off');
+      assert.match(await page.textContent('#train-off') ?? '', /read-only/);
+      assert.equal(await page.locator('#train-form').count(), 0);
+      assert.ok((await page.locator('#runs-table a').count()) >= 2);
+    } finally {
+      await readOnly.shutdown();
     }
   });
 

@@ -16,8 +16,9 @@ import { unavailableReason } from '../models/describe.js';
 import { findModelSpec, modelNames } from '../models/registry.js';
 import { followTraining, isValidRunId, listRuns, PICTURE_FILES, readEvalReport, readHistory, readRunConfig, RUN_FILES, RunFileMissingError, RunNotFoundError, requireRunDir, locateRunModel, runLockHolder } from '../runs/index.js';
 import { errorMessage } from '../util/errors.js';
-import { resolveServeConfig, type ServeConfig } from './config.js';
-import { clientMessage, HttpError, httpErrorOf } from './errors.js';
+import { registerAccessChecks, tokenRefusal } from './access.js';
+import { resolveServeConfig, type ServeConfig, type ServeOverride } from './config.js';
+import { clientMessage, clientValue, HttpError, httpErrorOf } from './errors.js';
 import type { JobEvent } from './jobs.js';
 import { ModelCache, type ServedModel } from './models.js';
 import { modelFiles, type ModelFileName } from './model-files.js';
@@ -26,6 +27,7 @@ import { predictUpload } from './predict.js';
 import { ConfusionImages } from './confusion.js';
 import { createPreprocessor } from './preprocess-pool.js';
 import { PROJECTION_DOWNLOADS, ProjectionService, type ProjectionQuery } from './projection.js';
+import { readRunFile } from './run-files.js';
 import * as S from './schemas.js';
 import { TrainingManager, type TrainRequest } from './training.js';
 
@@ -44,7 +46,7 @@ const PICTURE_NAMES = new Set<string>(PICTURE_FILES.map((f) => RUN_FILES[f]));
 const CONTENT_TYPES: Record<string, string> = { '.png': 'image/png', '.svg': 'image/svg+xml', '.json': 'application/json', '.tsv': 'text/tab-separated-values', '.pbtxt': 'text/plain' };
 const SSE_HEARTBEAT_MS = 15_000;
 
-export async function buildServer(override: Partial<ServeConfig> = {}): Promise<ServeApp> {
+export async function buildServer(override: ServeOverride = {}): Promise<ServeApp> {
   const config = resolveServeConfig(override);
   // Workers train with the user's thread setting; this process runs one image at a time, where
   // oneDNN's threads only wait for each other (a 1-image cnn1 forward pass: 16 ms with 2 threads on
@@ -55,7 +57,15 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
   const preprocessor = createPreprocessor(config.preprocessThreads);
   const batcher = new ModelBatcher({ maxBatch: config.maxBatch, windowMs: config.batchWindowMs });
   const app = Fastify({
-    logger: config.logRequests ? { level: 'info' } : false,
+    // The dashboard's login URL carries the token: never in the log.
+    logger: config.logRequests ? { level: 'info', serializers: { req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: req.url.replace(/([?&]token=)[^&#]*/, '$1…'), remoteAddress: req.ip }) } } : false,
+    routerOptions: { maxParamLength: S.MAX_PARAM_LENGTH },
+    // A URL the router cannot take (a bad escape, a parameter past MAX_PARAM_LENGTH) gets the API's {error} too.
+    frameworkErrors: (err, _req, reply) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 400;
+      const message = status === 414 ? `a path segment is longer than ${S.MAX_PARAM_LENGTH} characters (run ids are at most ${S.MAX_RUN_ID_LENGTH})` : 'bad URL: a path segment is not valid percent-encoding';
+      return (reply as FastifyReply).code(status).send({ error: message });
+    },
     bodyLimit: config.maxUploadBytes,
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.socketIdleTimeoutMs,
@@ -78,7 +88,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
   };
   const workerOptions = { dataDir: config.dataDir, backend: config.backend };
   const training = new TrainingManager(config.runsDir, workerEnv, workerOptions);
-  const projections = new ProjectionService(workerEnv, workerOptions);
+  const projections = new ProjectionService(workerEnv, workerOptions, config.projections);
   const streams = new Set<FastifyReply['raw']>();
   const confusion = new ConfusionImages(config.dataDir);
 
@@ -89,16 +99,19 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
 
   app.setErrorHandler((err, req, reply) => {
     const known = httpErrorOf(err, config.runsDir);
-    if (known) return reply.code(known.status).send({ error: known.message });
+    if (known) return reply.code(known.status).headers(known.headers).send({ error: known.message });
     req.log.error(err);
     if (!config.logRequests) process.stderr.write(`fashion-cnn serve: internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? errorMessage(err)}\n`);
     return reply.code(500).send({ error: 'internal error (see the server log)' });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such route: ${req.method} ${req.url.split('?')[0]}` }));
+  const readOnlyNote = config.readOnly ? ' (this server is read-only: it has no training routes)' : '';
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such route: ${req.method} ${req.url.split('?')[0]}${req.method === 'GET' || req.method === 'HEAD' ? '' : readOnlyNote}` }));
+  registerAccessChecks(app, config);
 
   await app.register(swagger, {
     openapi: {
       info: { title: 'fashion-cnn', version: process.env.npm_package_version ?? '0.1.0', description: 'Runs, live training, projections and photo classification for Fashion-MNIST CNNs' },
+      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer', description: 'the token fashion-cnn serve prints at start (--token, $FASHION_CNN_TOKEN)' } } },
     },
   });
   await app.register(rateLimit, { global: false });
@@ -115,6 +128,12 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     tensors: tf.memory().numTensors,
     rss: process.memoryUsage().rss,
     batches: { ...batcher.stats },
+    projections: projections.stats,
+  }));
+  app.get('/api/server', { schema: { summary: "What this server allows: whether it is read-only, whether writes need a token, and whether this request's token is the right one" } }, async (req) => ({
+    readOnly: config.readOnly,
+    tokenRequired: !config.readOnly && config.token !== '',
+    tokenAccepted: !config.readOnly && tokenRefusal(req.headers.authorization, config.token) === null,
   }));
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -124,7 +143,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
         const spec = findModelSpec(name)!;
         // A transfer model whose backbone or weights are not on this machine is listed with the reason.
         const reason = await unavailableReason(spec);
-        return { name, title: spec.title, kind: spec.kind, article: spec.article ?? null, available: reason === null, ...(reason ? { reason } : {}) };
+        return { name, title: spec.title, kind: spec.kind, article: spec.article ?? null, available: reason === null, ...(reason ? { reason: clientMessage(reason, config.runsDir) } : {}) };
       }),
     ),
   }));
@@ -142,6 +161,8 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
         article: (r.config && findModelSpec(r.config.model)?.article) ?? null,
         training: training.active()?.id === r.id || r.trainedBy !== null,
         ...(r.error ? { error: clientMessage(r.error, config.runsDir) } : {}),
+        // A folder made by hand (or by the CLI) can have a longer name than a route takes.
+        ...(r.id.length > S.MAX_RUN_ID_LENGTH ? { error: `run id longer than ${S.MAX_RUN_ID_LENGTH} characters: not served (rename the folder)` } : {}),
       })),
     };
   });
@@ -162,7 +183,7 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     const dir = runDir(req.params.id);
     await requireRunDir(dir);
     if (!PICTURE_NAMES.has(req.params.name)) throw new HttpError(404, `no picture "${req.params.name}" (one of ${[...PICTURE_NAMES].join(', ')})`);
-    return sendFile(reply, path.join(dir, req.params.name), `${req.params.id}/${req.params.name}`);
+    return sendFile(reply, dir, path.join(dir, req.params.name), `${req.params.id}/${req.params.name}`);
   });
 
   app.get<{ Params: { id: string; t: number; p: number } }>(
@@ -179,9 +200,9 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     '/api/runs/:id/projection',
     { schema: { summary: "A projection of the run's test images (pixels or learned features), computed on first request and cached in the run", params: S.runParams, querystring: S.projectionQuery }, config: limit(config.rateLimit.projectionPerMinute) },
     async (req, reply) => {
-      const dir = await projections.ensure(runDir(req.params.id), req.query);
-      reply.header('content-type', 'application/json');
-      return fs.readFile(path.join(dir, 'projection.json'));
+      const run = runDir(req.params.id);
+      const dir = await projections.ensure(run, req.query);
+      return sendFile(reply, run, path.join(dir, 'projection.json'), 'projection.json');
     },
   );
 
@@ -190,15 +211,17 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     { schema: { summary: "A file of a projection (sprite, TensorBoard projector's tensors.tsv, metadata.tsv, projector_config.json...)", params: S.projectionFileParams, querystring: S.projectionQuery }, config: limit(config.rateLimit.projectionPerMinute) },
     async (req, reply) => {
       if (!(PROJECTION_DOWNLOADS as readonly string[]).includes(req.params.file)) throw new HttpError(404, `no projection file "${req.params.file}" (one of ${PROJECTION_DOWNLOADS.join(', ')})`);
-      const dir = await projections.ensure(runDir(req.params.id), req.query);
+      const run = runDir(req.params.id);
+      const dir = await projections.ensure(run, req.query);
       if (req.params.file.endsWith('.tsv') || req.params.file.endsWith('.pbtxt')) reply.header('content-disposition', `attachment; filename="${req.params.file}"`);
-      return sendFile(reply, path.join(dir, req.params.file), req.params.file);
+      return sendFile(reply, run, path.join(dir, req.params.file), req.params.file);
     },
   );
 
   // Classifications under way: a shutdown lets them finish before it stops the preprocessing pool.
   const inflight = new Set<Promise<unknown>>();
-  const noDefaultModel = `no default model: ${config.defaultModelDir} holds no trained model (start the server with --default-model RUN_DIR, or use /api/runs/{id}/predict)`;
+  // The folder is the server's business: its path stays in the server's own output.
+  const noDefaultModel = 'no default model: the server\'s default model folder holds no trained model (start the server with --default-model RUN_DIR, or use /api/runs/{id}/predict)';
   const defaultModel = () =>
     models.get(config.defaultModelDir).catch((e: unknown) => {
       if (e instanceof RunNotFoundError || e instanceof RunFileMissingError) throw new HttpError(503, noDefaultModel);
@@ -243,19 +266,22 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     async (req) => predictWith(req, () => models.get(runDir(req.params.id))),
   );
 
-  app.get('/api/train', { schema: { summary: 'The training run in progress, if any' } }, async () => {
-    const job = training.active();
-    return { active: job ? { id: job.id, startedAt: job.startedAt, epochs: job.rows.length } : null };
-  });
-  app.post<{ Body: TrainRequest }>('/api/train', { schema: { summary: 'Start a training run in a worker process (one at a time: 409 while one runs)', body: S.trainBody }, config: limit(config.rateLimit.trainPerMinute) }, async (req, reply) => {
-    const job = await training.start(req.body);
-    return reply.code(202).send({ id: job.id, events: `/api/runs/${job.id}/events` });
-  });
-  app.post<{ Params: IdParams }>('/api/runs/:id/stop', { schema: { summary: 'Stop a training run after its current batch (it keeps its last epoch checkpoint)', params: S.runParams } }, async (req, reply) => {
-    runDir(req.params.id);
-    if (!training.stop(req.params.id)) throw new HttpError(409, `run ${req.params.id} is not training`);
-    return reply.code(202).send({ id: req.params.id, stopping: true });
-  });
+  // Training: not registered at all on a read-only server.
+  if (!config.readOnly) {
+    app.get('/api/train', { schema: { summary: 'The training run in progress, if any' } }, async () => {
+      const job = training.active();
+      return { active: job ? { id: job.id, startedAt: job.startedAt, epochs: job.rows.length } : null };
+    });
+    app.post<{ Body: TrainRequest }>('/api/train', { schema: { summary: 'Start a training run in a worker process (one at a time: 409 while one runs)', body: S.trainBody, security: S.NEEDS_TOKEN }, config: { ...limit(config.rateLimit.trainPerMinute), changesState: true } }, async (req, reply) => {
+      const job = await training.start(req.body);
+      return reply.code(202).send({ id: job.id, events: `/api/runs/${job.id}/events` });
+    });
+    app.post<{ Params: IdParams }>('/api/runs/:id/stop', { schema: { summary: 'Stop a training run after its current batch (it keeps its last epoch checkpoint)', params: S.runParams, security: S.NEEDS_TOKEN }, config: { changesState: true } }, async (req, reply) => {
+      runDir(req.params.id);
+      if (!training.stop(req.params.id)) throw new HttpError(409, `run ${req.params.id} is not training`);
+      return reply.code(202).send({ id: req.params.id, stopping: true });
+    });
+  }
 
   app.get<{ Params: IdParams }>('/api/runs/:id/events', { schema: { summary: "Server-Sent Events: the run's epoch rows, live batch progress while it trains, then 'end'", params: S.runParams } }, async (req, reply) => {
     const dir = runDir(req.params.id);
@@ -264,7 +290,8 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const write = (ev: JobEvent | { type: 'epoch'; row: unknown }) => res.write(`event: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
+    // The worker's messages (a failure's, a log line) may name files: shown as in error bodies.
+    const write = (ev: JobEvent | { type: 'epoch'; row: unknown }) => res.write(`event: ${ev.type}\ndata: ${JSON.stringify(clientValue(ev, config.runsDir))}\n\n`);
     if (!job) {
       for (const row of rows!) write({ type: 'epoch', row });
       // A run another process (the CLI) trains: its rows as recorded, until that process lets go of it.
@@ -314,11 +341,9 @@ export async function buildServer(override: Partial<ServeConfig> = {}): Promise<
   return { app, config, training, shutdown };
 }
 
-async function sendFile(reply: FastifyReply, file: string, name: string): Promise<Buffer> {
-  const data = await fs.readFile(file).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT' || e.code === 'EISDIR') throw new HttpError(404, `${name} does not exist`);
-    throw e;
-  });
+/** A file of a run, if it is a regular file inside it (run-files.ts). */
+async function sendFile(reply: FastifyReply, run: string, file: string, name: string): Promise<Buffer> {
+  const data = await readRunFile(run, file, name);
   reply.header('content-type', CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream');
   return data;
 }
@@ -326,9 +351,11 @@ async function sendFile(reply: FastifyReply, file: string, name: string): Promis
 /** The image bytes of an upload: a multipart file, or the raw body. */
 async function uploadBytes(req: FastifyRequest): Promise<Buffer> {
   if (req.isMultipart()) {
-    const part = await req.file();
+    // The parser's own complaints (no boundary, a cut-off part) are the client's: a 400, not a 500.
+    const malformed = (e: unknown) => ((e as { statusCode?: unknown }).statusCode ? e : new HttpError(400, `malformed multipart/form-data upload (${errorMessage(e)}): send the image in a file field of a form, or its bytes with an image/* content type`));
+    const part = await req.file().catch((e: unknown) => Promise.reject(malformed(e)));
     if (!part) throw new HttpError(400, 'the multipart upload holds no file (send the image in a file field)');
-    return part.toBuffer();
+    return part.toBuffer().catch((e: unknown) => Promise.reject(malformed(e)));
   }
   if (Buffer.isBuffer(req.body)) {
     if (req.body.length === 0) throw new HttpError(400, 'empty upload');

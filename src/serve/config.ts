@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultModelDir } from '../runs/default-model.js';
 import { packageRoot } from '../util/package-root.js';
+import { checkAccessSettings, newToken, TOKEN_ENV } from './access.js';
 
 /** The package root (one rule for every stage: src/runs/default-model.ts). */
 export const PACKAGE_ROOT = packageRoot();
@@ -11,7 +12,18 @@ export interface ServeConfig {
   /** The folder whose sub-folders are runs. */
   runsDir: string;
   port: number;
+  /** The address to bind; also a name the Host header may carry (see access.ts). */
   host: string;
+  /** More names the Host header may carry (--allow-host): the names clients reach the server by beyond loopback. */
+  allowHosts: string[];
+  /**
+   * What clients of the routes that change anything send as `Authorization: Bearer TOKEN`. '' turns
+   * the check off (refused when binding beyond loopback). Not given: $FASHION_CNN_TOKEN, else a
+   * random one made at start.
+   */
+  token: string;
+  /** No training routes: the dashboard, the runs and classification only (for a server on a network). */
+  readOnly: boolean;
   /** A run directory holding the model that /api/predict uses. */
   defaultModelDir: string;
   /** The dashboard's production build; not served when missing. */
@@ -33,6 +45,7 @@ export interface ServeConfig {
   modelCacheSize: number;
   /** Requests per minute and client, per route group (loopback benchmarks need the high predict figure). */
   rateLimit: { predictPerMinute: number; trainPerMinute: number; projectionPerMinute: number };
+  projections: ProjectionLimits;
   /** How long SIGTERM waits for a training worker to checkpoint and leave, ms. */
   shutdownGraceMs: number;
   /** Passed to the training and projection workers (e.g. FASHION_MNIST_DIR, the backend). */
@@ -54,10 +67,25 @@ export interface ServeConfig {
   logRequests: boolean;
 }
 
-export const DEFAULT_SERVE_CONFIG: ServeConfig = {
+/** Projections are computed in worker processes (each about 110 MB and seconds of CPU) and cached in the run. */
+export interface ProjectionLimits {
+  /** Projection workers at once. */
+  workers: number;
+  /** Projections waiting for a worker; past this, a request for another one gets a 503 with Retry-After. */
+  queue: number;
+  /** Projections kept in a run's embed/ folder (embed/serve-*); the least recently used are removed first. */
+  cachedPerRun: number;
+  /** The Retry-After of a refused projection, s (one takes seconds to a minute). */
+  retryAfterSeconds: number;
+}
+
+/** Every setting but the token, which is made at start when not given. */
+export const DEFAULT_SERVE_CONFIG: Omit<ServeConfig, 'token'> = {
   runsDir: 'runs',
   port: 8080,
   host: '127.0.0.1',
+  allowHosts: [],
+  readOnly: false,
   // The model `fashion-cnn predict` uses without a run: the package's, or $FASHION_CNN_DEFAULT_MODEL.
   defaultModelDir: defaultModelDir(),
   webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
@@ -68,6 +96,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   top: 3,
   modelCacheSize: 4,
   rateLimit: { predictPerMinute: 60_000, trainPerMinute: 30, projectionPerMinute: 120 },
+  projections: { workers: 1, queue: 4, cachedPerRun: 8, retryAfterSeconds: 15 },
   shutdownGraceMs: 60_000,
   logRequests: false,
   preprocessThreads: os.availableParallelism(),
@@ -76,6 +105,20 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   batchWindowMs: 3,
 };
 
-export function resolveServeConfig(override: Partial<ServeConfig> = {}): ServeConfig {
-  return { ...DEFAULT_SERVE_CONFIG, ...override, rateLimit: { ...DEFAULT_SERVE_CONFIG.rateLimit, ...override.rateLimit } };
+export type ServeOverride = Partial<Omit<ServeConfig, 'rateLimit' | 'projections'>> & { rateLimit?: Partial<ServeConfig['rateLimit']>; projections?: Partial<ProjectionLimits> };
+
+/** The defaults with `override` on top; refuses settings that would leave the server open (UserError). */
+export function resolveServeConfig(override: ServeOverride = {}): ServeConfig {
+  const config: ServeConfig = {
+    ...DEFAULT_SERVE_CONFIG,
+    ...override,
+    // Normalised, so that run paths in messages start with it and are shown relative to it.
+    runsDir: path.normalize(override.runsDir ?? DEFAULT_SERVE_CONFIG.runsDir),
+    // An empty variable counts as unset (only --token '' turns the check off).
+    token: override.token ?? (process.env[TOKEN_ENV] || newToken()),
+    rateLimit: { ...DEFAULT_SERVE_CONFIG.rateLimit, ...override.rateLimit },
+    projections: { ...DEFAULT_SERVE_CONFIG.projections, ...override.projections },
+  };
+  checkAccessSettings(config);
+  return config;
 }

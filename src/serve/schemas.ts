@@ -5,6 +5,7 @@
  */
 import { EMBED_METHODS } from '../explain/embed/types.js';
 import { MAX_EMBED_COUNT, DEFAULT_EMBED_COUNT } from '../explain/embed/run.js';
+import { MIN_EMBED_POINTS } from '../explain/embed/compute.js';
 import { NUM_CLASSES } from '../data/types.js';
 import { MODEL_FILE_NAMES } from './model-files.js';
 import { ARTICLE_PROTOCOL } from '../train/protocol.js';
@@ -12,13 +13,25 @@ import { ARTICLE_PROTOCOL } from '../train/protocol.js';
 /** Run ids are folder names (isValidRunId also refuses '.' and '..'). */
 export const RUN_ID_PATTERN = '^[A-Za-z0-9._-]+$';
 
-const runId = { type: 'string', pattern: RUN_ID_PATTERN, maxLength: 200, description: "a run's folder name under the runs folder" } as const;
+/** The longest run id, everywhere: what POST /api/train accepts is what every route serves. */
+export const MAX_RUN_ID_LENGTH = 100;
+
+/**
+ * The longest path parameter the router takes: a file name's limit (NAME_MAX), so that any folder
+ * of the runs folder reaches its route's schema, which says what is wrong with it.
+ */
+export const MAX_PARAM_LENGTH = 255;
+
+const runId = { type: 'string', pattern: RUN_ID_PATTERN, maxLength: MAX_RUN_ID_LENGTH, description: "a run's folder name under the runs folder" } as const;
 const error = { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] } as const;
 
 export const ERROR_RESPONSES = {
   400: { description: 'bad request', ...error },
   404: { description: 'no such run or file', ...error },
 } as const;
+
+/** A route that changes something: same-origin requests with `Authorization: Bearer TOKEN` (access.ts). */
+export const NEEDS_TOKEN = [{ token: [] }];
 
 export const runParams = { type: 'object', properties: { id: runId }, required: ['id'] } as const;
 
@@ -40,7 +53,7 @@ export const projectionQuery = {
     method: { type: 'string', enum: [...EMBED_METHODS], default: 'pca' },
     dims: { type: 'integer', enum: [2, 3], default: 2 },
     source: { type: 'string', enum: ['pixels', 'features'], default: 'features', description: "raw pixels, or the run's learned features (last hidden layer)" },
-    count: { type: 'integer', minimum: 10, maximum: MAX_EMBED_COUNT, default: DEFAULT_EMBED_COUNT },
+    count: { type: 'integer', minimum: MIN_EMBED_POINTS, maximum: MAX_EMBED_COUNT, default: DEFAULT_EMBED_COUNT },
     left: { type: 'string', maxLength: 200, description: 'custom: x axis from the classes matching this regular expression' },
     right: { type: 'string', maxLength: 200 },
     up: { type: 'string', maxLength: 200 },

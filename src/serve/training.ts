@@ -4,7 +4,8 @@
  * events until the worker ends.
  */
 import path from 'node:path';
-import { modelNames } from '../models/registry.js';
+import { unavailableReason } from '../models/describe.js';
+import { findModelSpec, modelNames } from '../models/registry.js';
 import { hasRunConfig, isValidRunId, RunExistsError } from '../runs/index.js';
 import { resolveProtocol } from '../train/protocol.js';
 import { defaultRunDir } from '../train/run.js';
@@ -41,7 +42,11 @@ export class TrainingManager {
 
   async start(req: TrainRequest): Promise<Job> {
     if (this.active()) throw new HttpError(409, `a training run is already in progress (${this.current!.id}); one at a time`);
-    if (!modelNames().includes(req.model)) throw new HttpError(400, `unknown model "${req.model}" (one of ${modelNames().join(', ')})`);
+    const spec = findModelSpec(req.model);
+    if (!spec) throw new HttpError(400, `unknown model "${req.model}" (one of ${modelNames().join(', ')})`);
+    // What GET /api/models lists as unavailable would fail in the worker (or download 80 MB first).
+    const unavailable = await unavailableReason(spec);
+    if (unavailable) throw new HttpError(422, `model ${req.model} cannot be trained on this server: ${unavailable}`);
     const id = req.id ?? path.basename(defaultRunDir(req.model));
     if (!isValidRunId(id)) throw new HttpError(400, `run id "${id}" may only hold letters, digits, '.', '_' and '-'`);
     const runDir = path.join(this.runsDir, id);

@@ -667,6 +667,12 @@ export const CASES: Case[] = [
       assert.match(kept[0], new RegExp(`^[0-9a-f]{16}-${KERAS_VGG19_FILE.replace(/\./g, '\\.')}$`));
     } },
 
+  // serve: settings that would leave the server open, or could not work, are refused before it listens (a bug would leave it listening: short time limit).
+  { id: 'W01', area: 'flags', given: "serve --host 0.0.0.0 --token '' (no token check, beyond loopback)", args: ['serve', '--port', '0', '--host', '0.0.0.0', '--token', ''], timeoutMs: 30_000, code: 2, line: /^fashion-cnn: an empty token turns the token check off, which is refused when the server binds beyond loopback \(--host 0\.0\.0\.0\): keep a token, or add --read-only$/ },
+  { id: 'W02', area: 'flags', given: 'serve --token with a space (it could not be sent in a header)', args: ['serve', '--port', '0', '--token', 'two words'], timeoutMs: 30_000, code: 2, line: /^fashion-cnn: the token \(--token or \$FASHION_CNN_TOKEN\) must be printable ASCII without spaces/ },
+  { id: 'W03', area: 'flags', given: '$FASHION_CNN_TOKEN with a newline', setup: async () => ({ args: ['serve', '--port', '0'], env: { FASHION_CNN_TOKEN: 'abc\ndef' } }), timeoutMs: 30_000, code: 2, line: /^fashion-cnn: the token \(--token or \$FASHION_CNN_TOKEN\) must be printable ASCII without spaces/ },
+  { id: 'W04', area: 'flags', given: 'serve --allow-host given a URL, not a name', args: ['serve', '--port', '0', '--allow-host', 'http://fashion.lan:8080'], timeoutMs: 30_000, code: 2, line: /^fashion-cnn: --allow-host takes a host name or an IP address \(no scheme, port or path\), got "http:\/\/fashion\.lan:8080"$/ },
+
   // ---- run directories -------------------------------------------------------------------------
   { id: 'R01', area: 'run directory', given: 'evaluate: the run directory does not exist', code: 2, line: /^fashion-cnn: run directory \S+\/nope does not exist$/,
     setup: async (ctx) => ['evaluate', path.join(ctx.dir, 'nope'), ...dataFlags(ctx)] },

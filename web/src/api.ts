@@ -1,4 +1,6 @@
 /** The server's API, typed as the dashboard uses it. */
+import { authorization } from './token.js';
+
 export interface HistoryRow { phase: 'base' | 'augment'; epoch: number; loss: number; acc: number; val_loss: number | null; val_acc: number | null; seconds: number; lr: number }
 export interface ArticleFigures { params: number; phase1: { loss: number; acc: number; seconds: number }; phase2?: { loss: number; acc: number; seconds: number } }
 export interface RunSummary { id: string; model: string | null; createdAt: string | null; params: number | null; lastEval: { phase: string; epoch: number; test_acc: number; test_loss: number } | null; article: ArticleFigures | null; training: boolean; error?: string }
@@ -6,6 +8,10 @@ export interface ClassMetrics { class: number; name: string; precision: number; 
 export interface EvalResult { phase: string; epoch: number; test_loss: number; test_acc: number; per_class: ClassMetrics[]; macro_f1: number; confusion: number[][] }
 export interface RunDetail { id: string; config: { model: string; params: { total: number }; hyper: Record<string, unknown>; backend: string }; history: HistoryRow[]; eval: { results: EvalResult[] } | null; pictures: string[]; training: boolean }
 export interface Projection { method: string; dims: number; count: number; labels: number[]; indices: number[]; coords: number[][]; axes: string[]; classNames: string[]; quality: { original: number; projection: number }; source: { kind: string; dim: number } }
+/** A model of GET /api/models: one this server cannot train says why. */
+export interface ModelInfo { name: string; title: string; available: boolean; reason?: string }
+/** What the server allows (GET /api/server): training may be off, or need the token this page lacks. */
+export interface ServerAccess { readOnly: boolean; tokenRequired: boolean; tokenAccepted: boolean }
 export interface Prediction { top: { class: number; name: string; prob: number }[]; input: string; saliency: string; model: string }
 
 /** Whether a run holds out a validation split: its config says so; older records lack the field and always did. */
@@ -26,7 +32,8 @@ export const api = {
   runs: () => fetch('api/runs').then((r) => check<{ runs: RunSummary[] }>(r)),
   run: (id: string) => fetch(`api/runs/${encodeURIComponent(id)}`).then((r) => check<RunDetail>(r)),
   active: () => fetch('api/train').then((r) => check<{ active: { id: string } | null }>(r)),
-  models: () => fetch('api/models').then((r) => check<{ models: { name: string; title: string }[] }>(r)),
+  access: () => fetch('api/server', { headers: authorization() }).then((r) => check<ServerAccess>(r)),
+  models: () => fetch('api/models').then((r) => check<{ models: ModelInfo[] }>(r)),
   picture: (id: string, name: string) => `api/runs/${encodeURIComponent(id)}/pictures/${name}`,
   projectionQuery: (q: Record<string, string>) => new URLSearchParams(Object.entries(q).filter(([, v]) => v !== '')).toString(),
   projection: (id: string, query: string) => fetch(`api/runs/${encodeURIComponent(id)}/projection?${query}`).then((r) => check<Projection>(r)),
@@ -36,7 +43,7 @@ export const api = {
     form.append('file', file, 'upload');
     return fetch(runId ? `api/runs/${encodeURIComponent(runId)}/predict` : 'api/predict', { method: 'POST', body: form }).then((r) => check<Prediction>(r));
   },
-  train: (body: Record<string, unknown>) => fetch('api/train', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => check<{ id: string }>(r)),
-  stop: (id: string) => fetch(`api/runs/${encodeURIComponent(id)}/stop`, { method: 'POST' }).then((r) => check<unknown>(r)),
+  train: (body: Record<string, unknown>) => fetch('api/train', { method: 'POST', headers: { 'content-type': 'application/json', ...authorization() }, body: JSON.stringify(body) }).then((r) => check<{ id: string }>(r)),
+  stop: (id: string) => fetch(`api/runs/${encodeURIComponent(id)}/stop`, { method: 'POST', headers: authorization() }).then((r) => check<unknown>(r)),
   events: (id: string) => new EventSource(`api/runs/${encodeURIComponent(id)}/events`),
 };

@@ -4,6 +4,7 @@ import { runsView } from './views/runs.js';
 import { runView } from './views/run.js';
 import { projectorView } from './views/projector.js';
 import { classifyView } from './views/classify.js';
+import { adoptTokenFromUrl } from './token.js';
 
 type View = (root: HTMLElement, arg: string | undefined) => (() => void) | void;
 
@@ -20,5 +21,6 @@ function route(): void {
   cleanup = (ROUTES[name] ?? runsView)(root, arg);
 }
 
+adoptTokenFromUrl();
 window.addEventListener('hashchange', route);
 route();

@@ -6,11 +6,16 @@ interface ServeFlags extends Pick<CommonFlags, 'backend' | 'dataDir'> {
   runs: string;
   port: number;
   host: string;
+  allowHost?: string[];
+  token?: string;
+  readOnly?: boolean;
   defaultModel?: string;
   maxUploadMb: number;
   requestTimeout: number;
   log?: boolean;
 }
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 export function registerServe(program: Command): void {
   const cmd = program
@@ -18,7 +23,10 @@ export function registerServe(program: Command): void {
     .description('the web dashboard and HTTP API: runs, live training, curves, confusion, projector, classify a photo')
     .option('--runs <dir>', 'the folder of runs to show and train into', 'runs')
     .option('--port <n>', 'TCP port (0: any free port)', (v) => (v === '0' ? 0 : positiveInt(v)), 8080)
-    .option('--host <addr>', 'address to bind (127.0.0.1: this machine only)', '127.0.0.1')
+    .option('--host <addr>', 'address to bind (127.0.0.1: this machine only; 0.0.0.0: every interface, which prints a warning)', '127.0.0.1')
+    .option('--allow-host <name>', 'a name clients reach the server by, besides loopback ones and --host (the Host header is checked against them: DNS rebinding); repeatable', collect)
+    .option('--token <token>', "what routes that change anything (training) need as 'Authorization: Bearer TOKEN' (default: $FASHION_CNN_TOKEN, else a random one printed at start; '' turns the check off, loopback only). Other users can see a flag in ps: prefer the variable")
+    .option('--read-only', 'no training routes: the dashboard, the runs and classification only (for a server others reach)')
     .option('--default-model <run-dir>', 'the run whose model POST /api/predict uses (default: the package\'s models/default)')
     .option('--max-upload-mb <n>', 'largest upload accepted, MB', positiveInt, 10)
     .option('--request-timeout <seconds>', 'a request (its body included: slow clients) must arrive within this', positiveInt, 30)
@@ -27,11 +35,14 @@ export function registerServe(program: Command): void {
   addBackendOption(cmd).action(async (f: ServeFlags) => {
     const { startServer } = await import('../../serve/index.js');
     const log = (line: string) => process.stderr.write(`fashion-cnn serve: ${line}\n`);
-    const { url, closed } = await startServer(
+    const { url, loginUrl, warnings, closed } = await startServer(
       {
         runsDir: f.runs,
         port: f.port,
         host: f.host,
+        allowHosts: f.allowHost ?? [],
+        ...(f.token !== undefined ? { token: f.token } : {}),
+        readOnly: f.readOnly ?? false,
         ...(f.defaultModel ? { defaultModelDir: f.defaultModel } : {}),
         maxUploadBytes: f.maxUploadMb * 1024 * 1024,
         requestTimeoutMs: f.requestTimeout * 1000,
@@ -42,6 +53,8 @@ export function registerServe(program: Command): void {
       log,
     );
     log(`listening on ${url} (runs: ${f.runs})`);
+    if (loginUrl) log(`open ${loginUrl} for the dashboard, logged in (training needs this token; API clients send it as Authorization: Bearer TOKEN)`);
+    for (const w of warnings) log(w);
     await closed;
   });
 }

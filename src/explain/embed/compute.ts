@@ -13,6 +13,8 @@ import { runUmap, UMAP_DEFAULTS } from './umap.js';
 import type { DenseMatrix, EmbedMethod, EmbedQuality, KnnGraph, Projection, StageTime } from './types.js';
 
 export const QUALITY_K = 10;
+/** The fewest points a projection takes: each needs QUALITY_K neighbours besides itself, and one more. */
+export const MIN_EMBED_POINTS = QUALITY_K + 2;
 
 export interface ProjectionOptions {
   method: EmbedMethod;
@@ -44,7 +46,7 @@ export interface EmbeddingResult {
 
 /** Rejects option combinations that cannot work for this many points, with one clear line. */
 export function checkProjectionOptions(n: number, o: ProjectionOptions): void {
-  if (n < QUALITY_K + 2) throw new UserError(`need at least ${QUALITY_K + 2} points to embed, got ${n}`);
+  if (n < MIN_EMBED_POINTS) throw new UserError(`need at least ${MIN_EMBED_POINTS} points to embed, got ${n}`);
   if (o.dims !== 2 && o.dims !== 3) throw new UserError(`--dims must be 2 or 3, got ${o.dims}`);
   if (o.method === 'pca' && o.components) {
     if (o.components.length !== o.dims) throw new UserError(`--components lists ${o.components.length} components for ${o.dims} dimensions`);

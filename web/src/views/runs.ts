@@ -1,5 +1,5 @@
 /** The runs list: ours beside the article's figures, several runs' curves overlaid, and a form to start a run. */
-import { api, hasValidation, type RunSummary } from '../api.js';
+import { api, hasValidation, type ModelInfo, type RunSummary, type ServerAccess } from '../api.js';
 import { LineChart, type Series } from '../chart.js';
 import { CLASS_COLOURS, errorBox, h, pct } from '../dom.js';
 
@@ -15,8 +15,9 @@ function row(r: RunSummary, selected: Set<string>, onToggle: () => void): HTMLTa
   return h('tr', {}, h('td', {}, box, ' ', h('a', { href: `#/run/${encodeURIComponent(r.id)}` }, r.id)), h('td', {}, r.model ?? r.error ?? '?'), h('td', {}, r.params?.toLocaleString('en') ?? '—'), h('td', {}, ours), h('td', {}, article));
 }
 
-function trainForm(models: string[]): HTMLFormElement {
-  const model = h('select', { name: 'model' }, ...models.map((m) => h('option', { value: m }, m)));
+function trainForm(models: ModelInfo[]): HTMLFormElement {
+  // A model the server cannot train (its weights or backbone are missing) is listed, greyed, with the reason.
+  const model = h('select', { name: 'model' }, ...models.map((m) => h('option', m.available ? { value: m.name } : { value: m.name, disabled: '', title: m.reason ?? '' }, m.name)));
   const field = (name: string, value: string) => h('label', {}, name, h('input', { name, value, size: '6' }));
   const form = h('form', { class: 'inline', id: 'train-form' }, h('label', {}, 'model', model), field('epochs', '10'), field('augEpochs', '0'), field('limit', '6000'), field('id', ''), h('button', { type: 'submit' }, 'Start training'));
   form.addEventListener('submit', async (ev) => {
@@ -35,6 +36,13 @@ function trainForm(models: string[]): HTMLFormElement {
   return form;
 }
 
+function trainSection(access: ServerAccess, models: ModelInfo[]): HTMLElement[] {
+  if (access.readOnly) return [h('p', { class: 'note', id: 'train-off' }, 'This server is read-only (fashion-cnn serve --read-only): training is off.')];
+  const form = trainForm(models);
+  if (!access.tokenRequired || access.tokenAccepted) return [form];
+  return [h('p', { class: 'note', id: 'train-login' }, 'Training needs the server\'s token: open the dashboard through the URL fashion-cnn serve printed at start (…/?token=…).'), form];
+}
+
 export function runsView(root: HTMLElement): () => void {
   const selected = new Set<string>();
   const chartHost = h('div', { id: 'compare-chart' });
@@ -51,11 +59,11 @@ export function runsView(root: HTMLElement): () => void {
     else chart.clear();
   };
   root.append(h('h2', {}, 'Runs'), h('p', {}, 'Test accuracy of each run beside the article\'s (after 10 epochs / after +50 augmented). Tick runs to overlay their curves.'));
-  Promise.all([api.runs(), api.models()]).then(
-    ([{ runs }, { models }]) => {
+  Promise.all([api.runs(), api.models(), api.access()]).then(
+    ([{ runs }, { models }, access]) => {
       const table = h('table', { id: 'runs-table' }, h('tr', {}, h('th', {}, 'run'), h('th', {}, 'model'), h('th', {}, 'parameters'), h('th', {}, 'test accuracy (ours)'), h('th', {}, 'article')));
       for (const r of runs) table.append(row(r, selected, () => void compare()));
-      root.append(table, h('div', { class: 'card' }, chartHost, notDrawn), h('h3', {}, 'Train a model'), trainForm(models.map((m) => m.name)));
+      root.append(table, h('div', { class: 'card' }, chartHost, notDrawn), h('h3', {}, 'Train a model'), ...trainSection(access, models));
     },
     (e) => root.append(errorBox(e)),
   );
