@@ -28,8 +28,13 @@ export function parseBackendName(value: string, origin: string): BackendName {
   throw new UserError(`${origin}: unknown backend "${value}" (choose one of ${BACKEND_NAMES.join(', ')})`);
 }
 
+export interface BackendOptions {
+  /** The native backend's threads in this process (default: $FASHION_CNN_THREADS, else OpenMP's). */
+  threads?: number;
+}
+
 /** Initialises (once) and returns the backend in use. */
-export async function initBackend(requested?: BackendName): Promise<BackendInfo> {
+export async function initBackend(requested?: BackendName, opts: BackendOptions = {}): Promise<BackendInfo> {
   const envValue = process.env[BACKEND_ENV_VAR];
   const wanted = requested ?? (envValue ? parseBackendName(envValue, BACKEND_ENV_VAR) : undefined);
   if (current && (wanted === undefined || wanted === current.name)) return current;
@@ -40,7 +45,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
     return current;
   }
   if (wanted === undefined || wanted === 'native') {
-    const native = await initNativeBackend();
+    const native = await initNativeBackend(opts.threads);
     if (native.ok) {
       current = native.info;
       return current;

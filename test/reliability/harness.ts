@@ -71,7 +71,13 @@ const streamLines = (r: CliResult, stream: Case['stream']) => (stream === 'stdou
 
 /** Replaces temp paths (and the ports of the cases' own servers) by short names so that the doc does not depend on the machine or the run. */
 export function shorten(text: string, ctx: CaseContext): string {
-  return text.split(ctx.dir).join('$CASE').split(ctx.fx.root).join('$FIX').replace(/127\.0\.0\.1:\d{4,5}\b/g, '127.0.0.1:$PORT');
+  return text
+    .split(ctx.dir)
+    .join('$CASE')
+    .split(ctx.fx.root)
+    .join('$FIX')
+    .replace(/127\.0\.0\.1:\d{4,5}\b/g, '127.0.0.1:$PORT')
+    .replace(/\bprocess \d+ \(since [^)]+\)/g, 'process $PID (since $TIME)');
 }
 
 let fixtures: Promise<Fixtures> | null = null;

@@ -75,8 +75,8 @@ export function preflightSubject(addon: unknown, backend: BackendWasm): Prefligh
   return { versions, core, layersCore, backend, addon };
 }
 
-/** Loads the addon, registers backend 'native' and makes it current. Never throws. */
-export async function initNativeBackend(): Promise<NativeInit> {
+/** Loads the addon, registers backend 'native' and makes it current (with `threadsWanted` threads, else $FASHION_CNN_THREADS's). Never throws. */
+export async function initNativeBackend(threadsWanted?: number): Promise<NativeInit> {
   try {
     if (!context) {
       const loaded = loadAddon();
@@ -88,7 +88,7 @@ export async function initNativeBackend(): Promise<NativeInit> {
       const problem = preflight(preflightSubject(loaded.addon, backend));
       if (problem) return { ok: false, reason: problem };
       const addon = loaded.addon as NativeAddon;
-      const threads = Number(process.env[THREADS_ENV_VAR]);
+      const threads = threadsWanted ?? Number(process.env[THREADS_ENV_VAR]);
       if (Number.isInteger(threads) && threads > 0) addon.setThreads(threads);
       context = new NativeContext(addon, backend);
       registerNativeBackend(backend, context, NATIVE_KERNELS);
