@@ -39,8 +39,6 @@ export interface ServeConfig {
   socketIdleTimeoutMs: number;
   /** Idle keep-alive connections are closed after this, ms. */
   keepAliveTimeoutMs: number;
-  /** How many classes predict answers with. */
-  top: number;
   /** Loaded models kept in memory at once (least recently used dropped first). */
   modelCacheSize: number;
   /** Requests per minute and client, per route group (loopback benchmarks need the high predict figure). */
@@ -93,7 +91,6 @@ export const DEFAULT_SERVE_CONFIG: Omit<ServeConfig, 'token'> = {
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
   socketIdleTimeoutMs: 10 * 60_000,
-  top: 3,
   modelCacheSize: 4,
   rateLimit: { predictPerMinute: 60_000, trainPerMinute: 30, projectionPerMinute: 120 },
   projections: { workers: 1, queue: 4, cachedPerRun: 8, retryAfterSeconds: 15 },

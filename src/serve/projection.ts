@@ -22,16 +22,8 @@ import type { ProjectionLimits } from './config.js';
 import { HttpError } from './errors.js';
 import { Job, type WorkerJob } from './jobs.js';
 
-export interface ProjectionQuery {
-  method: EmbedMethod;
-  dims: 2 | 3;
-  source: 'pixels' | 'features';
-  count: number;
-  left?: string;
-  right?: string;
-  up?: string;
-  down?: string;
-}
+export type { ProjectionQuery } from './schemas.js';
+import type { ProjectionQuery } from './schemas.js';
 
 /** The files of a cached projection a client may download (the projection and TensorBoard's projector files). */
 export const PROJECTION_DOWNLOADS = [EMBED_FILES.projection, EMBED_FILES.scatterPng, EMBED_FILES.scatterSvg, ...Object.values(PROJECTOR_FILES)] as const;

@@ -5,6 +5,7 @@
  */
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { FastifyReply } from 'fastify';
 import { HttpError } from './errors.js';
 
 const missing = (e: unknown) => ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
@@ -32,4 +33,13 @@ export async function readRunFile(runDir: string, file: string, name: string): P
   } finally {
     await handle.close();
   }
+}
+
+const CONTENT_TYPES: Record<string, string> = { '.png': 'image/png', '.svg': 'image/svg+xml', '.json': 'application/json', '.tsv': 'text/tab-separated-values', '.pbtxt': 'text/plain' };
+
+/** Answers with a file of a run (readRunFile's rules), typed by its extension. */
+export async function sendRunFile(reply: FastifyReply, runDir: string, file: string, name: string): Promise<Buffer> {
+  const data = await readRunFile(runDir, file, name);
+  reply.header('content-type', CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream');
+  return data;
 }

@@ -1,14 +1,17 @@
 /**
- * The JSON schemas of the API's requests. Fastify validates every request against them, and
+ * The schemas of the API's requests (TypeBox). Fastify validates every request against them, the
+ * type provider derives each route's parameter, query and body types from them, and
  * @fastify/swagger turns the same objects into /api/openapi.json, so the description cannot drift
- * from what is enforced.
+ * from what is enforced. The answers' schemas are in responses.ts.
  */
+import Type, { type Static } from 'typebox';
 import { EMBED_METHODS } from '../explain/embed/types.js';
 import { MAX_EMBED_COUNT, DEFAULT_EMBED_COUNT } from '../explain/embed/run.js';
 import { MIN_EMBED_POINTS } from '../explain/embed/compute.js';
 import { NUM_CLASSES } from '../data/types.js';
 import { MODEL_FILE_NAMES } from './model-files.js';
 import { ARTICLE_PROTOCOL } from '../train/protocol.js';
+import { ErrorSchema } from './responses.js';
 
 /** Run ids are folder names (isValidRunId also refuses '.' and '..'). */
 export const RUN_ID_PATTERN = '^[A-Za-z0-9._-]+$';
@@ -22,102 +25,85 @@ export const MAX_RUN_ID_LENGTH = 100;
  */
 export const MAX_PARAM_LENGTH = 255;
 
-const runId = { type: 'string', pattern: RUN_ID_PATTERN, maxLength: MAX_RUN_ID_LENGTH, description: "a run's folder name under the runs folder" } as const;
-const error = { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] } as const;
+const runId = Type.String({ pattern: RUN_ID_PATTERN, maxLength: MAX_RUN_ID_LENGTH, description: "a run's folder name under the runs folder" });
 
 export const ERROR_RESPONSES = {
-  400: { description: 'bad request', ...error },
-  404: { description: 'no such run or file', ...error },
-} as const;
+  400: Type.Object(ErrorSchema.properties, { description: 'bad request' }),
+  404: Type.Object(ErrorSchema.properties, { description: 'no such run or file' }),
+};
 
 /** A route that changes something: same-origin requests with `Authorization: Bearer TOKEN` (access.ts). */
 export const NEEDS_TOKEN = [{ token: [] }];
 
-export const runParams = { type: 'object', properties: { id: runId }, required: ['id'] } as const;
+export const runParams = Type.Object({ id: runId });
 
-export const pictureParams = {
-  type: 'object',
-  properties: { id: runId, name: { type: 'string', pattern: '^[a-z]+\\.(png|svg)$', description: 'curves.svg|png, confusion.svg|png, correct.png, incorrect.png, activations.png' } },
-  required: ['id', 'name'],
-} as const;
+export const pictureParams = Type.Object({
+  id: runId,
+  name: Type.String({ pattern: '^[a-z]+\\.(png|svg)$', description: 'curves.svg|png, confusion.svg|png, correct.png, incorrect.png, activations.png' }),
+});
 
-export const confusionParams = {
-  type: 'object',
-  properties: { id: runId, t: { type: 'integer', minimum: 0, maximum: NUM_CLASSES - 1, description: 'true class' }, p: { type: 'integer', minimum: 0, maximum: NUM_CLASSES - 1, description: 'predicted class' } },
-  required: ['id', 't', 'p'],
-} as const;
+const classIndex = (description: string) => Type.Integer({ minimum: 0, maximum: NUM_CLASSES - 1, description });
+export const confusionParams = Type.Object({ id: runId, t: classIndex('true class'), p: classIndex('predicted class') });
 
-export const projectionQuery = {
-  type: 'object',
-  properties: {
-    method: { type: 'string', enum: [...EMBED_METHODS], default: 'pca' },
-    dims: { type: 'integer', enum: [2, 3], default: 2 },
-    source: { type: 'string', enum: ['pixels', 'features'], default: 'features', description: "raw pixels, or the run's learned features (last hidden layer)" },
-    count: { type: 'integer', minimum: MIN_EMBED_POINTS, maximum: MAX_EMBED_COUNT, default: DEFAULT_EMBED_COUNT },
-    left: { type: 'string', maxLength: 200, description: 'custom: x axis from the classes matching this regular expression' },
-    right: { type: 'string', maxLength: 200 },
-    up: { type: 'string', maxLength: 200 },
-    down: { type: 'string', maxLength: 200 },
+export const projectionQuery = Type.Object(
+  {
+    method: Type.Enum([...EMBED_METHODS], { default: 'pca' }),
+    dims: Type.Union([Type.Literal(2), Type.Literal(3)], { default: 2 }),
+    source: Type.Enum(['pixels', 'features'], { default: 'features', description: "raw pixels, or the run's learned features (last hidden layer)" }),
+    count: Type.Integer({ minimum: MIN_EMBED_POINTS, maximum: MAX_EMBED_COUNT, default: DEFAULT_EMBED_COUNT }),
+    left: Type.Optional(Type.String({ maxLength: 200, description: 'custom: x axis from the classes matching this regular expression' })),
+    right: Type.Optional(Type.String({ maxLength: 200 })),
+    up: Type.Optional(Type.String({ maxLength: 200 })),
+    down: Type.Optional(Type.String({ maxLength: 200 })),
   },
-  additionalProperties: false,
-} as const;
+  { additionalProperties: false },
+);
+export type ProjectionQuery = Static<typeof projectionQuery>;
 
-export const projectionFileParams = {
-  type: 'object',
-  properties: { id: runId, file: { type: 'string', pattern: '^[a-z_]+\\.(json|png|svg|tsv|pbtxt)$' } },
-  required: ['id', 'file'],
-} as const;
+export const projectionFileParams = Type.Object({ id: runId, file: Type.String({ pattern: '^[a-z_]+\\.(json|png|svg|tsv|pbtxt)$' }) });
 
-const modelFile = { type: 'string', enum: [...MODEL_FILE_NAMES], description: 'model.json (TF.js layers model: topology, weights manifest, the run\'s test-time augmentation) or weights.bin' } as const;
+const modelFile = Type.Enum([...MODEL_FILE_NAMES], { description: "model.json (TF.js layers model: topology, weights manifest, the run's test-time augmentation) or weights.bin" });
 
-export const modelFileParams = { type: 'object', properties: { file: modelFile }, required: ['file'] } as const;
+export const modelFileParams = Type.Object({ file: modelFile });
 
-export const runModelFileParams = { type: 'object', properties: { id: runId, file: modelFile }, required: ['id', 'file'] } as const;
+export const runModelFileParams = Type.Object({ id: runId, file: modelFile });
 
-export const predictQuery = {
-  type: 'object',
-  properties: {
-    top: { type: 'integer', minimum: 1, maximum: NUM_CLASSES, default: 3 },
-    saliency: { type: 'boolean', default: true, description: 'false: no saliency map (no backward pass: about half the model\'s cost per photo)' },
+/** How many classes predict answers with when the request does not say. */
+export const DEFAULT_TOP = 3;
+
+export const predictQuery = Type.Object(
+  {
+    top: Type.Integer({ minimum: 1, maximum: NUM_CLASSES, default: DEFAULT_TOP }),
+    saliency: Type.Boolean({ default: true, description: "false: no saliency map (no backward pass: about half the model's cost per photo)" }),
   },
-  additionalProperties: false,
-} as const;
+  { additionalProperties: false },
+);
 
 /** An upload: multipart/form-data with one file, or the image bytes as the body (image/*, application/octet-stream). */
 export const PREDICT_CONSUMES = ['multipart/form-data', 'image/jpeg', 'image/png', 'image/webp', 'image/gif', 'application/octet-stream'];
 
-export const predictResponse = {
-  200: {
-    type: 'object',
-    properties: {
-      top: { type: 'array', items: { type: 'object', properties: { class: { type: 'integer' }, name: { type: 'string' }, prob: { type: 'number' } } } },
-      input: { type: 'string', description: 'the 28x28 frame the model saw, a PNG data URL' },
-      saliency: { type: 'string', description: 'which pixels drove the top class (gradient magnitude), a PNG data URL; left out with ?saliency=false' },
-      preprocess: { type: 'object', additionalProperties: true },
-      model: { type: 'string' },
-    },
-  },
-  413: { description: 'upload larger than the limit', ...error },
-  415: { description: 'not an image', ...error },
-  422: { description: 'an image without a garment standing out from its background', ...error },
-} as const;
+export const PREDICT_ERRORS = {
+  413: Type.Object(ErrorSchema.properties, { description: 'upload larger than the limit' }),
+  415: Type.Object(ErrorSchema.properties, { description: 'not an image' }),
+  422: Type.Object(ErrorSchema.properties, { description: 'an image without a garment standing out from its background' }),
+};
 
 const protocolDefault = (k: 'epochs' | 'augEpochs' | 'batchSize' | 'lr' | 'seed') => `default: the model's recipe, else the article's ${ARTICLE_PROTOCOL.hyper[k]}`;
 
-export const trainBody = {
-  type: 'object',
-  properties: {
-    model: { type: 'string', maxLength: 50 },
-    id: runId,
+export const trainBody = Type.Object(
+  {
+    model: Type.String({ maxLength: 50 }),
+    id: Type.Optional(runId),
     // No `default`s: a field left out takes the model's protocol (src/train/protocol.ts), recipe included.
-    epochs: { type: 'integer', minimum: 0, maximum: 1000, description: protocolDefault('epochs') },
-    augEpochs: { type: 'integer', minimum: 0, maximum: 1000, description: protocolDefault('augEpochs') },
-    batchSize: { type: 'integer', minimum: 1, maximum: 65536, description: protocolDefault('batchSize') },
-    lr: { type: 'number', exclusiveMinimum: 0, maximum: 10, description: protocolDefault('lr') },
-    seed: { type: 'integer', minimum: 0, description: protocolDefault('seed') },
-    limit: { type: 'integer', minimum: 1, description: 'train on the first N training images (quick runs)' },
-    pictures: { type: 'boolean', default: true, description: "draw the run's pictures at the end" },
+    epochs: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: protocolDefault('epochs') })),
+    augEpochs: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: protocolDefault('augEpochs') })),
+    batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536, description: protocolDefault('batchSize') })),
+    lr: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10, description: protocolDefault('lr') })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, description: protocolDefault('seed') })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, description: 'train on the first N training images (quick runs)' })),
+    pictures: Type.Optional(Type.Boolean({ default: true, description: "draw the run's pictures at the end" })),
   },
-  required: ['model'],
-  additionalProperties: false,
-} as const;
+  { additionalProperties: false },
+);
+/** POST /api/train's body. */
+export type TrainRequest = Static<typeof trainBody>;

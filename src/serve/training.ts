@@ -12,19 +12,8 @@ import { defaultRunDir } from '../train/run.js';
 import type { BackendName } from '../backend/index.js';
 import { HttpError } from './errors.js';
 import { Job } from './jobs.js';
+import type { TrainRequest } from './schemas.js';
 
-/** POST /api/train's body (validated by its JSON schema first). */
-export interface TrainRequest {
-  model: string;
-  id?: string;
-  epochs?: number;
-  augEpochs?: number;
-  batchSize?: number;
-  lr?: number;
-  seed?: number;
-  limit?: number;
-  pictures?: boolean;
-}
 
 export class TrainingManager {
   private current: Job | null = null;

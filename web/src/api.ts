@@ -1,18 +1,11 @@
-/** The server's API, typed as the dashboard uses it. */
+/** The server's API, as the dashboard calls it. */
 import { authorization } from './token.js';
 
-export interface HistoryRow { phase: 'base' | 'augment'; epoch: number; loss: number; acc: number; val_loss: number | null; val_acc: number | null; seconds: number; lr: number }
-export interface ArticleFigures { params: number; phase1: { loss: number; acc: number; seconds: number }; phase2?: { loss: number; acc: number; seconds: number } }
-export interface RunSummary { id: string; model: string | null; createdAt: string | null; params: number | null; lastEval: { phase: string; epoch: number; test_acc: number; test_loss: number } | null; article: ArticleFigures | null; training: boolean; error?: string }
-export interface ClassMetrics { class: number; name: string; precision: number; recall: number; f1: number; support: number }
-export interface EvalResult { phase: string; epoch: number; test_loss: number; test_acc: number; per_class: ClassMetrics[]; macro_f1: number; confusion: number[][] }
-export interface RunDetail { id: string; config: { model: string; params: { total: number }; hyper: Record<string, unknown>; backend: string }; history: HistoryRow[]; eval: { results: EvalResult[] } | null; pictures: string[]; training: boolean }
+// The answers' shapes are the server's own schemas (src/serve/responses.ts, src/runs/records.ts): one definition.
+export type { HistoryRow, EvalResult, ClassMetrics } from '../../src/runs/records.js';
+export type { RunSummary, RunDetail, ModelInfo, ServerAccess, Prediction } from '../../src/serve/responses.js';
+import type { ModelInfo, Prediction, RunDetail, RunSummary, ServerAccess } from '../../src/serve/responses.js';
 export interface Projection { method: string; dims: number; count: number; labels: number[]; indices: number[]; coords: number[][]; axes: string[]; classNames: string[]; quality: { original: number; projection: number }; source: { kind: string; dim: number } }
-/** A model of GET /api/models: one this server cannot train says why. */
-export interface ModelInfo { name: string; title: string; available: boolean; reason?: string }
-/** What the server allows (GET /api/server): training may be off, or need the token this page lacks. */
-export interface ServerAccess { readOnly: boolean; tokenRequired: boolean; tokenAccepted: boolean }
-export interface Prediction { top: { class: number; name: string; prob: number }[]; input: string; saliency: string; model: string }
 
 /** Whether a run holds out a validation split: its config says so; older records lack the field and always did. */
 export function hasValidation(run: Pick<RunDetail, 'config'>): boolean {

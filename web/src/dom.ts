@@ -6,7 +6,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<s
   return el;
 }
 
-export const pct = (v: number, digits = 2) => `${(100 * v).toFixed(digits)}%`;
+/** A fraction as a percentage; a metric a record holds as null (NaN) reads n/a. */
+export const pct = (v: number | null, digits = 2) => (v === null || !Number.isFinite(v) ? 'n/a' : `${(100 * v).toFixed(digits)}%`);
 
 export function errorBox(e: unknown): HTMLElement {
   return h('p', { class: 'error', role: 'alert' }, e instanceof Error ? e.message : String(e));

@@ -15,7 +15,8 @@ import { topK } from '../../src/predict/top.js';
 import type { ServedModelMetadata } from '../../src/serve/model-files.js';
 import type { Prediction } from './api.js';
 
-export interface BrowserPrediction extends Prediction {
+/** The server's answer without its preprocessing report (the browser decodes with its canvas). */
+export interface BrowserPrediction extends Omit<Prediction, 'preprocess'> {
   /** Milliseconds spent: loading the model (0 once it is cached), preprocessing, running it. */
   timings: { load: number; preprocess: number; model: number };
   backend: string;

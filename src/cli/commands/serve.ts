@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { addBackendOption, type CommonFlags } from '../common.js';
 import { positiveInt } from '../options.js';
+import { DEFAULT_SERVE_CONFIG as D } from '../../serve/config.js';
+
+const MB = 1024 * 1024;
 
 interface ServeFlags extends Pick<CommonFlags, 'backend' | 'dataDir'> {
   runs: string;
@@ -21,15 +24,15 @@ export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
     .description('the web dashboard and HTTP API: runs, live training, curves, confusion, projector, classify a photo')
-    .option('--runs <dir>', 'the folder of runs to show and train into', 'runs')
-    .option('--port <n>', 'TCP port (0: any free port)', (v) => (v === '0' ? 0 : positiveInt(v)), 8080)
-    .option('--host <addr>', 'address to bind (127.0.0.1: this machine only; 0.0.0.0: every interface, which prints a warning)', '127.0.0.1')
+    .option('--runs <dir>', 'the folder of runs to show and train into', D.runsDir)
+    .option('--port <n>', 'TCP port (0: any free port)', (v) => (v === '0' ? 0 : positiveInt(v)), D.port)
+    .option('--host <addr>', 'address to bind (127.0.0.1: this machine only; 0.0.0.0: every interface, which prints a warning)', D.host)
     .option('--allow-host <name>', 'a name clients reach the server by, besides loopback ones and --host (the Host header is checked against them: DNS rebinding); repeatable', collect)
     .option('--token <token>', "what routes that change anything (training) need as 'Authorization: Bearer TOKEN' (default: $FASHION_CNN_TOKEN, else a random one printed at start; '' turns the check off, loopback only). Other users can see a flag in ps: prefer the variable")
     .option('--read-only', 'no training routes: the dashboard, the runs and classification only (for a server others reach)')
     .option('--default-model <run-dir>', 'the run whose model POST /api/predict uses (default: the package\'s models/default)')
-    .option('--max-upload-mb <n>', 'largest upload accepted, MB', positiveInt, 10)
-    .option('--request-timeout <seconds>', 'a request (its body included: slow clients) must arrive within this', positiveInt, 30)
+    .option('--max-upload-mb <n>', 'largest upload accepted, MB', positiveInt, D.maxUploadBytes / MB)
+    .option('--request-timeout <seconds>', 'a request (its body included: slow clients) must arrive within this', positiveInt, D.requestTimeoutMs / 1000)
     .option('--data-dir <dir>', 'Fashion-MNIST folder for training and projections')
     .option('--log', 'log every request (JSON lines on stdout)');
   addBackendOption(cmd).action(async (f: ServeFlags) => {
@@ -44,7 +47,7 @@ export function registerServe(program: Command): void {
         ...(f.token !== undefined ? { token: f.token } : {}),
         readOnly: f.readOnly ?? false,
         ...(f.defaultModel ? { defaultModelDir: f.defaultModel } : {}),
-        maxUploadBytes: f.maxUploadMb * 1024 * 1024,
+        maxUploadBytes: f.maxUploadMb * MB,
         requestTimeoutMs: f.requestTimeout * 1000,
         dataDir: f.dataDir,
         backend: f.backend,

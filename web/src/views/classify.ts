@@ -18,7 +18,7 @@ function result(p: Prediction | BrowserPrediction, original: string): HTMLElemen
     { class: 'row', id: 'prediction' },
     h('figure', {}, h('img', { src: original, alt: 'your photo', style: 'max-width: 240px; max-height: 240px' }), h('figcaption', {}, 'your photo')),
     img(p.input, 'what the model saw (28x28)', 'model-input'),
-    img(p.saliency, 'pixels that drove the decision', 'saliency'),
+    ...(p.saliency ? [img(p.saliency, 'pixels that drove the decision', 'saliency')] : []),
     h('div', { class: 'card' }, h('h3', { id: 'predicted-label' }, p.top[0].name), ...bars, h('p', { id: 'prediction-origin' }, origin(p))),
   );
 }

@@ -100,7 +100,7 @@ export function runView(root: HTMLElement, id: string | undefined): () => void {
     redraw();
     if (first) {
       const split = validated ? '' : ', no validation split (trained on every training image)';
-      status.replaceChildren(h('span', {}, `${run.config.model}, ${run.config.params.total.toLocaleString('en')} parameters, backend ${run.config.backend}${split}`));
+      status.replaceChildren(h('span', {}, `${run.config.model}, ${run.config.params?.total.toLocaleString('en') ?? 'unknown'} parameters, backend ${run.config.backend}${split}`));
       if (run.training) follow();
     }
     const ev = run.eval?.results.at(-1);
@@ -114,7 +114,7 @@ export function runView(root: HTMLElement, id: string | undefined): () => void {
         cellImages.replaceChildren(h('img', { src: `api/runs/${encodeURIComponent(id)}/confusion/${t}/${p}.png`, class: 'pixelated', alt: `${ev.per_class[t].name} predicted as ${ev.per_class[p].name}`, width: '336' }));
       };
       section.append(
-        h('h3', {}, `Test accuracy ${pct(ev.test_acc)}, loss ${ev.test_loss.toFixed(4)} (${ev.phase}, epoch ${ev.epoch}); macro F1 ${pct(ev.macro_f1)}`),
+        h('h3', {}, `Test accuracy ${pct(ev.test_acc)}, loss ${ev.test_loss?.toFixed(4) ?? 'n/a'} (${ev.phase}, epoch ${ev.epoch}); macro F1 ${pct(ev.macro_f1)}`),
         h('div', { class: 'row' }, h('div', { class: 'card' }, h('h4', {}, 'Confusion matrix'), confusionTable(ev, showCell), cellInfo, cellImages), h('div', { class: 'card' }, h('h4', {}, 'Per class'), perClassTable(ev))),
       );
     }
