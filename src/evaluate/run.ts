@@ -6,7 +6,7 @@
  */
 import { initBackend, type BackendName } from '../backend/index.js';
 import { loadFashionMnist, toExamples } from '../data/index.js';
-import { hasRunConfig, loadRunModel, readEvalReport, readHistory, readRunConfig, recordEvaluation, refuseWhileTraining } from '../runs/index.js';
+import { loadRunModel, readEvalReport, readHistory, recordEvaluation, refuseWhileTraining } from '../runs/index.js';
 import { evaluateModel } from './report.js';
 import type { EvalResult } from './types.js';
 
@@ -27,17 +27,16 @@ export interface EvaluateRunResult {
 export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRunResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   await refuseWhileTraining(opts.runDir);
-  // Read the record first: a damaged file fails before ten thousand images are scored.
-  const config = (await hasRunConfig(opts.runDir)) ? await readRunConfig(opts.runDir) : null;
-  const epochs = config ? (await readHistory(opts.runDir)).length : 0;
-  await readEvalReport(opts.runDir); // eval.json is rewritten at the end: a damaged one fails now
   const backend = await initBackend(opts.backend);
   log(`backend: ${backend.description}`);
-  const { model, fromCheckpoint } = await loadRunModel(opts.runDir);
+  // The record is read before the weights, and every file before ten thousand images are scored.
+  const { model, fromCheckpoint, config, tta } = await loadRunModel(opts.runDir);
   try {
+    const epochs = config ? (await readHistory(opts.runDir)).length : 0;
+    await readEvalReport(opts.runDir); // eval.json is rewritten at the end: a damaged one fails now
     if (fromCheckpoint) log(`note: ${opts.runDir} has no final model yet; evaluating its latest checkpoint`);
     const data = await loadFashionMnist({ dataDir: opts.dataDir, verify: opts.verify });
-    const { result } = evaluateModel(model, toExamples(data.test), { phase: 'final', epoch: epochs }, config?.hyper.tta ?? 'none');
+    const { result } = evaluateModel(model, toExamples(data.test), { phase: 'final', epoch: epochs }, tta);
     await recordEvaluation(opts.runDir, config?.model ?? model.name, result, { unlessTraining: true });
     return { result, fromCheckpoint };
   } finally {

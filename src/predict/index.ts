@@ -10,5 +10,5 @@ export { preprocessPaper, cornerColour, fitLongSide } from './paper.js';
 export { topK, type ClassScore } from './top.js';
 export { classifyImages, predictFrames, mirrorFrame, DEFAULT_MIRROR, type MirrorMode, type ClassifyOptions, type ImageInput, type ImagePrediction } from './classify.js';
 export { frameBytes, framePng, savePreprocessed, uniqueStems } from './save.js';
-export { loadPredictor, looksLikeRunDir, runTestTimeAugmentation, type ModelSource, type LoadedPredictor } from './source.js';
+export { loadPredictor, looksLikeRunDir, type ModelSource, type LoadedPredictor } from './source.js';
 export { predictRun, classifyWithModel, mirrorForTta, type PredictRunOptions, type PredictRunResult, type ClassifyWithModelOptions, type ClassifyWithModelResult } from './run.js';

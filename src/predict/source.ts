@@ -7,7 +7,7 @@ import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { TestTimeAugmentation } from '../models/tta.js';
 import { requireDefaultModel } from '../runs/default-model.js';
-import { hasRunConfig, loadRunModel, readRunConfig } from '../runs/index.js';
+import { loadRunModel } from '../runs/index.js';
 
 export interface ModelSource {
   /** A run directory (as `train` writes it); without it, the default model. */
@@ -25,21 +25,12 @@ export interface LoadedPredictor {
   tta: TestTimeAugmentation;
 }
 
-/**
- * config.json's `hyper.tta` (checked by the run store; runs from before the field existed read as
- * 'none'). Model folders without a config.json are 'none'.
- */
-export async function runTestTimeAugmentation(runDir: string): Promise<TestTimeAugmentation> {
-  if (!(await hasRunConfig(runDir))) return 'none';
-  return (await readRunConfig(runDir)).hyper.tta;
-}
 
 /** Loads the named run's model, or the default one. Call `initBackend()` first. */
 export async function loadPredictor(source: ModelSource = {}): Promise<LoadedPredictor> {
   const isDefault = source.runDir === undefined;
   const runDir = source.runDir ?? (await requireDefaultModel(source.defaultModel));
-  const tta = await runTestTimeAugmentation(runDir);
-  const { model } = await loadRunModel(runDir);
+  const { model, tta } = await loadRunModel(runDir);
   return { model, runDir, isDefault, tta };
 }
 

@@ -8,7 +8,9 @@ import { RunFileMissingError } from './errors.js';
 import { CHECKPOINT_FILES, runPath } from './files.js';
 import { checkpointDir, loadAveragedCheckpointModel } from './checkpoint.js';
 import { hasModelJson, loadModelDir } from './model-dir.js';
-import { readRunConfig, requireRunDir } from './read.js';
+import { hasRunConfig, readRunConfig, requireRunDir } from './read.js';
+import type { RunConfig } from './records.js';
+import type { TestTimeAugmentation } from '../models/tta.js';
 
 export interface RunModelLocation {
   dir: string;
@@ -28,17 +30,23 @@ export async function locateRunModel(runDir: string): Promise<RunModelLocation> 
 
 export interface LoadedRunModel extends RunModelLocation {
   model: tfl.LayersModel;
+  /** The run's config.json; null for a model folder without one (a model saved by hand). */
+  config: RunConfig | null;
+  /** How the run's predictions are made: its recorded test-time augmentation ('none' without a record). */
+  tta: TestTimeAugmentation;
 }
 
 /**
- * Loads a run's model and checks that it takes `expect.input` images and gives `expect.classes`
- * probabilities (Fashion-MNIST's by default). Call `initBackend()` first.
+ * Loads a run's model with its record, and checks that it takes `expect.input` images and gives
+ * `expect.classes` probabilities (Fashion-MNIST's by default). The record is read first, so a
+ * damaged config.json fails before the weights are loaded. Call `initBackend()` first.
  */
 export async function loadRunModel(runDir: string, expect: { input: ImageShape; classes: number } = { input: FASHION_SHAPE, classes: NUM_CLASSES }): Promise<LoadedRunModel> {
+  const config = (await hasRunConfig(runDir)) ? await readRunConfig(runDir) : null;
   let location = await locateRunModel(runDir);
   let model: tfl.LayersModel;
   // A checkpoint of a run that averages its weights stands for the averages, as its validation did.
-  if (location.fromCheckpoint && (await readRunConfig(runDir).catch(() => null))?.hyper.ema) {
+  if (location.fromCheckpoint && config?.hyper.ema) {
     const averaged = await loadAveragedCheckpointModel(runDir);
     model = averaged.model;
     location = { dir: averaged.dir, fromCheckpoint: true };
@@ -51,7 +59,7 @@ export async function loadRunModel(runDir: string, expect: { input: ImageShape; 
     model.dispose();
     throw e;
   }
-  return { model, ...location };
+  return { model, ...location, config, tta: config?.hyper.tta ?? 'none' };
 }
 
 export async function saveRunModel(runDir: string, model: tfl.LayersModel): Promise<void> {

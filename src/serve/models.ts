@@ -6,7 +6,6 @@
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { TestTimeAugmentation } from '../models/tta.js';
-import { runTestTimeAugmentation } from '../predict/index.js';
 import { loadRunModel, locateRunModel } from '../runs/index.js';
 
 /** A run's model and the test-time augmentation its record asks for (as `predict` and `evaluate` use it). */
@@ -22,8 +21,8 @@ interface Entry {
 }
 
 async function loadServedModel(runDir: string): Promise<ServedModel> {
-  const tta = await runTestTimeAugmentation(runDir);
-  return { model: (await loadRunModel(runDir)).model, tta };
+  const { model, tta } = await loadRunModel(runDir);
+  return { model, tta };
 }
 
 export class ModelCache {

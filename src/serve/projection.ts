@@ -15,7 +15,6 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { EMBED_FILES, PROJECTOR_FILES } from '../explain/embed/index.js';
-import type { EmbedMethod } from '../explain/embed/types.js';
 import type { EmbedRequest } from '../explain/embed/run.js';
 import { locateRunModel, requireRunDir } from '../runs/index.js';
 import type { ProjectionLimits } from './config.js';
