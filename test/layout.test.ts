@@ -21,9 +21,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   features: ['runs', 'models', 'data', 'util'],
   train: ['features', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
   compare: ['train', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
+  sweep: ['train', 'runs', 'models', 'util'],
   bench: ['train', 'models', 'data', 'backend', 'util'],
-  serve: ['compare', 'bench', 'train', 'features', 'predict', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
-  cli: ['serve', 'compare', 'bench', 'train', 'features', 'predict', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
+  serve: ['sweep', 'compare', 'bench', 'train', 'features', 'predict', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
+  cli: ['serve', 'sweep', 'compare', 'bench', 'train', 'features', 'predict', 'explain', 'evaluate', 'runs', 'models', 'data', 'backend', 'util'],
 };
 
 function sourceFiles(dir: string): string[] {

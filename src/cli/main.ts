@@ -24,6 +24,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   embed: async () => (await import('./commands/embed.js')).registerEmbed,
   bench: async () => (await import('./commands/bench.js')).registerBench,
   serve: async () => (await import('./commands/serve.js')).registerServe,
+  sweep: async () => (await import('./commands/sweep.js')).registerSweep,
+  worker: async () => (await import('./commands/worker.js')).registerWorker,
 };
 
 /** Commander's error (and its "Did you mean" hint) as one line, naming where the usage is. */

@@ -237,6 +237,8 @@ interface AcquireOptions {
   onTakeOver: (holder: LockHolder | null) => void;
   /** A folder this taking made, removed on release when empty. */
   madeDir?: string | null;
+  /** A holder on another host counts as gone (a job queue vouches that it lost the run). */
+  elsewhereIsGone?: boolean;
 }
 
 async function acquire(file: string, opts: AcquireOptions): Promise<HeldLock> {
@@ -257,7 +259,8 @@ async function acquire(file: string, opts: AcquireOptions): Promise<HeldLock> {
       };
     }
     const found = await readLock(file);
-    if (found?.holder && holderState(found.holder) !== 'gone') {
+    const state = found?.holder ? holderState(found.holder) : 'gone';
+    if (found?.holder && state !== 'gone' && !(state === 'elsewhere' && opts.elsewhereIsGone)) {
       await opts.busy(found.holder);
       continue;
     }
@@ -281,6 +284,11 @@ export interface TrainingLockOptions {
   create: boolean;
   /** Where the note about a stale lock taken over goes. */
   log?: (line: string) => void;
+  /**
+   * Take over a lock held by a process on another host. Only for a caller that knows that process
+   * lost the run: a sweep worker given a job that the queue took from a worker that stopped answering.
+   */
+  takeOverElsewhere?: boolean;
 }
 
 /**
@@ -307,6 +315,7 @@ export async function lockRunForTraining(runDir: string, opts: TrainingLockOptio
       },
       onTakeOver: takeOverNote(runDir, file, opts.log),
       madeDir,
+      elsewhereIsGone: opts.takeOverElsewhere,
     });
   } catch (e) {
     if (madeDir) await fs.rmdir(madeDir).catch(() => {});

@@ -77,6 +77,8 @@ export interface TrainRunOptions {
   log?: (line: string) => void;
   /** Extra callbacks (e.g. a test that interrupts a run). */
   callbacks?: TrainCallback[];
+  /** Take over the run's lock from a process on another host (a sweep worker given a job the queue took back). */
+  takeOverElsewhere?: boolean;
   /**
    * Settings the user asked for explicitly. Resuming a run whose record says otherwise is an
    * error rather than a run that silently carries on with something else.
@@ -358,7 +360,7 @@ export async function finishRun(plan: RunPlan, model: tfl.LayersModel, test: Exa
 export async function trainRun(opts: TrainRunOptions): Promise<RunSummary> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const started = performance.now();
-  let lock = opts.runDir ? await lockRunForTraining(opts.runDir, { create: !opts.resume, log }) : null;
+  let lock = opts.runDir ? await lockRunForTraining(opts.runDir, { create: !opts.resume, log, takeOverElsewhere: opts.takeOverElsewhere }) : null;
   try {
     const plan = await openRun(opts);
     // A new run in the default directory: locked once its name is known.
