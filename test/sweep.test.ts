@@ -60,7 +60,7 @@ describe('the definition and the summary', () => {
 
 describe('a local sweep', { skip: HAVE_DATA ? false : 'Fashion-MNIST not installed' }, () => {
   test('runs every job as `train` would, writes the summary, resumes, and refuses a changed definition', async () => {
-    const out = path.join(dir, 'local');
+    const out = path.join(dir, 'runs', 'sweeps', 'local');
     const args = ['sweep', '--models', 'cnn1', '--seeds', '1,2', '--grid', 'lr=0.001,0.002', ...TINY, '--out', out];
     const first = await runCli(args, { cwd: dir });
     assert.equal(first.code, 0, first.stderr);
@@ -84,6 +84,30 @@ describe('a local sweep', { skip: HAVE_DATA ? false : 'Fashion-MNIST not install
     const changed = await runCli([...args.slice(0, 4), '1,2,3', ...args.slice(5)], { cwd: dir });
     assert.equal(changed.code, 2);
     assert.match(changed.stderr.trim(), /^fashion-cnn: \S+ holds another sweep: seeds 1 2 3 \(recorded: 1 2\); give another --out, or the recorded definition to resume it$/);
+  });
+
+  test('the API: GET /api/sweeps, GET /api/sweeps/{id} (no filesystem path in it) and its event stream', async () => {
+    const { buildServer } = await import('../src/serve/index.js');
+    const server = await buildServer({ runsDir: path.join(dir, 'runs'), port: 0, token: 'sweep-test' });
+    try {
+      const list = JSON.parse((await server.app.inject({ url: '/api/sweeps' })).body) as { sweeps: { id: string; createdAt: string; runs: number; counts: { done: number } }[] };
+      const local = list.sweeps.find((s) => s.id === 'local')!;
+      assert.deepEqual(local, { id: 'local', createdAt: local.createdAt, runs: 4, counts: { pending: 0, running: 0, done: 4, failed: 0 }, models: ['cnn1'] });
+      const one = await server.app.inject({ url: '/api/sweeps/local' });
+      assert.equal(one.statusCode, 200);
+      assert.ok(!one.body.includes(dir), 'no filesystem path');
+      const s = JSON.parse(one.body) as { configs: { config: string; testAcc: { n: number } }[]; jobs: { id: string; state: string }[] };
+      assert.deepEqual(s.configs.map((c) => c.config), ['cnn1-lr0.001', 'cnn1-lr0.002']);
+      assert.ok(s.jobs.every((j) => j.state === 'done'));
+      assert.equal((await server.app.inject({ url: '/api/sweeps/nope' })).statusCode, 404);
+      assert.equal((await server.app.inject({ url: '/api/sweeps/a%20b' })).statusCode, 400);
+      const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
+      const text = await (await fetch(`${address}/api/sweeps/local/events`)).text();
+      assert.match(text, /^event: summary\ndata: \{/);
+      assert.match(text, /event: end\ndata: \{"type":"end","status":"done"\}/);
+    } finally {
+      await server.shutdown();
+    }
   });
 });
 

@@ -28,6 +28,7 @@ import { runRoutes } from './routes/runs.js';
 import { projectionRoutes } from './routes/projections.js';
 import { predictRoutes } from './routes/predict.js';
 import { eventRoutes, trainingRoutes } from './routes/training.js';
+import { sweepRoutes } from './routes/sweeps.js';
 
 export interface ServeApp {
   app: FastifyInstance;
@@ -102,6 +103,7 @@ export async function buildServer(override: ServeOverride = {}): Promise<ServeAp
   await app.register(projectionRoutes);
   await app.register(predictRoutes);
   await app.register(eventRoutes);
+  await app.register(sweepRoutes);
   // Training: not registered at all on a read-only server.
   if (!config.readOnly) await app.register(trainingRoutes);
 

@@ -5,19 +5,14 @@
  */
 import type { AugmentConfig, TrainHyperParams } from '../runs/index.js';
 import type { ModelOptions } from '../models/spec.js';
+import type { Static } from 'typebox';
+import type { SweepDefinitionSchema } from './records.js';
 
 /** One value of a grid setting, as given on the command line (`lr=0.001,0.0005`). */
 export type GridValue = string | number;
 
 /** What the user asked for: recorded in sweep.json; a second run of the same sweep must ask the same. */
-export interface SweepDefinition {
-  models: string[];
-  seeds: number[];
-  /** Train flags swept over, in the order given: [flag, values]. */
-  grid: [string, GridValue[]][];
-  /** The train flags given to every job (the sweep's fixed settings), as `--flag value` pairs. */
-  flags: string[];
-}
+export type SweepDefinition = Static<typeof SweepDefinitionSchema>;
 
 /** One training run of the sweep. */
 export interface SweepJob {

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { hasRunConfig, readEvalReport, readHistory } from '../runs/index.js';
+import { hasRunConfig, readEvalReport, readHistory, runLockHolder } from '../runs/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError, errorMessage } from '../util/errors.js';
 import { definitionDifference, type SweepDefinition, type SweepJob } from './definition.js';
@@ -27,23 +27,8 @@ export interface SweepRecord {
   jobs: SweepJob[];
 }
 
-export type JobState = 'pending' | 'running' | 'done' | 'failed';
-
-/** One job as the summary shows it. */
-export interface JobStatus {
-  id: string;
-  config: string;
-  model: string;
-  seed: number;
-  settings: SweepJob['settings'];
-  state: JobState;
-  epochs: number;
-  plannedEpochs: number;
-  valAcc: number | null;
-  testAcc: number | null;
-  minutes: number;
-  error?: string;
-}
+export type { JobState, JobStatus } from './records.js';
+import type { JobState, JobStatus } from './records.js';
 
 async function readJson<T>(file: string): Promise<T | null> {
   const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
@@ -124,7 +109,9 @@ export async function jobStatus(sweepDir: string, job: SweepJob, running: Readon
   const evalReport = await readEvalReport(runDir).catch(() => null);
   const hasModel = await fs.stat(path.join(runDir, 'model', 'model.json')).then(() => true, () => false);
   const done = hasModel && (evalReport?.results.filter((r) => r.phase !== 'final').length ?? 0) >= phasesOf(job);
-  const state: JobState = done ? 'done' : failed.has(job.id) ? 'failed' : running.has(job.id) ? 'running' : 'pending';
+  // A run that a process holds (a worker on any machine, as its lock says) is running.
+  const held = !done && (running.has(job.id) || (await runLockHolder(runDir)) !== null);
+  const state: JobState = done ? 'done' : failed.has(job.id) ? 'failed' : held ? 'running' : 'pending';
   return {
     ...base,
     state,

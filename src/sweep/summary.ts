@@ -6,37 +6,10 @@
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { percent } from '../util/format.js';
-import { jobStatus, readSweep, SWEEP_FILE, SWEEP_MARKDOWN, type JobStatus, type SweepRecord } from './store.js';
+import type { ConfigSummary, JobStatus, MeanStd, SweepSummary } from './records.js';
+import { jobStatus, readSweep, SWEEP_FILE, SWEEP_MARKDOWN, type SweepRecord } from './store.js';
 
-export interface MeanStd {
-  mean: number;
-  /** Sample standard deviation (n - 1); 0 for a single value. */
-  std: number;
-  n: number;
-}
-
-export interface ConfigSummary {
-  config: string;
-  model: string;
-  settings: JobStatus['settings'];
-  /** The model's first configuration, which the others are compared with. */
-  baseline: string;
-  done: number;
-  total: number;
-  testAcc: MeanStd | null;
-  valAcc: MeanStd | null;
-  minutes: MeanStd | null;
-}
-
-export interface SweepSummary {
-  name: string;
-  dir: string;
-  createdAt: string;
-  definition: SweepRecord['definition'];
-  jobs: JobStatus[];
-  configs: ConfigSummary[];
-  counts: Record<JobStatus['state'], number>;
-}
+export type { ConfigSummary, MeanStd, SweepSummary } from './records.js';
 
 export function meanStd(values: readonly number[]): MeanStd | null {
   if (values.length === 0) return null;

@@ -4,6 +4,8 @@ import { authorization } from './token.js';
 // The answers' shapes are the server's own schemas (src/serve/responses.ts, src/runs/records.ts): one definition.
 export type { HistoryRow, EvalResult, ClassMetrics } from '../../src/runs/records.js';
 export type { RunSummary, RunDetail, ModelInfo, ServerAccess, Prediction } from '../../src/serve/responses.js';
+export type { SweepListing, SweepSummary } from '../../src/sweep/records.js';
+import type { SweepListing, SweepSummary } from '../../src/sweep/records.js';
 import type { ModelInfo, Prediction, RunDetail, RunSummary, ServerAccess } from '../../src/serve/responses.js';
 export interface Projection { method: string; dims: number; count: number; labels: number[]; indices: number[]; coords: number[][]; axes: string[]; classNames: string[]; quality: { original: number; projection: number }; source: { kind: string; dim: number } }
 
@@ -39,4 +41,7 @@ export const api = {
   train: (body: Record<string, unknown>) => fetch('api/train', { method: 'POST', headers: { 'content-type': 'application/json', ...authorization() }, body: JSON.stringify(body) }).then((r) => check<{ id: string }>(r)),
   stop: (id: string) => fetch(`api/runs/${encodeURIComponent(id)}/stop`, { method: 'POST', headers: authorization() }).then((r) => check<unknown>(r)),
   events: (id: string) => new EventSource(`api/runs/${encodeURIComponent(id)}/events`),
+  sweeps: () => fetch('api/sweeps').then((r) => check<{ sweeps: SweepListing[] }>(r)),
+  sweep: (id: string) => fetch(`api/sweeps/${encodeURIComponent(id)}`).then((r) => check<SweepSummary>(r)),
+  sweepEvents: (id: string) => new EventSource(`api/sweeps/${encodeURIComponent(id)}/events`),
 };

@@ -1,14 +1,15 @@
-/** The dashboard: a hash router over four views. */
+/** The dashboard: a hash router over its views. */
 import './style.css';
 import { runsView } from './views/runs.js';
 import { runView } from './views/run.js';
 import { projectorView } from './views/projector.js';
 import { classifyView } from './views/classify.js';
+import { sweepsView } from './views/sweeps.js';
 import { adoptTokenFromUrl } from './token.js';
 
 type View = (root: HTMLElement, arg: string | undefined) => (() => void) | void;
 
-const ROUTES: Record<string, View> = { runs: runsView, run: runView, projector: projectorView, classify: classifyView };
+const ROUTES: Record<string, View> = { runs: runsView, run: runView, sweeps: sweepsView, projector: projectorView, classify: classifyView };
 
 let cleanup: (() => void) | void;
 
