@@ -86,6 +86,23 @@ describe('a local sweep', { skip: HAVE_DATA ? false : 'Fashion-MNIST not install
     assert.match(changed.stderr.trim(), /^fashion-cnn: \S+ holds another sweep: seeds 1 2 3 \(recorded: 1 2\); give another --out, or the recorded definition to resume it$/);
   });
 
+  test('a job whose process dies three times is marked failed with its error; the other jobs go on and the sweep exits 1', async () => {
+    const out = path.join(dir, 'crashing');
+    const sweep = start(['sweep', '--models', 'cnn1', '--seeds', '3,4', ...TINY, '--out', out]);
+    // Seed 3 runs first: its process is killed as soon as it starts, three times.
+    const jobProcesses = () => spawnSync('pgrep', ['-f', 'sweep/job-process.js']).stdout.toString().split('\n').filter(Boolean).map(Number);
+    for (let kill = 1; kill <= 3; kill++) {
+      await until(() => (sweep.output().match(/cnn1-s3: attempt \d of 3 failed/g) ?? []).length === kill - 1 && jobProcesses().length > 0, 60_000, `attempt ${kill} running`);
+      for (const pid of jobProcesses()) process.kill(pid, 'SIGKILL');
+    }
+    assert.equal(await sweep.exited, 1, sweep.output());
+    assert.match(sweep.output(), /cnn1-s3: attempt 3 of 3 failed: the job's process ended with SIGKILL/);
+    const record = JSON.parse(await fs.readFile(path.join(out, 'sweep.json'), 'utf8')) as { summary: { runs: { id: string; state: string; error?: string }[] } };
+    assert.deepEqual(record.summary.runs.map((r) => [r.id, r.state]), [['cnn1-s3', 'failed'], ['cnn1-s4', 'done']]);
+    assert.match(record.summary.runs[0].error ?? '', /SIGKILL/);
+    assert.match(await fs.readFile(path.join(out, 'sweep.md'), 'utf8'), /\| cnn1-s3 \| cnn1 \| 3 \| — \| failed: the job's process ended with SIGKILL/);
+  });
+
   test('the API: GET /api/sweeps, GET /api/sweeps/{id} (no filesystem path in it) and its event stream', async () => {
     const { buildServer } = await import('../src/serve/index.js');
     const server = await buildServer({ runsDir: path.join(dir, 'runs'), port: 0, token: 'sweep-test' });
