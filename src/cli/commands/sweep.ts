@@ -9,6 +9,9 @@ import { commaList, nonNegativeInt, positiveInt } from '../options.js';
 import { addTrainingOptions, checkModelNames, givenOn, overridesFromFlags, type TrainingFlags } from './train.js';
 import type { GridValue, SweepDefinition, SweepJob, SweepSummary } from '../../sweep/index.js';
 
+/** The sweep stage, loaded once the flags are checked. */
+type SweepModule = typeof import('../../sweep/index.js');
+
 interface SweepFlags extends TrainingFlags {
   models: string[];
   seeds?: number[];
@@ -63,7 +66,7 @@ function givenWords(cmd: Command, options: Map<string, Option>): string[] {
 }
 
 /** Every job of the sweep, its protocol resolved as `fashion-cnn train` would for the same flags. */
-function expandJobs(f: SweepFlags, cmd: Command, grid: [string, GridValue[]][], seeds: number[], options: Map<string, Option>, gridCombinations: (g: [string, GridValue[]][]) => Record<string, GridValue>[], configName: (m: string, s: Record<string, GridValue>) => string, jobId: (c: string, s: number) => string): SweepJob[] {
+function expandJobs(f: SweepFlags, cmd: Command, grid: [string, GridValue[]][], seeds: number[], options: Map<string, Option>, { gridCombinations, configName, jobId }: SweepModule): SweepJob[] {
   const given = givenOn(cmd);
   const jobs: SweepJob[] = [];
   for (const model of f.models) {
@@ -128,15 +131,15 @@ export function registerSweep(program: Command): void {
     const seeds = f.seeds ?? [f.seed];
     if (new Set(seeds).size !== seeds.length) throw new UserError(`--seeds ${seeds.join(',')}: a seed is given twice`);
     await checkModelNames(f.models);
-    const { configName, gridCombinations, jobId, parseRedisUrl, runSweep } = await import('../../sweep/index.js');
-    const queue = f.queue !== undefined ? parseRedisUrl(f.queue) : undefined;
+    const sweep: SweepModule = await import('../../sweep/index.js');
+    const queue = f.queue !== undefined ? sweep.parseRedisUrl(f.queue) : undefined;
     const definition: SweepDefinition = { models: f.models, seeds, grid, flags: givenWords(command, options) };
-    const jobs = expandJobs(f, command, grid, seeds, options, gridCombinations, configName, jobId);
+    const jobs = expandJobs(f, command, grid, seeds, options, sweep);
     const name = `${f.models.join('+')}-${createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 8)}`;
     const dir = f.out ?? path.join(f.runs, 'sweeps', name);
     const progress = sweepProgress();
     try {
-      const { summary, files } = await runSweep({ dir, name: path.basename(dir), definition, jobs, workers: f.workers, queue, runsRoot: queue ? f.runs : undefined, dataDir: f.dataDir, backend: f.backend, onProgress: (s) => progress.update(s), log: (l) => process.stderr.write(`${l}\n`) });
+      const { summary, files } = await sweep.runSweep({ dir, name: path.basename(dir), definition, jobs, workers: f.workers, queue, runsRoot: queue ? f.runs : undefined, dataDir: f.dataDir, backend: f.backend, onProgress: (s) => progress.update(s), log: (l) => process.stderr.write(`${l}\n`) });
       progress.stop();
       if (f.json) printJson(summary);
       else process.stderr.write(`sweep ${summary.name}: ${summary.counts.done} of ${summary.jobs.length} runs done${summary.counts.failed ? `, ${summary.counts.failed} failed` : ''}; written: ${files.json}, ${files.markdown}\n`);
