@@ -21,7 +21,8 @@ const hyper: TrainHyperParams = {
 const quiet = () => {};
 const fresh = () => path.join(mkdtempSync(path.join(tmpdir(), 'fcnn-steps-')), 'run');
 const tinyData = (runDir: string) => ({
-  source: { kind: 'system' as const, dir: '/nowhere', files: {} as never },
+  // A whole record's data source (the run store checks what it reads back): four files, not verified.
+  source: { kind: 'system' as const, dir: '/nowhere', files: Object.fromEntries(['trainImages', 'trainLabels', 'testImages', 'testLabels'].map((k) => [k, { path: `/nowhere/${k}`, md5: '', verified: false }])) as never },
   split: { train: { x: new Float32Array(0), y: new Uint8Array(0), count: 51, indices: new Uint32Array(0), shape: FASHION_SHAPE }, val: { x: new Float32Array(0), y: new Uint8Array(0), count: 13, indices: new Uint32Array(0), shape: FASHION_SHAPE } },
   test: { x: new Float32Array(0), y: new Uint8Array(0), count: 10, indices: new Uint32Array(0), shape: FASHION_SHAPE },
   runDir,
