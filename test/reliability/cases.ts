@@ -19,7 +19,7 @@ import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
 import { FIXTURE_NAMES, imagesIdx, labelsIdx, idxBytes, writeFixtureDir, fixtureLabel, type FixtureKey } from '../fixtures/data/idx-fixtures.js';
-import { pngClaimingSize, simplePhoto } from '../predict-fixtures.js';
+import { pngClaimingSize, simplePhoto } from '../helpers/predict-fixtures.js';
 import { checkpointFolder, copyDir, QUICK_TRAIN, quickTrain } from './fixtures.js';
 import type { Case, CaseContext, Invocation } from './harness.js';
 import { committedCheckpoint, until as untilHolds } from '../helpers/run-poll.js';

@@ -16,7 +16,7 @@ import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer.js';
 import { versions } from '../../src/util/version.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { FIXTURE_NAMES, writeFixtureDir } from '../fixtures/data/idx-fixtures.js';
-import { simplePhoto } from '../predict-fixtures.js';
+import { simplePhoto } from '../helpers/predict-fixtures.js';
 
 /** Environment of every case: no download, no data steered by the caller's variables, the wasm backend. */
 export function caseEnv(root: string): Record<string, string> {
