@@ -1,43 +1,22 @@
 /**
- * The bad-input matrix (test/reliability/cases.ts), run through the real CLI two cases at a time:
- * each case's exit code and stderr line, no stack trace, one line and nothing on stdout for an
- * error. docs/RELIABILITY.md is generated from the same table (`npm run reliability:doc`) and must
- * list every case.
+ * The bad-input matrix (test/reliability/cases.ts): the cases that need a real process (files
+ * made for them, kills, slow pipes, trainings, resumes, servers), each through the real CLI in a
+ * child process, two at a time: each case's exit code and stderr line, no stack trace, one line and
+ * nothing on stdout for an error. The cases refused at flag parsing, the table itself and the doc
+ * are test/unit/reliability.test.ts's.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { CASES } from '../reliability/cases.js';
-import { HTTP_CASES } from '../reliability/http-cases.js';
-import { AREAS, problems, removeFixtures, runCase } from '../reliability/harness.js';
-import { docRows } from '../reliability/doc.js';
+import { problems, removeFixtures, runCase, runsInProcess, sharedFixtures } from '../reliability/harness.js';
 
 after(removeFixtures);
 
-test('the table: unique ids, at least 60 cases, every area covered', () => {
-  const ids = CASES.map((c) => c.id);
-  assert.equal(new Set(ids).size, ids.length, 'ids are unique');
-  assert.ok(CASES.length >= 60, `${CASES.length} cases`);
-  for (const area of AREAS) assert.ok(CASES.some((c) => c.area === area), `area ${area} has cases`);
-  for (const c of CASES) assert.ok(c.setup || c.args, `${c.id} has a command`);
-});
-
-test('docs/RELIABILITY.md lists every case of the tables, with its exit code or status', () => {
-  const doc = readFileSync(path.join(REPO_ROOT, 'docs/RELIABILITY.md'), 'utf8');
-  const rows = docRows(doc);
-  const expected = new Map<string, number>([...CASES.map((c): [string, number] => [c.id, c.code]), ...HTTP_CASES.map((c): [string, number] => [c.id, c.status])]);
-  const missing = [...expected.keys()].filter((id) => !rows.has(id));
-  assert.deepEqual(missing, [], 'cases missing from docs/RELIABILITY.md (run `npm run reliability:doc`)');
-  const stale = [...rows.keys()].filter((id) => !expected.has(id));
-  assert.deepEqual(stale, [], 'cases in docs/RELIABILITY.md that the tables no longer have');
-  for (const [id, code] of expected) assert.equal(rows.get(id)?.code, code, `${id}: exit code or status in the doc`);
-});
-
-test('every case of the bad-input matrix behaves as the table says', { concurrency: 2, timeout: 600_000 }, async (t) => {
+test('every case that needs a process of its own behaves as the table says', { concurrency: 2, timeout: 600_000 }, async (t) => {
+  // The real run trains (a child process) while the first cases, which do not need it, run.
+  void sharedFixtures().then((fx) => fx.realRun()).catch(() => {}); // a failure shows in the cases that use it
   await Promise.all(
-    CASES.map((c) =>
+    CASES.filter((c) => !runsInProcess(c)).map((c) =>
       t.test(`${c.id} ${c.area}: ${c.given}${c.knownBug ? ` [known bug: ${c.knownBug}]` : ''}`, async () => {
         const o = await runCase(c);
         assert.deepEqual(problems(o), [], `${o.command}\nexit ${o.result.code}\nstderr: ${o.result.stderr}\nstdout: ${o.result.stdout.slice(0, 500)}`);

@@ -1,6 +1,8 @@
 /**
- * The bad-input matrix: every case the CLI is checked against, in one table. The test
- * (test/reliability.test.ts) runs each and asserts its exit code and line; `npm run
+ * The bad-input matrix: every case the CLI is checked against, in one table. The tests
+ * (test/unit/reliability.test.ts for the cases refused at flag parsing, which run in-process, and
+ * test/integration/reliability.test.ts for the others; see runsInProcess in harness.ts) run each
+ * and assert its exit code and line; `npm run
  * reliability:doc` runs the same table and writes docs/RELIABILITY.md from what it observes.
  *
  * Conventions of `line`: an error line starts with "fashion-cnn: " and names the file or flag;
@@ -57,7 +59,7 @@ async function fakeRun(ctx: CaseContext, damage: (run: string) => Promise<void> 
 
 /** A copy of the real trained cnn1 run in ctx.dir/run, changed by `damage` (given the run and its checkpoint folder). */
 async function realRun(ctx: CaseContext, damage: (run: string, ck: string, ctx: CaseContext) => Promise<void> = async () => {}): Promise<string> {
-  const run = await copyDir(ctx.fx.realRun, path.join(ctx.dir, 'run'));
+  const run = await copyDir(await ctx.fx.realRun(), path.join(ctx.dir, 'run'));
   await damage(run, await checkpointFolder(run), ctx);
   return run;
 }
@@ -853,7 +855,7 @@ export const CASES: Case[] = [
     setup: resumeCmd((_run, ck) => fifo(path.join(ck, 'optimizer.bin'))), timeoutMs: 30_000 },
   { id: 'S27', area: 'resume', given: 'compare --out holding a run of the same model with another protocol', code: 2, line: /^fashion-cnn: \S+\/out\/cnn1: cannot resume with epochs 2 \(recorded: 1\)/,
     setup: async (ctx) => {
-      await copyDir(ctx.fx.realRun, path.join(ctx.dir, 'out', 'cnn1'));
+      await copyDir(await ctx.fx.realRun(), path.join(ctx.dir, 'out', 'cnn1'));
       return ['compare', '--models', 'cnn1', '--out', path.join(ctx.dir, 'out'), ...dataFlags(ctx), ...quickTrain(2)];
     } },
   { id: 'S28', area: 'resume', given: 'resuming with --data-dir holding other data than config.json records (48 training images, not 96)', code: 2, line: /^fashion-cnn: \S+\/run: the data differs from what \S+\/run\/config\.json records \(.*trainCount 48, the record 96/,

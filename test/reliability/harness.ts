@@ -1,11 +1,13 @@
 /**
- * Runs the cases of the bad-input matrix: each in a fresh temp folder, through the real CLI in a
- * child process, two at a time. Used by test/reliability.test.ts (which asserts) and by
- * scripts/reliability-doc.ts (which writes docs/RELIABILITY.md from what it observes).
+ * Runs the cases of the bad-input matrix: each in a fresh temp folder, through the CLI, two at a
+ * time: in a child process, or in this process through main(argv) when the case allows it
+ * (runsInProcess). Used by test/unit/reliability.test.ts and test/integration/reliability.test.ts
+ * (which assert) and by scripts/reliability-doc.ts (which writes docs/RELIABILITY.md from what it
+ * observes).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, runMain, type CliResult } from '../helpers/cli.js';
 import { makeFixtures, type Fixtures } from './fixtures.js';
 
 export const AREAS = ['data', 'predict', 'flags', 'cache', 'run directory', 'resume', 'interrupt', 'concurrency', 'output'] as const;
@@ -80,6 +82,19 @@ export function shorten(text: string, ctx: CaseContext): string {
     .replace(/\bprocess \d+ \(since [^)]+\)/g, 'process $PID (since $TIME)');
 }
 
+/**
+ * Whether a case runs in the test's own process, through the CLI's exported main(argv), rather
+ * than as a child process. The rule: its command is fixed `args` (no setup: it needs no file of its
+ * own, and no process beside it) and nothing else about it needs a process of its own: no check of
+ * what it left, no slow reader on its pipes, and no time limit of its own (a case sets one when a
+ * regression would hang or leave a server listening, which only a child process can be stopped
+ * from). Those are the cases refused at flag parsing; they keep their row, command and line, and
+ * are checked by the same `problems`.
+ */
+export function runsInProcess(c: Case): boolean {
+  return c.args !== undefined && !c.setup && !c.check && c.slowReaderMs === undefined && c.timeoutMs === undefined;
+}
+
 let fixtures: Promise<Fixtures> | null = null;
 export function sharedFixtures(): Promise<Fixtures> {
   fixtures ??= makeFixtures();
@@ -111,7 +126,8 @@ export async function runCase(c: Case): Promise<Observed> {
     const { args: a, env } = Array.isArray(inv) ? { args: inv, env: undefined } : inv;
     args = a;
     envShown = Object.entries(env ?? {}).map(([k, v]) => `${k}=${quote(v)}`);
-    result = await runCli(args, { env: { ...fx.env, ...env }, cwd: dir, timeoutMs: c.timeoutMs ?? 120_000, slowReaderMs: c.slowReaderMs });
+    const opts = { env: { ...fx.env, ...env }, cwd: dir, timeoutMs: c.timeoutMs ?? 120_000 };
+    result = runsInProcess(c) ? await runMain(args, opts) : await runCli(args, { ...opts, slowReaderMs: c.slowReaderMs });
     await c.check?.(ctx, result);
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { buildModel, requireModelSpec } from '../../src/models/build.js';
 import { PYTHON, parseTorchScriptFlag, torchAvailable, torchScripts, TORCH_REFERENCES } from '../../src/bench/torch.js';
 import { UserError } from '../../src/util/errors.js';
-import { REPO_ROOT, runCli } from '../helpers/cli.js';
+import { REPO_ROOT, runMain } from '../helpers/cli.js';
 
 const BEST_SCRIPT = path.join(REPO_ROOT, 'bench', 'torch_best.py');
 
@@ -67,7 +67,7 @@ describe('reference script per model', () => {
 });
 
 test('bench: a --torch-script that does not exist exits 2 with one line, before any measurement', async () => {
-  const r = await runCli(['bench', '--models', 'best', '--backends', 'wasm', '--torch-script', '/nonexistent/ref.py']);
+  const r = await runMain(['bench', '--models', 'best', '--backends', 'wasm', '--torch-script', '/nonexistent/ref.py']);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--torch-script \/nonexistent\/ref\.py: no such file/);
   assert.doesNotMatch(r.stderr, /\n\s+at .+\(.+:\d+:\d+\)/, 'no stack trace');

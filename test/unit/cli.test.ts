@@ -1,6 +1,7 @@
+/** The command line in this process, through its exported main(argv): flag errors, `models --json`, the help texts. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli } from '../helpers/cli.js';
+import { runMain } from '../helpers/cli.js';
 
 const badInvocations: [string, string[], RegExp][] = [
   ['unknown model', ['train', '--model', 'resnet'], /unknown model "resnet"/],
@@ -27,7 +28,7 @@ const badInvocations: [string, string[], RegExp][] = [
 
 for (const [name, args, pattern] of badInvocations) {
   test(`bad input exits non-zero with one clear line: ${name}`, async () => {
-    const r = await runCli(args);
+    const r = await runMain(args);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, pattern);
     assert.doesNotMatch(r.stderr, /\n\s+at .+\(.+:\d+:\d+\)/, 'no stack trace');
@@ -36,7 +37,7 @@ for (const [name, args, pattern] of badInvocations) {
 }
 
 test('models --json lists the three CNNs with the article\'s parameter counts', async () => {
-  const r = await runCli(['models', '--json']);
+  const r = await runMain(['models', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const { models } = JSON.parse(r.stdout);
   const byName = Object.fromEntries(models.map((m: { name: string; params: unknown }) => [m.name, m.params]));
@@ -46,10 +47,10 @@ test('models --json lists the three CNNs with the article\'s parameter counts', 
 });
 
 test('--help explains every command', async () => {
-  const r = await runCli(['--help']);
+  const r = await runMain(['--help']);
   assert.equal(r.code, 0);
   for (const c of ['data', 'models', 'train', 'evaluate', 'predict', 'compare', 'embed', 'bench']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
-  const t = await runCli(['train', '--help']);
+  const t = await runMain(['train', '--help']);
   assert.match(t.stdout, /--aug-epochs/);
   assert.match(t.stdout, /--resume/);
 });
@@ -57,9 +58,9 @@ test('--help explains every command', async () => {
 test('help texts state the defaults the stages use (the CLI does not load the stages to show them)', async () => {
   const { DEFAULT_EMBED_COUNT, DEFAULT_EMBED_SEED, MAX_EMBED_COUNT } = await import('../../src/explain/embed/run.js');
   const { DEFAULT_THROUGHPUT } = await import('../../src/bench/throughput.js');
-  const embed = await runCli(['embed', '--help']);
+  const embed = await runMain(['embed', '--help']);
   assert.match(embed.stdout.replace(/\s+/g, ' '), new RegExp(`--count <n> .*\\(default ${DEFAULT_EMBED_COUNT}, at most ${MAX_EMBED_COUNT}\\)`));
   assert.match(embed.stdout.replace(/\s+/g, ' '), new RegExp(`--seed <n> .*\\(default ${DEFAULT_EMBED_SEED}\\)`));
-  const bench = await runCli(['bench', '--help']);
+  const bench = await runMain(['bench', '--help']);
   assert.match(bench.stdout.replace(/\s+/g, ' '), new RegExp(`--steps <n> .*default ${DEFAULT_THROUGHPUT.trainSteps}\\)`));
 });
