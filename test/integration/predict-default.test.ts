@@ -2,7 +2,7 @@
  * `predict` without a run directory: the shipped default model (models/default, found from the
  * package's own location, or $FASHION_CNN_DEFAULT_MODEL / an explicit override), the three ways to
  * name a run, the missing-default message, test-time flip from a run's config.json, and the
- * library's `classify`. The model is a small cnn1 trained here by `trainRun` on 512 images.
+ * library's `classify`. The model is a copy of the shared tiny trained cnn1 (test/helpers/trained-run.ts).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,11 +16,9 @@ import { loadRunModel } from '../../src/runs/index.js';
 import { DEFAULT_MODEL_ENV, defaultModelDir, requireDefaultModel } from '../../src/runs/default-model.js';
 import { packageRoot } from '../../src/util/package-root.js';
 import { looksLikeRunDir, mirrorFrame, predictFrames, preprocessImage } from '../../src/predict/index.js';
-import { trainRun } from '../../src/train/run.js';
-import { ARTICLE_AUGMENTATION } from '../../src/train/augment.js';
-import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer.js';
 import { runCli, REPO_ROOT } from '../helpers/cli.js';
 import { simplePhoto } from '../helpers/predict-fixtures.js';
+import { copyTrainedRun } from '../helpers/trained-run.js';
 
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
 const skip = HAVE_DATA ? false : 'Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)';
@@ -50,17 +48,7 @@ before(async () => {
     photos.push(file);
   }
   if (!HAVE_DATA) return;
-  runDir = path.join(dir, 'run');
-  await trainRun({
-    model: 'cnn1',
-    hyper: { epochs: 1, augEpochs: 0, batchSize: 64, lr: 0.001, seed: 3, valSplit: 0.2, limit: 512, earlyStop: null, lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null },
-    augmentation: ARTICLE_AUGMENTATION,
-    backend: 'wasm',
-    pictures: false,
-    progress: false,
-    log: () => {},
-    runDir,
-  });
+  runDir = await copyTrainedRun(path.join(dir, 'run'));
   // The same run, recorded as trained for test-time flip.
   flipRun = path.join(dir, 'flip-run');
   await fs.cp(runDir, flipRun, { recursive: true });
