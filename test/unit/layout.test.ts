@@ -2,6 +2,8 @@
  * The folders under src/ are the pipeline's stages; this is the one table of which stage may
  * import which (the README's Layout shows the same arrows). Every relative import in src/ must
  * follow it, and the table itself must have no cycle, so no folder imports one that imports it back.
+ * And the tests' two tiers: every test file is in test/unit/ or test/integration/, which the npm
+ * scripts run, and a unit test calls the code in its own process.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,4 +106,34 @@ test('one module finds the package root (src/util/package-root.ts): nothing else
   // A path to a package.json of our own; other packages' (`@tensorflow/${pkg}/package.json`) are theirs.
   const finders = sourceFiles(SRC).filter((f) => /['"`][./]*package\.json['"`]/.test(readFileSync(f, 'utf8')));
   assert.deepEqual(finders.map((f) => path.relative(REPO_ROOT, f)), ['src/util/package-root.ts']);
+});
+
+const TEST = path.join(REPO_ROOT, 'test');
+const TIERS = ['unit', 'integration'] as const;
+
+test('every test file is in one tier: directly in test/unit/ or test/integration/, none anywhere else under test/', () => {
+  const files = sourceFiles(TEST).filter((f) => f.endsWith('.test.ts')).map((f) => path.relative(TEST, f));
+  const tierOf = (f: string) => TIERS.filter((t) => path.dirname(f) === t);
+  assert.deepEqual(files.filter((f) => tierOf(f).length !== 1), [], 'test files outside the tiers (neither `npm run test:unit` nor `npm run test:integration` would run them)');
+  for (const t of TIERS) assert.ok(files.some((f) => tierOf(f)[0] === t), `test/${t}/ holds tests`);
+});
+
+test('the npm scripts run the tiers: test:unit and test:integration one each, npm test both', () => {
+  const { scripts } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const folders = (script: string) => [...(scripts[script] ?? '').matchAll(/node --test [^&|;]*/g)].flatMap((m) => [...m[0].matchAll(/dist\/test\/([\w-]+)\/?(?=\s|$)/g)].map((f) => f[1]));
+  assert.deepEqual(folders('test:unit:run'), ['unit']);
+  assert.deepEqual(folders('test:integration:run'), ['integration']);
+  assert.deepEqual(folders('test').sort(), ['integration', 'unit']);
+  for (const script of ['test', 'test:unit', 'test:integration']) assert.match(scripts[script], /^npm run build && /, `${script} builds first`);
+});
+
+test('a unit test calls the code in its own process: no CLI as a child process, no API on a socket, no browser, no training run', () => {
+  // What the integration tier is for (test/integration/); a unit test calls main(argv), inject(), the stages.
+  const OUT_OF_PROCESS = [/\brunCli\(/, /bin\/fashion-cnn\.js/, /\.app\.listen\(/, /playwright|chromium/, /\btrainRun\(/];
+  const self = path.join(TEST, 'unit', 'layout.test.ts');
+  const offenders = sourceFiles(path.join(TEST, 'unit')).filter((f) => f !== self).flatMap((f) => {
+    const text = readFileSync(f, 'utf8');
+    return OUT_OF_PROCESS.filter((re) => re.test(text)).map((re) => `${path.relative(REPO_ROOT, f)}: ${re}`);
+  });
+  assert.deepEqual(offenders, []);
 });
