@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../helpers/cli.js';
 
@@ -116,6 +116,13 @@ test('every test file is in one tier: directly in test/unit/ or test/integration
   const tierOf = (f: string) => TIERS.filter((t) => path.dirname(f) === t);
   assert.deepEqual(files.filter((f) => tierOf(f).length !== 1), [], 'test files outside the tiers (neither `npm run test:unit` nor `npm run test:integration` would run them)');
   for (const t of TIERS) assert.ok(files.some((f) => tierOf(f)[0] === t), `test/${t}/ holds tests`);
+});
+
+test('every compiled test file of the tiers has its source (a moved or deleted test does not linger in dist/ and run)', () => {
+  const compiled = path.join(REPO_ROOT, 'dist', 'test');
+  const stale = TIERS.flatMap((t) => (existsSync(path.join(compiled, t)) ? readdirSync(path.join(compiled, t)) : []).filter((f) => f.endsWith('.test.js')).map((f) => path.join(t, f)))
+    .filter((f) => !existsSync(path.join(TEST, f.replace(/\.js$/, '.ts'))));
+  assert.deepEqual(stale, [], 'compiled tests whose source is gone: remove them (rm -r dist/test && npm run build)');
 });
 
 test('the npm scripts run the tiers: test:unit and test:integration one each, npm test both', () => {
