@@ -4,7 +4,7 @@
  *
  * Hand-written because no well-kept npm package does these on plain typed arrays without pulling
  * in an image framework (opencv.js is ~10 MB of wasm); each is a few lines and is exercised by
- * test/predict-mask.test.ts.
+ * test/unit/predict-mask.test.ts.
  */
 
 /**

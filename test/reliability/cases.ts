@@ -1,6 +1,9 @@
 /**
- * The bad-input matrix: every case the CLI is checked against, in one table. The test
- * (test/reliability.test.ts) runs each and asserts its exit code and line; `npm run
+ * The bad-input matrix: every case the CLI is checked against, in one table. The tests
+ * (test/unit/reliability.test.ts for the cases that need no process of their own, which run
+ * in-process, and test/integration/reliability.test.ts for the others; see runsInProcess in
+ * harness.ts) run each
+ * and assert its exit code and line; `npm run
  * reliability:doc` runs the same table and writes docs/RELIABILITY.md from what it observes.
  *
  * Conventions of `line`: an error line starts with "fashion-cnn: " and names the file or flag;
@@ -19,7 +22,7 @@ import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
 import { FIXTURE_NAMES, imagesIdx, labelsIdx, idxBytes, writeFixtureDir, fixtureLabel, type FixtureKey } from '../fixtures/data/idx-fixtures.js';
-import { pngClaimingSize, simplePhoto } from '../predict-fixtures.js';
+import { pngClaimingSize, simplePhoto } from '../helpers/predict-fixtures.js';
 import { checkpointFolder, copyDir, QUICK_TRAIN, quickTrain } from './fixtures.js';
 import type { Case, CaseContext, Invocation } from './harness.js';
 import { committedCheckpoint, until as untilHolds } from '../helpers/run-poll.js';
@@ -57,7 +60,7 @@ async function fakeRun(ctx: CaseContext, damage: (run: string) => Promise<void> 
 
 /** A copy of the real trained cnn1 run in ctx.dir/run, changed by `damage` (given the run and its checkpoint folder). */
 async function realRun(ctx: CaseContext, damage: (run: string, ck: string, ctx: CaseContext) => Promise<void> = async () => {}): Promise<string> {
-  const run = await copyDir(ctx.fx.realRun, path.join(ctx.dir, 'run'));
+  const run = await copyDir(await ctx.fx.realRun(), path.join(ctx.dir, 'run'));
   await damage(run, await checkpointFolder(run), ctx);
   return run;
 }
@@ -428,7 +431,7 @@ export const CASES: Case[] = [
   { id: 'D28', area: 'data', given: '`evaluate` with a damaged test label file: eval.json is left as it was', code: 2, line: /^fashion-cnn: t10k-labels-idx1-ubyte: label 200 of item 0 is out of range 0\.\.9$/,
     setup: async (ctx) => ['evaluate', await fakeRun(ctx), '--data-dir', await dataSet(ctx, (f) => write(f('testLabels'), labelsIdx(new Array(10).fill(200)))), '--no-verify'],
     check: async (ctx) => assert.equal(await fs.readFile(path.join(ctx.dir, 'run', 'eval.json'), 'utf8'), await fs.readFile(path.join(ctx.fx.fakeRun, 'eval.json'), 'utf8')) },
-  { id: 'D29', area: 'data', given: 'a training file of 2 images: nothing is left to validate on, and training goes on without validation', code: 0, line: /^cnn1 epoch 1 \[base\] loss \d+\.\d+ acc \d+\.\d+ val_loss n\/a val_acc n\/a/,
+  { id: 'D29', area: 'data', given: 'a training file of 2 images: nothing is left to validate on, and training goes on without validation', ownProcess: 'it trains a model', code: 0, line: /^cnn1 epoch 1 \[base\] loss \d+\.\d+ acc \d+\.\d+ val_loss n\/a val_acc n\/a/,
     setup: async (ctx) => {
       const dir = path.join(ctx.dir, 'data');
       await writeFixtureDir(dir, { trainCount: 2, testCount: 10 });
@@ -551,7 +554,7 @@ export const CASES: Case[] = [
   { id: 'F33', area: 'flags', given: 'an extra argument to `models`', args: ['models', 'cnn1'], code: 2, line: /^fashion-cnn: too many arguments for 'models'/ },
   { id: 'F34', area: 'flags', given: 'compare --models with an empty list', args: ['compare', '--models', ','], code: 2, line: /^fashion-cnn: option '--models <list>' argument ',' is invalid\. expected a comma-separated list/ },
   { id: 'F35', area: 'flags', given: 'compare --epochs 0 --aug-epochs 0', args: ['compare', '--epochs', '0', '--aug-epochs', '0'], code: 2, line: /^fashion-cnn: nothing to train: --epochs and --aug-epochs are both 0$/ },
-  { id: 'F36', area: 'flags', given: '--lr 1e30: the model diverges (its validation loss is NaN)', code: 2, line: /^fashion-cnn: training diverged: the (validation )?loss is NaN .*\(try a lower --lr\)$/,
+  { id: 'F36', area: 'flags', given: '--lr 1e30: the model diverges (its validation loss is NaN)', ownProcess: 'it trains a model until it diverges', code: 2, line: /^fashion-cnn: training diverged: the (validation )?loss is NaN .*\(try a lower --lr\)$/,
     setup: async (ctx) => ['train', '--model', 'cnn1', '--lr', '1e30', ...dataFlags(ctx), '--run-dir', path.join(ctx.dir, 'run'), ...quickTrain(2)] },
   { id: 'F37', area: 'flags', given: 'embed with neither RUN_DIR nor --pixels', args: ['embed'], code: 2, line: /^fashion-cnn: embed needs RUN_DIR \(a trained run\) or --pixels \(raw images\)$/ },
   { id: 'F38', area: 'flags', given: 'embed RUN_DIR --pixels', code: 2, line: /^fashion-cnn: give either RUN_DIR or --pixels, not both$/, setup: async (ctx) => ['embed', ctx.fx.fakeRun, '--pixels'] },
@@ -853,7 +856,7 @@ export const CASES: Case[] = [
     setup: resumeCmd((_run, ck) => fifo(path.join(ck, 'optimizer.bin'))), timeoutMs: 30_000 },
   { id: 'S27', area: 'resume', given: 'compare --out holding a run of the same model with another protocol', code: 2, line: /^fashion-cnn: \S+\/out\/cnn1: cannot resume with epochs 2 \(recorded: 1\)/,
     setup: async (ctx) => {
-      await copyDir(ctx.fx.realRun, path.join(ctx.dir, 'out', 'cnn1'));
+      await copyDir(await ctx.fx.realRun(), path.join(ctx.dir, 'out', 'cnn1'));
       return ['compare', '--models', 'cnn1', '--out', path.join(ctx.dir, 'out'), ...dataFlags(ctx), ...quickTrain(2)];
     } },
   { id: 'S28', area: 'resume', given: 'resuming with --data-dir holding other data than config.json records (48 training images, not 96)', code: 2, line: /^fashion-cnn: \S+\/run: the data differs from what \S+\/run\/config\.json records \(.*trainCount 48, the record 96/,

@@ -1,8 +1,9 @@
 /**
  * Shared, read-only inputs of the bad-input matrix (test/reliability/cases.ts), each made once on
  * first use: a tiny data set, fake run directories holding a tiny saved TF.js model and a complete
- * run record, a real (tiny) trained run with a checkpoint, and photos. Cases copy what they damage
- * into their own folder.
+ * run record, photos, and a real (tiny) trained run with a checkpoint, trained only when a case
+ * first asks for it (the cases of the unit tier and the server's never do). Cases copy what they
+ * damage into their own folder.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -16,7 +17,7 @@ import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer.js';
 import { versions } from '../../src/util/version.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { FIXTURE_NAMES, writeFixtureDir } from '../fixtures/data/idx-fixtures.js';
-import { simplePhoto } from '../predict-fixtures.js';
+import { simplePhoto } from '../helpers/predict-fixtures.js';
 
 /** Environment of every case: no download, no data steered by the caller's variables, the wasm backend. */
 export function caseEnv(root: string): Record<string, string> {
@@ -88,8 +89,11 @@ export interface Fixtures {
   fakeRun: string;
   /** Saved models (model.json + weights.bin folders) for damaging runs. */
   models: { wrongInput: string; fiveClasses: string; larger: string };
-  /** A real cnn1 run, trained one epoch on the tiny data: config, history, eval, model/, checkpoint/. */
-  realRun: string;
+  /**
+   * A real cnn1 run, trained one epoch on the tiny data (`fashion-cnn train` in a child process, on
+   * the first call): config, history, eval, model/, checkpoint/.
+   */
+  realRun: () => Promise<string>;
   /** A photo of a dark garment on a light page, PNG. */
   photo: string;
   /** A tiny TF.js layers model (tinyBackbone) to train transfer runs on quickly. */
@@ -122,8 +126,8 @@ export async function makeFixtures(): Promise<Fixtures> {
   const env = caseEnv(root);
   const dataDir = path.join(root, 'data');
   await writeFixtureDir(dataDir, { trainCount: TRAIN_COUNT, testCount: TEST_COUNT });
-  // Training the real run (a child process) overlaps with building the fake ones here.
-  const realRun = trainRealRun(root, dataDir, env);
+  let trained: Promise<string> | null = null;
+  const realRun = () => (trained ??= trainRealRun(root, dataDir, env));
   await initBackend('cpu');
   const fakeRun = path.join(root, 'fake-run');
   const tiny = tinyModel();
@@ -137,7 +141,7 @@ export async function makeFixtures(): Promise<Fixtures> {
   const photo = path.join(root, 'garment.png');
   await fs.writeFile(photo, await simplePhoto('png'));
   const backbone = await saveTo(path.join(root, 'models', 'tiny-backbone'), tinyBackbone());
-  return { root, env, dataDir, fakeRun, models, realRun: await realRun, photo, backbone };
+  return { root, env, dataDir, fakeRun, models, realRun, photo, backbone };
 }
 
 /** Copies a run (or any folder) into `dest`. */

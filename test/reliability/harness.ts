@@ -1,11 +1,13 @@
 /**
- * Runs the cases of the bad-input matrix: each in a fresh temp folder, through the real CLI in a
- * child process, two at a time. Used by test/reliability.test.ts (which asserts) and by
- * scripts/reliability-doc.ts (which writes docs/RELIABILITY.md from what it observes).
+ * Runs the cases of the bad-input matrix: each in a fresh temp folder, through the CLI, two at a
+ * time: in a child process, or in this process through main(argv) when the case allows it
+ * (runsInProcess). Used by test/unit/reliability.test.ts and test/integration/reliability.test.ts
+ * (which assert) and by scripts/reliability-doc.ts (which writes docs/RELIABILITY.md from what it
+ * observes).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, runMain, type CliResult } from '../helpers/cli.js';
 import { makeFixtures, type Fixtures } from './fixtures.js';
 
 export const AREAS = ['data', 'predict', 'flags', 'cache', 'run directory', 'resume', 'interrupt', 'concurrency', 'output'] as const;
@@ -44,8 +46,10 @@ export interface Case {
   check?: (ctx: CaseContext, r: CliResult) => Promise<void> | void;
   /** Read the command's stdout and stderr through pipes that take nothing for this many ms (a slow reader). */
   slowReaderMs?: number;
-  /** Per-case time limit for the command, ms (default 120 s). */
+  /** Per-case time limit for the command, ms (default 120 s); a case that sets one runs in a child process (runsInProcess). */
   timeoutMs?: number;
+  /** Why the case needs a process of its own where its area would run it in-process (runsInProcess): its command trains a model. */
+  ownProcess?: string;
   /**
    * Set when the behaviour is a known bug in code this branch may not change: the case then
    * expects the current (wrong) behaviour, so the table still records it.
@@ -80,6 +84,26 @@ export function shorten(text: string, ctx: CaseContext): string {
     .replace(/\bprocess \d+ \(since [^)]+\)/g, 'process $PID (since $TIME)');
 }
 
+/**
+ * Areas whose cases need a process of their own: they train (resume, cache), kill a run
+ * (interrupt), hold a run's lock by process id beside another process (concurrency), or read the
+ * CLI through slow pipes (output).
+ */
+export const PROCESS_AREAS: readonly Area[] = ['resume', 'interrupt', 'concurrency', 'cache', 'output'];
+
+/**
+ * Whether a case runs in the test's own process, through the CLI's exported main(argv) (with its
+ * environment, working directory, stdout, stderr and exit code as a child would have them), rather
+ * than as a child process. The rule: a case runs in-process unless it needs a process of its own:
+ * its area is one of PROCESS_AREAS, it reads through a slow pipe, it sets its own time limit (a
+ * regression would hang, or leave a server listening, and only a child can be stopped), or its
+ * command trains a model (`ownProcess` says so). Either way the case keeps its row, command and
+ * line, and is checked by the same `problems`.
+ */
+export function runsInProcess(c: Case): boolean {
+  return !PROCESS_AREAS.includes(c.area) && c.slowReaderMs === undefined && c.timeoutMs === undefined && c.ownProcess === undefined;
+}
+
 let fixtures: Promise<Fixtures> | null = null;
 export function sharedFixtures(): Promise<Fixtures> {
   fixtures ??= makeFixtures();
@@ -111,7 +135,8 @@ export async function runCase(c: Case): Promise<Observed> {
     const { args: a, env } = Array.isArray(inv) ? { args: inv, env: undefined } : inv;
     args = a;
     envShown = Object.entries(env ?? {}).map(([k, v]) => `${k}=${quote(v)}`);
-    result = await runCli(args, { env: { ...fx.env, ...env }, cwd: dir, timeoutMs: c.timeoutMs ?? 120_000, slowReaderMs: c.slowReaderMs });
+    const opts = { env: { ...fx.env, ...env }, cwd: dir, timeoutMs: c.timeoutMs ?? 120_000 };
+    result = runsInProcess(c) ? await runMain(args, opts) : await runCli(args, { ...opts, slowReaderMs: c.slowReaderMs });
     await c.check?.(ctx, result);
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
@@ -128,18 +153,29 @@ export async function runCase(c: Case): Promise<Observed> {
   };
 }
 
-/** Runs `cases` with at most `concurrency` at a time; results in table order. */
+/**
+ * Runs `cases`: first those that run in-process, one after another (they change this process's
+ * environment and directory while they run, which children started meanwhile would inherit), then
+ * the others with at most `concurrency` at a time; results in table order.
+ */
 export async function runCases(cases: readonly Case[], concurrency = 2, onDone?: (o: Observed) => void): Promise<Observed[]> {
   const out: Observed[] = new Array(cases.length);
+  const order = [...cases.keys()];
+  const inProcess = order.filter((i) => runsInProcess(cases[i]));
+  for (const i of inProcess) {
+    out[i] = await runCase(cases[i]);
+    onDone?.(out[i]);
+  }
+  const spawned = order.filter((i) => !runsInProcess(cases[i]));
   let next = 0;
   const worker = async () => {
-    while (next < cases.length) {
-      const i = next++;
+    while (next < spawned.length) {
+      const i = spawned[next++];
       out[i] = await runCase(cases[i]);
       onDone?.(out[i]);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, cases.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, spawned.length) }, worker));
   return out;
 }
 

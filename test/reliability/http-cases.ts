@@ -1,6 +1,6 @@
 /**
  * The server's bad-input table: requests the HTTP API must refuse (or take) and how it answers.
- * test/reliability-http.test.ts runs each case against its own server (http-harness.ts) and
+ * test/unit/reliability-http.test.ts runs each case against its own server (http-harness.ts) and
  * asserts its status and error message; `npm run reliability:doc` writes them as the Server
  * section of docs/RELIABILITY.md with what was observed.
  */

@@ -1,7 +1,7 @@
 /**
  * Runs the server's cases (test/reliability/http-cases.ts): each against its own server, built in
  * this process on the shared fixtures and driven by Fastify's inject() (no socket), one case at a
- * time (some start worker processes). Used by test/reliability-http.test.ts (which asserts) and by
+ * time (some start worker processes). Used by test/unit/reliability-http.test.ts (which asserts) and by
  * scripts/reliability-doc.ts (which writes the Server section of docs/RELIABILITY.md).
  */
 import { promises as fs } from 'node:fs';
