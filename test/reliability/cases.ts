@@ -675,6 +675,19 @@ export const CASES: Case[] = [
   { id: 'W02', area: 'flags', given: 'serve --token with a space (it could not be sent in a header)', args: ['serve', '--port', '0', '--token', 'two words'], timeoutMs: 30_000, code: 2, line: /^fashion-cnn: the token \(--token or \$FASHION_CNN_TOKEN\) must be printable ASCII without spaces/ },
   { id: 'W03', area: 'flags', given: '$FASHION_CNN_TOKEN with a newline', setup: async () => ({ args: ['serve', '--port', '0'], env: { FASHION_CNN_TOKEN: 'abc\ndef' } }), timeoutMs: 30_000, code: 2, line: /^fashion-cnn: the token \(--token or \$FASHION_CNN_TOKEN\) must be printable ASCII without spaces/ },
   { id: 'W04', area: 'flags', given: 'serve --allow-host given a URL, not a name', args: ['serve', '--port', '0', '--allow-host', 'http://fashion.lan:8080'], timeoutMs: 30_000, code: 2, line: /^fashion-cnn: --allow-host takes a host name or an IP address \(no scheme, port or path\), got "http:\/\/fashion\.lan:8080"$/ },
+  // sweep and worker: definitions and queues refused before anything is recorded or queued
+  { id: 'Q01', area: 'flags', given: 'sweep --grid over a flag that training does not have', code: 2, line: /^fashion-cnn: --grid wat=1,2: "wat" is not a training flag \(one of epochs, aug-epochs, .*\)$/,
+    setup: async (ctx) => ['sweep', '--models', 'cnn1', '--grid', 'wat=1,2', '--out', path.join(ctx.dir, 'sweep')], check: noRunDir('sweep') },
+  { id: 'Q02', area: 'flags', given: 'sweep --grid with a value its flag refuses', code: 2, line: /^fashion-cnn: --grid lr=0\.001,fast: fast is not a value of --lr \(expected a positive number, got "fast"\)$/,
+    setup: async (ctx) => ['sweep', '--models', 'cnn1', '--grid', 'lr=0.001,fast', '--out', path.join(ctx.dir, 'sweep')], check: noRunDir('sweep') },
+  { id: 'Q03', area: 'flags', given: 'sweep --grid over the seed (seeds have --seeds)', code: 2, line: /^fashion-cnn: --grid seed=1,2: seeds are given with --seeds$/,
+    setup: async (ctx) => ['sweep', '--models', 'cnn1', '--grid', 'seed=1,2', '--out', path.join(ctx.dir, 'sweep')], check: noRunDir('sweep') },
+  { id: 'Q04', area: 'flags', given: 'sweep --seeds with a seed twice', code: 2, line: /^fashion-cnn: --seeds 1,2,1: a seed is given twice$/,
+    setup: async (ctx) => ['sweep', '--models', 'cnn1', '--seeds', '1,2,1', '--out', path.join(ctx.dir, 'sweep')], check: noRunDir('sweep') },
+  { id: 'Q05', area: 'flags', given: 'sweep --queue that is not a redis:// URL', code: 2, line: /^fashion-cnn: --queue http:\/\/localhost:6379: not a redis:\/\/ URL \(expected redis:\/\/host:port\)$/,
+    setup: async (ctx) => ['sweep', '--models', 'cnn1', '--queue', 'http://localhost:6379', '--out', path.join(ctx.dir, 'sweep')], check: noRunDir('sweep') },
+  { id: 'Q06', area: 'flags', given: 'worker --runs naming a folder that does not exist', code: 2, line: /^fashion-cnn: --runs \S+\/nowhere: no such folder \(mount the runs folder the sweep uses\)$/,
+    setup: async (ctx) => ['worker', '--queue', 'redis://127.0.0.1:6379', '--runs', path.join(ctx.dir, 'nowhere')] },
 
   // ---- run directories -------------------------------------------------------------------------
   { id: 'R01', area: 'run directory', given: 'evaluate: the run directory does not exist', code: 2, line: /^fashion-cnn: run directory \S+\/nope does not exist$/,
