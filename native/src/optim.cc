@@ -13,7 +13,7 @@ namespace {
 
 void adam_update() {
   namespace arg = slots::adamUpdate;
-  const int64_t n = PI(arg::count);
+  const int64_t n = PN(arg::count);
   const float* value = heap_f32(P(arg::value), n);
   const float* grad = heap_f32(P(arg::gradient), n);
   const float* m = heap_f32(P(arg::m), n);

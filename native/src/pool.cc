@@ -106,7 +106,7 @@ namespace {
 void max_pool() {
   namespace arg = slots::maxPool;
   const PoolGeometry g = PoolGeometry::read(arg::geometry);
-  max_pool_images(g, heap_f32(P(arg::x), g.N * g.H * g.W * g.C), heap_f32(P(arg::y), g.N * g.OH * g.OW * g.C));
+  max_pool_images(g, heap_f32(P(arg::x), size_product({g.N, g.H, g.W, g.C})), heap_f32(P(arg::y), size_product({g.N, g.OH, g.OW, g.C})));
 }
 
 // Windows that do not overlap (stride >= window, no dilation: every pooling layer of the models):
@@ -159,15 +159,15 @@ void max_pool_grad() {
   namespace arg = slots::maxPoolGrad;
   const PoolGeometry g = PoolGeometry::read(arg::geometry);
   if (g.SH >= g.KH && g.SW >= g.KW && g.DH == 1 && g.DW == 1) {
-    const int64_t image = g.H * g.W * g.C;
-    max_pool_grad_disjoint(g, heap_f32(P(arg::dy), g.N * g.OH * g.OW * g.C), heap_f32(P(arg::x), g.N * image),
-                           heap_f32(P(arg::dx), g.N * image));
+    const int64_t image = size_product({g.H, g.W, g.C});
+    max_pool_grad_disjoint(g, heap_f32(P(arg::dy), size_product({g.N, g.OH, g.OW, g.C})), heap_f32(P(arg::x), size_product({g.N, image})),
+                           heap_f32(P(arg::dx), size_product({g.N, image})));
     return;
   }
-  const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C;
-  const float* dy = heap_f32(P(arg::dy), g.N * out_image);
-  const float* x = heap_f32(P(arg::x), g.N * image);
-  float* dx = heap_f32(P(arg::dx), g.N * image);
+  const int64_t C = g.C, image = size_product({g.H, g.W, C}), out_image = size_product({g.OH, g.OW, C});
+  const float* dy = heap_f32(P(arg::dy), size_product({g.N, out_image}));
+  const float* x = heap_f32(P(arg::x), size_product({g.N, image}));
+  float* dx = heap_f32(P(arg::dx), size_product({g.N, image}));
 #pragma omp parallel if (g.N * image > 16384)
   {
     std::vector<float> best(C);
@@ -215,10 +215,10 @@ void max_pool_grad() {
 void pool_relu_grad_bias() {
   namespace arg = slots::poolReluGradBias;
   const PoolGeometry g = PoolGeometry::read(arg::geometry);
-  const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C;
-  const float* dy = heap_f32(P(arg::dyPool), g.N * out_image);
-  const float* y = heap_f32(P(arg::y), g.N * image);
-  float* dx = heap_f32(P(arg::dyAct), g.N * image);
+  const int64_t C = g.C, image = size_product({g.H, g.W, C}), out_image = size_product({g.OH, g.OW, C});
+  const float* dy = heap_f32(P(arg::dyPool), size_product({g.N, out_image}));
+  const float* y = heap_f32(P(arg::y), size_product({g.N, image}));
+  float* dx = heap_f32(P(arg::dyAct), size_product({g.N, image}));
   float* bias = heap_f32_opt(P(arg::bias), C);
   const bool relu = PI(arg::relu) != 0;
   if (!(g.SH >= g.KH && g.SW >= g.KW && g.DH == 1 && g.DW == 1)) throw std::runtime_error("pool_relu_grad_bias: overlapping windows");

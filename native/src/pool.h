@@ -24,9 +24,11 @@ struct PoolGeometry {
   // Reads the struct poolGeometry whose slot is `at` (slots::maxPool::geometry, ...).
   static PoolGeometry read(int at) {
     PoolGeometry g;
-#define FCNN_READ(f) g.f = PI(at + slots::poolGeometry::f);
+#define FCNN_READ(f) g.f = PN(at + slots::poolGeometry::f);
     FCNN_POOL_GEOMETRY_FIELDS(FCNN_READ)
 #undef FCNN_READ
+    if (g.KH < 1 || g.KW < 1 || g.SH < 1 || g.SW < 1 || g.DH < 1 || g.DW < 1)
+      throw std::runtime_error("pooling: window, stride and dilation must be at least 1");
     return g;
   }
   // The input rows [row_start, row_end) and columns [col_start, col_end) of output (oh, ow)'s

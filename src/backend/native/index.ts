@@ -95,7 +95,7 @@ export async function initNativeBackend(threadsWanted?: number): Promise<NativeI
       installNativePatches(context);
     }
     if (!(await tf.setBackend(NATIVE_BACKEND))) return { ok: false, reason: 'TF.js could not switch to the native backend' };
-    return { ok: true, info: { name: 'native', description: describe(context.addon.info()) } };
+    return { ok: true, info: { name: 'native', description: describe(context.info()) } };
   } catch (e) {
     return { ok: false, reason: `the native backend failed to start: ${e instanceof Error ? e.message : String(e)}` };
   }
