@@ -12,7 +12,8 @@
         "src/norm.cc",
         "src/random.cc",
         "src/optim.cc",
-        "src/fused.cc"
+        "src/fused.cc",
+        "src/peak.cc"
       ],
       "actions": [
         {

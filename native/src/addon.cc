@@ -85,6 +85,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_random(env, exports);
   init_optim(env, exports);
   init_fused(env, exports);
+  init_peak(env, exports);
   return exports;
 }
 

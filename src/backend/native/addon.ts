@@ -16,8 +16,16 @@ export interface NativeAddonInfo {
 }
 
 /** The addon's functions other than kernels. */
+/** The machine's float32 FMA peak on some threads (native/src/peak.cc), and the floats per vector it used. */
+export interface PeakMeasurement {
+  gflops: number;
+  lanes: number;
+}
+
 interface AddonPlumbing {
   setThreads(n: number): number;
+  /** The best GFLOP/s of an FMA loop on `threads` threads, over about `ms` milliseconds. */
+  peakGflops(threads: number, ms: number): PeakMeasurement;
   info(): NativeAddonInfo;
   /** Fingerprint of the parameter layout the addon was compiled with. */
   paramLayout(): string;
@@ -33,7 +41,7 @@ export type AddonKernel = (heap: ArrayBufferLike, params: ArrayBufferLike) => vo
 
 export type NativeAddon = AddonPlumbing & Record<KernelFunction, AddonKernel>;
 
-const PLUMBING_FUNCTIONS = ['setThreads', 'info', 'paramLayout'] as const satisfies readonly (keyof AddonPlumbing)[];
+const PLUMBING_FUNCTIONS = ['setThreads', 'peakGflops', 'info', 'paramLayout'] as const satisfies readonly (keyof AddonPlumbing)[];
 // Every function of AddonPlumbing is listed (a compile error otherwise).
 const _allListed: Exclude<keyof AddonPlumbing, (typeof PLUMBING_FUNCTIONS)[number]> extends never ? true : never = true;
 

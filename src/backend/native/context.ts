@@ -4,7 +4,7 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { zeroCounts, type CallCounts, type NativeAddon, type NativeAddonInfo } from './addon.js';
+import { zeroCounts, type CallCounts, type NativeAddon, type NativeAddonInfo, type PeakMeasurement } from './addon.js';
 import { CODES, FAMILIES, KERNEL_FAMILY, PARAM_BLOCK_SIZE, STRUCTS, type CodeList, type KernelArgs, type KernelFunction, type StructName } from './param-layout.js';
 import { DeferredOutputs } from './pending.js';
 
@@ -58,6 +58,11 @@ export class NativeContext {
   /** The addon's version, ISA and threads. */
   info(): NativeAddonInfo {
     return this.addon.info();
+  }
+
+  /** The machine's float32 FMA peak on `threads` threads (see native/src/peak.cc). */
+  peak(threads: number, ms: number): PeakMeasurement {
+    return this.addon.peakGflops(threads, ms);
   }
 
   /**
