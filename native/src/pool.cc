@@ -29,7 +29,7 @@ struct Window {
   const float* at(int64_t ih, int64_t iw) const { return img + (ih * W + iw) * C; }
 };
 
-// For channels c0 .. c0 + 15: the window-order index of each lane's first maximum, -1 if none
+// For channels c0 .. c0 + kLanes - 1: the window-order index of each lane's first maximum, -1 if none
 // (NaN never wins), as TF.js's MaxPoolGrad picks it.
 inline vi window_argmax(const Window& w, int64_t c0) {
   vf best = vf{} - std::numeric_limits<float>::infinity();
@@ -70,7 +70,7 @@ void max_pool_images(const PoolGeometry& g, const float* x, float* y) {
     for (int64_t ow = 0; ow < g.OW; ow++) {
       float* yp = y + (r * g.OW + ow) * C;
       int64_t c0 = 0;
-      // Sixteen channels at a time in a vector register, then the remainder.
+      // kLanes channels at a time in a vector register, then the remainder.
       for (; c0 + kLanes <= C; c0 += kLanes) {
         vf best = vf{} - std::numeric_limits<float>::infinity();
         for (int64_t kh = 0; kh < g.KH; kh++) {
@@ -135,7 +135,7 @@ void max_pool_grad_disjoint(const PoolGeometry& g, const float* dy, const float*
           const int64_t w0 = g.col_start(ow), w1 = g.col_end(ow);
           const float* dyp = dyn + (oh * g.OW + ow) * C;
           int64_t c0 = 0;
-          // Sixteen channels at a time in vector registers, then the remainder.
+          // kLanes channels at a time in vector registers, then the remainder.
           for (; c0 + kLanes <= C; c0 += kLanes) {
             const vi arg = window_argmax(Window{xn, g.W, C, h0, h1, w0, w1}, c0);
             const vf d = load(dyp + c0);
