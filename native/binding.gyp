@@ -13,7 +13,8 @@
         "src/random.cc",
         "src/optim.cc",
         "src/fused.cc",
-        "src/peak.cc"
+        "src/peak.cc",
+        "src/first_layer.cc"
       ],
       "actions": [
         {

@@ -86,6 +86,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_optim(env, exports);
   init_fused(env, exports);
   init_peak(env, exports);
+  init_first_layer(env, exports);
   return exports;
 }
 

@@ -107,6 +107,7 @@ void init_random(Napi::Env env, Napi::Object exports);
 void init_optim(Napi::Env env, Napi::Object exports);
 void init_fused(Napi::Env env, Napi::Object exports);
 void init_peak(Napi::Env env, Napi::Object exports);
+void init_first_layer(Napi::Env env, Napi::Object exports);
 
 // Sets g_heap and g_params for one kernel call, and clears them when it ends (or throws).
 class CallScope {

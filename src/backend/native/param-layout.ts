@@ -5,7 +5,7 @@
 export const PARAM_BLOCK_SIZE = 256;
 
 /** Fingerprint of the layout; the addon reports the one it was compiled with. */
-export const PARAM_LAYOUT_FINGERPRINT = '37d9096c2a0c205f';
+export const PARAM_LAYOUT_FINGERPRINT = 'b2de3e6b7e6914ca';
 
 /** Offsets of each struct's fields from the struct's slot. */
 export const STRUCTS = {
@@ -31,6 +31,7 @@ export const SLOTS = {
   batchNormTrainingGradX: { dy: 0, x: 1, mean: 2, variance: 3, scale: 4, sumDy: 5, sumDyCentred: 6, dx: 7, rows: 8, channels: 9, epsilon: 10 },
   randomFill: { out: 0, count: 1, mode: 2, carry: 3, s0: 4, s1: 5, s2: 6, minOrKeep: 7, range: 8, x: 9, bits: 10 },
   adamUpdate: { value: 0, gradient: 1, m: 2, v: 3, count: 4, newValue: 5, newM: 6, newV: 7, beta1: 8, oneMinusBeta1: 9, beta2: 10, oneMinusBeta2: 11, oneMinusAccBeta1: 12, oneMinusAccBeta2: 13, epsilon: 14, negLearningRate: 15 },
+  convPoolFilterGrad: { x: 0, y: 1, dyPool: 2, dw: 3, bias: 4, relu: 5, geometry: 6, poolGeometry: 23 },
   reluGradBias: { dy: 0, y: 1, dyAct: 2, bias: 3, rows: 4, channels: 5 },
 } as const;
 
@@ -58,6 +59,7 @@ export const KERNEL_FUNCTIONS = [
   'batchNormTrainingGradX',
   'randomFill',
   'adamUpdate',
+  'convPoolFilterGrad',
   'reluGradBias',
 ] as const;
 
@@ -91,6 +93,7 @@ export const FAMILIES = {
   batchNormTrainingGradX: { extent: 11, slots: { dy: { at: 0 }, x: { at: 1 }, mean: { at: 2 }, variance: { at: 3 }, scale: { at: 4 }, sumDy: { at: 5 }, sumDyCentred: { at: 6 }, dx: { at: 7 }, rows: { at: 8 }, channels: { at: 9 }, epsilon: { at: 10 } } },
   randomFill: { extent: 11, slots: { out: { at: 0 }, count: { at: 1 }, mode: { at: 2, code: 'randomMode' }, carry: { at: 3 }, s0: { at: 4 }, s1: { at: 5 }, s2: { at: 6 }, minOrKeep: { at: 7 }, range: { at: 8 }, x: { at: 9 }, bits: { at: 10 } } },
   adamUpdate: { extent: 16, slots: { value: { at: 0 }, gradient: { at: 1 }, m: { at: 2 }, v: { at: 3 }, count: { at: 4 }, newValue: { at: 5 }, newM: { at: 6 }, newV: { at: 7 }, beta1: { at: 8 }, oneMinusBeta1: { at: 9 }, beta2: { at: 10 }, oneMinusBeta2: { at: 11 }, oneMinusAccBeta1: { at: 12 }, oneMinusAccBeta2: { at: 13 }, epsilon: { at: 14 }, negLearningRate: { at: 15 } } },
+  convPoolFilterGrad: { extent: 37, slots: { x: { at: 0 }, y: { at: 1 }, dyPool: { at: 2 }, dw: { at: 3 }, bias: { at: 4 }, relu: { at: 5 }, geometry: { at: 6, struct: 'convGeometry' }, poolGeometry: { at: 23, struct: 'poolGeometry' } } },
   reluGradBias: { extent: 6, slots: { dy: { at: 0 }, y: { at: 1 }, dyAct: { at: 2 }, bias: { at: 3 }, rows: { at: 4 }, channels: { at: 5 } } },
 } as const;
 
@@ -115,6 +118,7 @@ export const KERNEL_FAMILY = {
   batchNormTrainingGradX: 'batchNormTrainingGradX',
   randomFill: 'randomFill',
   adamUpdate: 'adamUpdate',
+  convPoolFilterGrad: 'convPoolFilterGrad',
   reluGradBias: 'reluGradBias',
 } as const;
 

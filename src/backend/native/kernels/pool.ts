@@ -3,14 +3,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, type MaxPoolAttrs, type MaxPoolGradAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { Recipe } from '../pending.js';
 import type { StructArgs } from '../param-layout.js';
-import { CONV_RECIPE, convForwardArgs, type ConvRecipe } from './conv.js';
+import { CONV_RECIPE, convForwardArgs, convGeometry, type ConvRecipe } from './conv.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
 /**
  * The pooling geometry (struct poolGeometry), or null for windows that start before the image,
  * which the native kernels do not handle.
  */
-function poolGeometry(c: backend_util.Conv2DInfo): StructArgs<'poolGeometry'> | null {
+export function poolGeometry(c: backend_util.Conv2DInfo): StructArgs<'poolGeometry'> | null {
   const { top, left } = c.padInfo;
   if (top < 0 || left < 0) return null;
   return {
@@ -115,4 +115,61 @@ const poolReluGradBias: NativeKernel = {
   },
 };
 
-export const poolKernels: NativeKernel[] = [maxPool, maxPoolGrad, poolReluGradBias];
+export const CONV_POOL_FILTER_GRAD = 'FashionCnnConvPoolFilterGrad';
+
+/** A first layer's convolution (3x3, one input channel) and the 2x2 max pooling after its activation. */
+export interface ConvPoolFilterGradAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+  pool: MaxPoolGradAttrs;
+  activation: 'relu' | 'linear';
+  biasGrad: boolean;
+}
+
+/** Output channels per vector in the widest build (native/src/pool.h's kLanes): the kernel takes multiples of it. */
+const CHANNEL_MULTIPLE = 16;
+
+/** The geometries convPoolFilterGrad takes (native/src/first_layer.cc), or null when it does not take these. */
+function convPoolGeometries(xShape: readonly number[], yShape: readonly number[], a: Omit<ConvPoolFilterGradAttrs, 'activation' | 'biasGrad'>) {
+  if (xShape.length !== 4 || yShape.length !== 4) return null;
+  const conv = backend_util.computeConv2DInfo(xShape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  const pool = backend_util.computePool2DInfo(yShape as [number, number, number, number], a.pool.filterSize, a.pool.strides, 1, a.pool.pad, a.pool.dimRoundingMode);
+  const geometry = convGeometry(conv);
+  const poolGeom = poolGeometry(pool);
+  const fits =
+    geometry && poolGeom && conv.inChannels === 1 && conv.filterHeight === 3 && conv.filterWidth === 3 && conv.strideHeight === 1 && conv.strideWidth === 1 &&
+    conv.dilationHeight === 1 && conv.dilationWidth === 1 && conv.outChannels % CHANNEL_MULTIPLE === 0 &&
+    tf.util.arraysEqual(conv.outShape, [...yShape]) && pool.filterHeight === 2 && pool.filterWidth === 2 && pool.strideHeight === 2 && pool.strideWidth === 2 &&
+    poolGeom.padT === 0 && poolGeom.padL === 0 && conv.outHeight % 2 === 0 && conv.outWidth % 2 === 0 && pool.outHeight * 2 === conv.outHeight && pool.outWidth * 2 === conv.outWidth;
+  return fits ? { geometry, poolGeometry: poolGeom } : null;
+}
+
+/** Whether convPoolFilterGrad computes this layer's filter gradient. */
+export function convPoolFilterGradFits(xShape: readonly number[], yShape: readonly number[], a: Omit<ConvPoolFilterGradAttrs, 'activation' | 'biasGrad'>): boolean {
+  return convPoolGeometries(xShape, yShape, a) !== null;
+}
+
+/**
+ * [filter gradient, bias gradient] of a first layer "3x3 conv of one channel + activation, then
+ * 2x2 max pooling" straight from the pooled gradient (the images need no gradient, so the layer's
+ * full-size gradient is never needed); only the first without `biasGrad`.
+ */
+const convPoolFilterGrad: NativeKernel = {
+  kernelName: CONV_POOL_FILTER_GRAD,
+  run(ctx, args) {
+    const { x, y, dyPool } = inputsOf(args, 'x', 'y', 'dyPool');
+    const a = attrsOf<ConvPoolFilterGradAttrs>(args);
+    const g = convPoolGeometries(x.shape, y.shape, a);
+    if (!g || !allFloat32(x, y, dyPool)) throw new Error(`${CONV_POOL_FILTER_GRAD}: takes a 3x3 convolution of one channel and 2x2 pooling that tiles its output`);
+    const dw = ctx.backend.makeOutput([...a.filterShape], 'float32');
+    const bias = a.biasGrad ? ctx.backend.makeOutput([a.filterShape[3]], 'float32') : null;
+    ctx.invoke('convPoolFilterGrad', {
+      geometry: g.geometry, poolGeometry: g.poolGeometry, x: ctx.offset(x), y: ctx.offset(y), dyPool: ctx.offset(dyPool), dw: ctx.offset(dw), bias: ctx.offsetOr(bias), relu: a.activation === 'relu' ? 1 : 0,
+    });
+    return bias ? [dw, bias] : [dw];
+  },
+};
+
+export const poolKernels: NativeKernel[] = [maxPool, maxPoolGrad, poolReluGradBias, convPoolFilterGrad];
