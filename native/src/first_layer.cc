@@ -44,47 +44,79 @@ struct ConvGeom {
   }
 };
 
-// One image's gradients, added to w[9][OC] and b[OC] (floats), for channels [c0, c0 + kLanes).
-// xp: the image with `pad` zero rows and columns around it (row stride xw); y, dy: the image's
-// ReLU output [OH][OW][OC] and pooled gradient [OH/2][OW/2][OC].
-template <bool RELU>
+// One image's gradients, added to w[9][OC] and b[OC] (floats), for channels [c0, c0 + NB * kLanes):
+// NB vector blocks of channels at once, so that each pixel of y is read whole (C floats in a row)
+// rather than a block at a time. xp: the image with `pad` zero rows and columns around it (row
+// stride xw); y, dy: the image's ReLU output [OH][OW][OC] and pooled gradient [OH/2][OW/2][OC].
+template <bool RELU, int NB>
 void image_block(const float* xp, int64_t xw, const float* y, const float* dy, const ConvGeom& g, int64_t c0, float* w,
                  float* b) {
   const int64_t OC = g.OC, row = g.OW * OC, PH = g.OH / 2, PW = g.OW / 2;
-  vf acc[9];
-  for (int t = 0; t < 9; t++) acc[t] = load(w + t * OC + c0);
-  vf bias = load(b + c0);
+  vf acc[9][NB], bias[NB];
+  for (int j = 0; j < NB; j++) {
+    for (int t = 0; t < 9; t++) acc[t][j] = load(w + t * OC + c0 + j * kLanes);
+    bias[j] = load(b + c0 + j * kLanes);
+  }
   for (int64_t ph = 0; ph < PH; ph++) {
     for (int64_t pw = 0; pw < PW; pw++) {
-      const float* yp = y + (2 * ph * g.OW + 2 * pw) * OC + c0;
-      const vf v[4] = {load(yp), load(yp + OC), load(yp + row), load(yp + row + OC)};
-      // The window's first maximum (NaN never wins), as MaxPoolGrad picks it.
-      vf best = vf{} - std::numeric_limits<float>::infinity();
-      vi at = vi{} - 1;
-      for (int k = 0; k < 4; k++) {
-        const vi gt = v[k] > best;
-        best = gt ? v[k] : best;
-        at = gt ? (vi{} + k) : at;
-      }
-      const vf d = load(dy + (ph * PW + pw) * OC + c0);
       // The 4x4 patch of the image under the window's four 3x3 convolutions.
       const float* x0 = xp + (2 * ph) * xw + 2 * pw;
       float patch[16];
       for (int r = 0; r < 4; r++)
         for (int c = 0; c < 4; c++) patch[r * 4 + c] = x0[r * xw + c];
+      const float* yw = y + (2 * ph * g.OW + 2 * pw) * OC + c0;
+      const float* dyw = dy + (ph * PW + pw) * OC + c0;
+      // The next row of windows, two rows of y down: the loop's arithmetic leaves the memory idle
+      // otherwise (in cache, this kernel runs twice as fast).
+      for (int64_t r = 2; r < 4; r++)
+        for (int64_t q = 0; q < 2 * OC; q += 16) __builtin_prefetch(yw + r * row + q, 0, 0);
+      // dyAct at the window's four pixels, per channel block.
+      vf o[4][NB];
+      for (int j = 0; j < NB; j++) {
+        const float* yp = yw + j * kLanes;
+        const vf v[4] = {load(yp), load(yp + OC), load(yp + row), load(yp + row + OC)};
+        // The window's first maximum (NaN never wins), as MaxPoolGrad picks it.
+        vf best = vf{} - std::numeric_limits<float>::infinity();
+        vi at = vi{} - 1;
+        for (int k = 0; k < 4; k++) {
+          const vi gt = v[k] > best;
+          best = gt ? v[k] : best;
+          at = gt ? (vi{} + k) : at;
+        }
+        const vf d = load(dyw + j * kLanes);
+        for (int k = 0; k < 4; k++) {
+          vf ok = at == k ? d : vf{};
+          if (RELU) ok = v[k] > 0.f ? ok : vf{};
+          o[k][j] = v[k] != v[k] ? v[k] : ok;
+          bias[j] += o[k][j];
+        }
+      }
+      // Each image value broadcast once for every channel block.
       for (int k = 0; k < 4; k++) {
-        vf o = at == k ? d : vf{};
-        if (RELU) o = v[k] > 0.f ? o : vf{};
-        o = v[k] != v[k] ? v[k] : o;
-        bias += o;
         const int dr = k >> 1, dc = k & 1;
         for (int kh = 0; kh < 3; kh++)
-          for (int kw = 0; kw < 3; kw++) acc[kh * 3 + kw] += o * patch[(dr + kh) * 4 + dc + kw];
+          for (int kw = 0; kw < 3; kw++) {
+            const float xv = patch[(dr + kh) * 4 + dc + kw];
+            for (int j = 0; j < NB; j++) acc[kh * 3 + kw][j] += o[k][j] * xv;
+          }
       }
     }
   }
-  for (int t = 0; t < 9; t++) store(w + t * OC + c0, acc[t]);
-  store(b + c0, bias);
+  for (int j = 0; j < NB; j++) {
+    for (int t = 0; t < 9; t++) store(w + t * OC + c0 + j * kLanes, acc[t][j]);
+    store(b + c0 + j * kLanes, bias[j]);
+  }
+}
+
+// The channel blocks done at once: 32 channels (measured best with AVX-512 and AVX2, the sums
+// spilling to the stack or not), each pixel of y then read whole.
+constexpr int kBlocksAtOnce = kLanes >= 32 ? 1 : 32 / kLanes;
+
+template <bool RELU>
+void image(const float* xp, int64_t xw, const float* y, const float* dy, const ConvGeom& g, float* w, float* b) {
+  int64_t c0 = 0;
+  for (; c0 + kBlocksAtOnce * kLanes <= g.OC; c0 += kBlocksAtOnce * kLanes) image_block<RELU, kBlocksAtOnce>(xp, xw, y, dy, g, c0, w, b);
+  for (; c0 < g.OC; c0 += kLanes) image_block<RELU, 1>(xp, xw, y, dy, g, c0, w, b);
 }
 
 void conv_pool_filter_grad() {
@@ -125,10 +157,8 @@ void conv_pool_filter_grad() {
       float* w = part.data() + n * 10 * OC;
       float* b = w + 9 * OC;
       std::fill(w, w + 10 * OC, 0.f);
-      for (int64_t c0 = 0; c0 < OC; c0 += kLanes) {
-        if (relu) image_block<true>(padded.data(), xw, y + n * out_image, dy + n * out_image / 4, g, c0, w, b);
-        else image_block<false>(padded.data(), xw, y + n * out_image, dy + n * out_image / 4, g, c0, w, b);
-      }
+      if (relu) image<true>(padded.data(), xw, y + n * out_image, dy + n * out_image / 4, g, w, b);
+      else image<false>(padded.data(), xw, y + n * out_image, dy + n * out_image / 4, g, w, b);
     }
   }
   for (int64_t i = 0; i < 10 * OC; i++) {
