@@ -12,7 +12,9 @@
         "src/norm.cc",
         "src/random.cc",
         "src/optim.cc",
-        "src/fused.cc"
+        "src/fused.cc",
+        "src/peak.cc",
+        "src/first_layer.cc"
       ],
       "actions": [
         {
@@ -26,7 +28,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions", "-O2"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-ffp-contract=off", "<!(node -p \"process.env.FASHION_CNN_NATIVE_MARCH === undefined ? '-march=native' : (process.env.FASHION_CNN_NATIVE_MARCH ? '-march=' + process.env.FASHION_CNN_NATIVE_MARCH : '-O3')\")"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-ffp-contract=off", "-fno-math-errno", "<!(node -p \"process.env.FASHION_CNN_NATIVE_MARCH === undefined ? '-march=native' : (process.env.FASHION_CNN_NATIVE_MARCH ? '-march=' + process.env.FASHION_CNN_NATIVE_MARCH : '-O3')\")"],
       "libraries": ["-ldnnl", "-fopenmp"]
     }
   ]

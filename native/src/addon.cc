@@ -1,5 +1,6 @@
-// Entry point of the fashion-cnn native addon: heap and parameter-block plumbing, threads, info,
-// and the fingerprint of the parameter layout the kernels were compiled with.
+// Entry point of the fashion-cnn native addon: the kernel call (heap and parameter block checked
+// and in place for its duration), threads, info, and the fingerprint of the parameter layout the
+// kernels were compiled with.
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -8,29 +9,36 @@
 
 namespace fcnn {
 
-// Per JavaScript thread (a worker thread loading the addon gets its own): kernels are called on
-// the thread of the TF.js backend whose heap they work on. The buffers themselves are kept alive
-// by JavaScript (the wasm module holds its memory; NativeContext holds the parameter block).
+// Per JavaScript thread (a worker thread loading the addon gets its own), and only during a kernel
+// call: see CallScope in common.h.
 thread_local uint8_t* g_heap = nullptr;
 thread_local size_t g_heap_bytes = 0;
-thread_local double* g_params = nullptr;
+thread_local const double* g_params = nullptr;
 
 int num_threads() { return omp_get_max_threads(); }
 
-// setHeap(buffer): the wasm heap's current ArrayBuffer (it is replaced whenever the heap grows).
-static Napi::Value SetHeap(const Napi::CallbackInfo& info) {
-  Napi::ArrayBuffer buf = info[0].As<Napi::ArrayBuffer>();
-  g_heap = static_cast<uint8_t*>(buf.Data());
-  g_heap_bytes = buf.ByteLength();
-  return info.Env().Undefined();
+void fail_argument(int k, const char* what, double value) {
+  throw std::runtime_error("native kernel: the argument in slot " + std::to_string(k) + " " + what + " (" +
+                           std::to_string(value) + ")");
 }
 
-// paramBlock(): a new buffer that kernels read their arguments from from now on. The caller keeps
-// it (its memory stays put: V8 never moves an ArrayBuffer's backing store).
-static Napi::Value ParamBlock(const Napi::CallbackInfo& info) {
-  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), kMaxParams * sizeof(double));
-  g_params = static_cast<double*>(buf.Data());
-  return buf;
+Napi::Value call_kernel(const Napi::CallbackInfo& info, void (*body)()) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsArrayBuffer() || !info[1].IsArrayBuffer())
+    throw Napi::TypeError::New(env, "native kernel: takes (heap: ArrayBuffer, params: ArrayBuffer)");
+  Napi::ArrayBuffer heap = info[0].As<Napi::ArrayBuffer>();
+  Napi::ArrayBuffer params = info[1].As<Napi::ArrayBuffer>();
+  if (params.ByteLength() != kMaxParams * sizeof(double))
+    throw Napi::TypeError::New(env, "native kernel: the parameter block must be " + std::to_string(kMaxParams) + " doubles");
+  try {
+    CallScope scope(static_cast<uint8_t*>(heap.Data()), heap.ByteLength(), static_cast<const double*>(params.Data()));
+    body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("fashion-cnn native kernel failed: ") + e.what());
+  }
+  return env.Undefined();
 }
 
 static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -65,8 +73,6 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
 static Napi::Value ParamLayout(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), slots::kFingerprint); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("setHeap", Napi::Function::New(env, SetHeap));
-  exports.Set("paramBlock", Napi::Function::New(env, ParamBlock));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("paramLayout", Napi::Function::New(env, ParamLayout));
@@ -79,6 +85,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_random(env, exports);
   init_optim(env, exports);
   init_fused(env, exports);
+  init_peak(env, exports);
+  init_first_layer(env, exports);
   return exports;
 }
 

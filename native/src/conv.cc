@@ -37,7 +37,7 @@ struct Geometry {
   int64_t N, H, W, C, KH, KW, OC, OH, OW, SH, SW, DH, DW, padT, padL, padB, padR;
   static Geometry read() {
     Geometry g;
-#define FCNN_READ(f) g.f = PI(arg::geometry + slots::convGeometry::f);
+#define FCNN_READ(f) g.f = PN(arg::geometry + slots::convGeometry::f);
     FCNN_CONV_GEOMETRY_FIELDS(FCNN_READ)
 #undef FCNN_READ
     return g;
@@ -56,9 +56,9 @@ struct Geometry {
   memory::dims dilates() const { return {DH - 1, DW - 1}; }
   memory::dims pad_l() const { return {padT, padL}; }
   memory::dims pad_r() const { return {padB, padR}; }
-  int64_t src_size() const { return N * H * W * C; }
-  int64_t dst_size() const { return N * OH * OW * OC; }
-  int64_t wei_size() const { return KH * KW * C * OC; }
+  int64_t src_size() const { return size_product({N, H, W, C}); }
+  int64_t dst_size() const { return size_product({N, OH, OW, OC}); }
+  int64_t wei_size() const { return size_product({KH, KW, C, OC}); }
 };
 // key() reads the fields as one array.
 static_assert(sizeof(Geometry) == slots::convGeometry::kCount * sizeof(int64_t), "Geometry: one int64_t per field");
@@ -179,8 +179,8 @@ void run_forward(ConvFwd* e, float* x, float* w, float* b, float* y, float* scal
 
 void conv2d_forward() {
   const Geometry g = Geometry::read();
-  const bool has_bias = P(arg::bias) >= 0;
-  const int act = static_cast<int>(PI(arg::activation));
+  const bool has_bias = P(arg::bias) != -1;
+  const int act = read_code<arg::activationCode>(arg::activation);
   const float alpha = static_cast<float>(P(arg::alpha));
   float* scale_shift = heap_f32_opt(P(arg::scaleShift), 2 * g.OC);
   ConvFwd* e = forward_entry(g, has_bias, act, alpha, scale_shift != nullptr);
@@ -196,13 +196,15 @@ void conv2d_forward() {
 void conv2d_pool() {
   const Geometry g = Geometry::read();
   const PoolGeometry pg = PoolGeometry::read(arg::poolGeometry);
-  const int act = static_cast<int>(PI(arg::activation));
+  const int act = read_code<arg::activationCode>(arg::activation);
   const float alpha = static_cast<float>(P(arg::alpha));
   float* x = heap_f32(P(arg::a), g.src_size());
   float* w = heap_f32(P(arg::b), g.wei_size());
   float* b = heap_f32_opt(P(arg::bias), g.OC);
   float* y = heap_f32_opt(P(arg::out), g.dst_size());
-  float* pooled = heap_f32(P(arg::pooled), pg.N * pg.OH * pg.OW * pg.C);
+  float* pooled = heap_f32(P(arg::pooled), size_product({pg.N, pg.OH, pg.OW, pg.C}));
+  if (pg.N != g.N || pg.H != g.OH || pg.W != g.OW || pg.C != g.OC)
+    throw std::runtime_error("conv2dPool: the pooling's input is not the convolution's output");
   float* scale_shift = heap_f32_opt(P(arg::scaleShift), 2 * g.OC);
   const int64_t in_image = g.H * g.W * g.C, out_image = g.OH * g.OW * g.OC, pooled_image = pg.OH * pg.OW * pg.C;
   // About 1 MiB of convolution output per chunk: it stays in the (2 MiB per core) L2 cache.

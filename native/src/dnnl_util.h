@@ -7,28 +7,31 @@
 
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "param_layout.h"
 
 namespace fcnn {
 
 dnnl::engine& dnnl_engine();
 dnnl::stream& dnnl_stream();
 
-// Activation codes shared with src/backend/native/params.ts (ACTIVATION).
-enum Activation { ACT_LINEAR = 0, ACT_RELU = 1, ACT_RELU6 = 2, ACT_LEAKY = 3, ACT_ELU = 4, ACT_SIGMOID = 5 };
-
+// An activation (codes::activation, from param-layout.json) as a oneDNN post-op.
 inline dnnl::primitive_attr activation_attr(int act, float alpha) {
+  using A = codes::activation;
   dnnl::primitive_attr attr;
   dnnl::post_ops ops;
   switch (act) {
-    case ACT_RELU: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
-    case ACT_RELU6: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f); break;
-    case ACT_LEAKY: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f); break;
-    case ACT_ELU: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 1.f, 0.f); break;
-    case ACT_SIGMOID: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); break;
-    default: break;
+    case A::linear: break;
+    case A::relu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
+    case A::relu6: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f); break;
+    case A::leakyrelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f); break;
+    case A::elu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 1.f, 0.f); break;
+    case A::sigmoid: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); break;
+    default: throw std::runtime_error("unknown activation code " + std::to_string(act));
   }
   attr.set_post_ops(ops);
   return attr;

@@ -2,8 +2,8 @@
 // NaN handling follows TF.js's reference (cpu) backend (e.g. Maximum propagates NaN, Step(NaN) is
 // NaN), so that native results equal the reference ones.
 //
-// Arguments: slots::unary, slots::binary and slots::addN (param-layout.json; filled by
-// src/backend/native/kernels/elementwise.ts; op codes in src/backend/native/params.ts).
+// Arguments: slots::unary, slots::binary and slots::addN (param-layout.json, with the op codes;
+// filled by src/backend/native/kernels/elementwise.ts).
 #include <cmath>
 #include <vector>
 
@@ -14,33 +14,30 @@ namespace {
 
 constexpr int64_t kParallelMin = 1 << 15;  // below this, a parallel region costs more than it saves
 
-enum UnaryOp {
-  U_RELU, U_RELU6, U_STEP, U_SQUARE, U_SQRT, U_RSQRT, U_NEG, U_EXP, U_LOG, U_ABS,
-  U_FLOOR, U_CEIL, U_RECIPROCAL, U_SIGMOID, U_TANH, U_LEAKY, U_ELU, U_CLIP
-};
-
-enum BinaryOp { B_ADD, B_SUB, B_MUL, B_DIV, B_SQDIFF, B_MAX, B_MIN };
+// Operation codes (param-layout.json's "codes").
+using U = codes::unary;
+using B = codes::binary;
 
 template <int OP>
 inline float unary(float x, float alpha, float beta) {
-  if constexpr (OP == U_RELU) return x < 0.f ? 0.f : x;
-  if constexpr (OP == U_RELU6) return x < 0.f ? 0.f : (x > 6.f ? 6.f : x);
-  if constexpr (OP == U_STEP) return x != x ? x : (x > 0.f ? 1.f : alpha);
-  if constexpr (OP == U_SQUARE) return x * x;
-  if constexpr (OP == U_SQRT) return std::sqrt(x);
-  if constexpr (OP == U_RSQRT) return 1.f / std::sqrt(x);
-  if constexpr (OP == U_NEG) return -x;
-  if constexpr (OP == U_EXP) return std::exp(x);
-  if constexpr (OP == U_LOG) return std::log(x);
-  if constexpr (OP == U_ABS) return std::fabs(x);
-  if constexpr (OP == U_FLOOR) return std::floor(x);
-  if constexpr (OP == U_CEIL) return std::ceil(x);
-  if constexpr (OP == U_RECIPROCAL) return 1.f / x;
-  if constexpr (OP == U_SIGMOID) return 1.f / (1.f + std::exp(-x));
-  if constexpr (OP == U_TANH) return std::tanh(x);
-  if constexpr (OP == U_LEAKY) return x < 0.f ? alpha * x : x;
-  if constexpr (OP == U_ELU) return x >= 0.f ? x : std::expm1(x);
-  if constexpr (OP == U_CLIP) return x > beta ? beta : (x < alpha ? alpha : x);
+  if constexpr (OP == U::Relu) return x < 0.f ? 0.f : x;
+  if constexpr (OP == U::Relu6) return x < 0.f ? 0.f : (x > 6.f ? 6.f : x);
+  if constexpr (OP == U::Step) return x != x ? x : (x > 0.f ? 1.f : alpha);
+  if constexpr (OP == U::Square) return x * x;
+  if constexpr (OP == U::Sqrt) return std::sqrt(x);
+  if constexpr (OP == U::Rsqrt) return 1.f / std::sqrt(x);
+  if constexpr (OP == U::Neg) return -x;
+  if constexpr (OP == U::Exp) return std::exp(x);
+  if constexpr (OP == U::Log) return std::log(x);
+  if constexpr (OP == U::Abs) return std::fabs(x);
+  if constexpr (OP == U::Floor) return std::floor(x);
+  if constexpr (OP == U::Ceil) return std::ceil(x);
+  if constexpr (OP == U::Reciprocal) return 1.f / x;
+  if constexpr (OP == U::Sigmoid) return 1.f / (1.f + std::exp(-x));
+  if constexpr (OP == U::Tanh) return std::tanh(x);
+  if constexpr (OP == U::LeakyRelu) return x < 0.f ? alpha * x : x;
+  if constexpr (OP == U::Elu) return x >= 0.f ? x : std::expm1(x);
+  if constexpr (OP == U::ClipByValue) return x > beta ? beta : (x < alpha ? alpha : x);
   return x;
 }
 
@@ -52,17 +49,17 @@ void unary_loop(const float* x, float* y, int64_t n, float alpha, float beta) {
 
 void unary_kernel() {
   namespace arg = slots::unary;
-  const int op = static_cast<int>(PI(arg::op));
-  const int64_t n = PI(arg::count);
+  const int op = read_code<arg::opCode>(arg::op);
+  const int64_t n = PN(arg::count);
   const float* x = heap_f32(P(arg::x), n);
   float* y = heap_f32(P(arg::y), n);
   const float alpha = static_cast<float>(P(arg::alpha)), beta = static_cast<float>(P(arg::beta));
   switch (op) {
 #define CASE(OP) \
   case OP: unary_loop<OP>(x, y, n, alpha, beta); break;
-    CASE(U_RELU) CASE(U_RELU6) CASE(U_STEP) CASE(U_SQUARE) CASE(U_SQRT) CASE(U_RSQRT) CASE(U_NEG)
-    CASE(U_EXP) CASE(U_LOG) CASE(U_ABS) CASE(U_FLOOR) CASE(U_CEIL) CASE(U_RECIPROCAL) CASE(U_SIGMOID)
-    CASE(U_TANH) CASE(U_LEAKY) CASE(U_ELU) CASE(U_CLIP)
+    CASE(U::Relu) CASE(U::Relu6) CASE(U::Step) CASE(U::Square) CASE(U::Sqrt) CASE(U::Rsqrt) CASE(U::Neg)
+    CASE(U::Exp) CASE(U::Log) CASE(U::Abs) CASE(U::Floor) CASE(U::Ceil) CASE(U::Reciprocal) CASE(U::Sigmoid)
+    CASE(U::Tanh) CASE(U::LeakyRelu) CASE(U::Elu) CASE(U::ClipByValue)
 #undef CASE
     default: throw std::runtime_error("unknown unary op");
   }
@@ -70,13 +67,13 @@ void unary_kernel() {
 
 template <int OP>
 inline float binary(float a, float b) {
-  if constexpr (OP == B_ADD) return a + b;
-  if constexpr (OP == B_SUB) return a - b;
-  if constexpr (OP == B_MUL) return a * b;
-  if constexpr (OP == B_DIV) return a / b;
-  if constexpr (OP == B_SQDIFF) return (a - b) * (a - b);
-  if constexpr (OP == B_MAX) return (a > b || a != a) ? a : b;
-  if constexpr (OP == B_MIN) return (a < b || a != a) ? a : b;
+  if constexpr (OP == B::Add) return a + b;
+  if constexpr (OP == B::Sub) return a - b;
+  if constexpr (OP == B::Multiply) return a * b;
+  if constexpr (OP == B::RealDiv) return a / b;
+  if constexpr (OP == B::SquaredDifference) return (a - b) * (a - b);
+  if constexpr (OP == B::Maximum) return (a > b || a != a) ? a : b;
+  if constexpr (OP == B::Minimum) return (a < b || a != a) ? a : b;
   return 0.f;
 }
 
@@ -175,25 +172,32 @@ void binary_loop(const Broadcast& bc, const float* a, const float* b, float* o) 
 
 void binary_kernel() {
   namespace arg = slots::binary;
-  const int op = static_cast<int>(PI(arg::op));
+  const int op = read_code<arg::opCode>(arg::op);
   const int rank = static_cast<int>(PI(arg::rank));
   if (rank < 0 || rank > kMaxRank) throw std::runtime_error("binary op: rank above " + std::to_string(kMaxRank));
   int64_t shape[kMaxRank], sa[kMaxRank], sb[kMaxRank], total = 1;
+  const int64_t a_size = PN(arg::aSize), b_size = PN(arg::bSize);
+  int64_t a_last = 0, b_last = 0;  // the largest element index each operand's strides reach
   for (int i = 0; i < rank; i++) {
-    shape[i] = PI(arg::outShape + i);
-    sa[i] = PI(arg::aStrides + i);
-    sb[i] = PI(arg::bStrides + i);
-    total *= shape[i];
+    shape[i] = PN(arg::outShape + i);
+    sa[i] = PN(arg::aStrides + i);
+    sb[i] = PN(arg::bStrides + i);
+    total = size_product({total, shape[i]});
+    if (shape[i] > 0) {
+      a_last += sa[i] * (shape[i] - 1);
+      b_last += sb[i] * (shape[i] - 1);
+    }
   }
-  const float* a = heap_f32(P(arg::a), PI(arg::aSize));
-  const float* b = heap_f32(P(arg::b), PI(arg::bSize));
+  const float* a = heap_f32(P(arg::a), a_size);
+  const float* b = heap_f32(P(arg::b), b_size);
   float* o = heap_f32(P(arg::out), total);
+  if (total > 0 && (a_last >= a_size || b_last >= b_size)) throw std::runtime_error("binary op: strides reach past an operand");
   if (total == 0) return;
   const Broadcast bc = coalesce(rank, shape, sa, sb);
   switch (op) {
 #define CASE(OP) \
   case OP: binary_loop<OP>(bc, a, b, o); break;
-    CASE(B_ADD) CASE(B_SUB) CASE(B_MUL) CASE(B_DIV) CASE(B_SQDIFF) CASE(B_MAX) CASE(B_MIN)
+    CASE(B::Add) CASE(B::Sub) CASE(B::Multiply) CASE(B::RealDiv) CASE(B::SquaredDifference) CASE(B::Maximum) CASE(B::Minimum)
 #undef CASE
     default: throw std::runtime_error("unknown binary op");
   }
@@ -201,8 +205,8 @@ void binary_kernel() {
 
 void add_n_kernel() {
   namespace arg = slots::addN;
-  const int64_t n = PI(arg::count);
-  const int k = static_cast<int>(PI(arg::inputCount));
+  const int64_t n = PN(arg::count);
+  const int k = static_cast<int>(PN(arg::inputCount));
   if (k < 1 || k > arg::inputsLength) throw std::runtime_error("addN: bad number of inputs");
   float* o = heap_f32(P(arg::out), n);
   std::vector<const float*> in(k);

@@ -15,7 +15,7 @@ namespace {
 
 void relu_grad_bias() {
   namespace arg = slots::reluGradBias;
-  const int64_t rows = PI(arg::rows), C = PI(arg::channels), n = rows * C;
+  const int64_t rows = PN(arg::rows), C = PN(arg::channels), n = size_product({rows, C});
   const float* dy = heap_f32(P(arg::dy), n);
   const float* y = heap_f32_opt(P(arg::y), n);
   float* out = heap_f32_opt(P(arg::dyAct), n);

@@ -21,15 +21,16 @@ thread_local PrimitiveCache<MatMul> cache;
 
 void matmul() {
   namespace arg = slots::matmul;
-  const int64_t batchA = PI(arg::batchA), batchB = PI(arg::batchB), M = PI(arg::M), K = PI(arg::K), N = PI(arg::N);
-  const bool transA = PI(arg::transposeA) != 0, transB = PI(arg::transposeB) != 0, has_bias = P(arg::bias) >= 0;
-  const int act = static_cast<int>(PI(arg::activation));
+  const int64_t batchA = PN(arg::batchA), batchB = PN(arg::batchB), M = PN(arg::M), K = PN(arg::K), N = PN(arg::N);
+  const bool transA = PI(arg::transposeA) != 0, transB = PI(arg::transposeB) != 0, has_bias = P(arg::bias) != -1;
+  const int act = read_code<arg::activationCode>(arg::activation);
   const float alpha = static_cast<float>(P(arg::alpha));
   const int64_t batch = batchA > batchB ? batchA : batchB;
-  float* a = heap_f32(P(arg::a), batchA * M * K);
-  float* b = heap_f32(P(arg::b), batchB * K * N);
+  if (batchA != batchB && batchA != 1 && batchB != 1) throw std::runtime_error("matmul: batch sizes neither equal nor 1");
+  float* a = heap_f32(P(arg::a), size_product({batchA, M, K}));
+  float* b = heap_f32(P(arg::b), size_product({batchB, K, N}));
   float* bias = heap_f32_opt(P(arg::bias), N);
-  float* out = heap_f32(P(arg::out), batch * M * N);
+  float* out = heap_f32(P(arg::out), size_product({batch, M, N}));
 
   const std::vector<int64_t> key{batchA, batchB, M, K, N, transA, transB, has_bias, act, float_bits(alpha)};
   MatMul* e = cache.find(key);

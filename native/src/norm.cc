@@ -16,15 +16,19 @@ namespace {
 
 void batch_norm() {
   namespace arg = slots::batchNorm;
-  const int64_t rows = PI(arg::rows), C = PI(arg::channels);
+  const int64_t rows = PN(arg::rows), C = PN(arg::channels);
   const double eps = P(arg::epsilon);
-  const float* x = heap_f32(P(arg::x), rows * C);
-  const int64_t lm = PI(arg::meanLength), lv = PI(arg::varianceLength), lo = PI(arg::offsetLength), ls = PI(arg::scaleLength);
+  const float* x = heap_f32(P(arg::x), size_product({rows, C}));
+  const int64_t lm = PN(arg::meanLength), lv = PN(arg::varianceLength), lo = PN(arg::offsetLength), ls = PN(arg::scaleLength);
+  // Each statistic has one value per channel, or one for all; an absent offset or scale has length 0.
+  const auto fits = [C](int64_t len) { return len == C || len == 1; };
+  if (!fits(lm) || !fits(lv) || (P(arg::offset) != -1 && !fits(lo)) || (P(arg::scale) != -1 && !fits(ls)))
+    throw std::runtime_error("batchNorm: a statistic's length is neither the channel count nor 1");
   const float* mean = heap_f32(P(arg::mean), lm);
   const float* var = heap_f32(P(arg::variance), lv);
   const float* offset = heap_f32_opt(P(arg::offset), lo);
   const float* scale = heap_f32_opt(P(arg::scale), ls);
-  float* y = heap_f32(P(arg::y), rows * C);
+  float* y = heap_f32(P(arg::y), size_product({rows, C}));
   // y = (x - mean) * (scale / sqrt(var + eps)) + offset, with the per-channel factor in double.
   std::vector<float> m(C), k(C), b(C);
   for (int64_t c = 0; c < C; c++) {
@@ -82,8 +86,8 @@ inline void accumulate_rows(int64_t r0, int64_t r1, int64_t C, double* acc, F va
 // mean and (biased) variance per channel, two passes as TF.js's moments computes them.
 void moments() {
   namespace arg = slots::moments;
-  const int64_t rows = PI(arg::rows), C = PI(arg::channels);
-  const float* x = heap_f32(P(arg::x), rows * C);
+  const int64_t rows = PN(arg::rows), C = PN(arg::channels);
+  const float* x = heap_f32(P(arg::x), size_product({rows, C}));
   float* mean = heap_f32(P(arg::mean), C);
   float* var = heap_f32(P(arg::variance), C);
   const int max_chunks = num_threads();
@@ -107,9 +111,9 @@ void moments() {
 // these two.
 void grad_stats() {
   namespace arg = slots::batchNormGradStats;
-  const int64_t rows = PI(arg::rows), C = PI(arg::channels);
-  const float* dy = heap_f32(P(arg::dy), rows * C);
-  const float* x = heap_f32(P(arg::x), rows * C);
+  const int64_t rows = PN(arg::rows), C = PN(arg::channels);
+  const float* dy = heap_f32(P(arg::dy), size_product({rows, C}));
+  const float* x = heap_f32(P(arg::x), size_product({rows, C}));
   const float* mean = heap_f32(P(arg::mean), C);
   float* s1 = heap_f32(P(arg::sumDy), C);
   float* s2 = heap_f32(P(arg::sumDyCentred), C);
@@ -127,12 +131,12 @@ void grad_stats() {
 // dx = dMean / rows + dVariance * 2 (x - mean) / rows: the gradient of the two moments.
 void moments_grad() {
   namespace arg = slots::momentsGrad;
-  const int64_t rows = PI(arg::rows), C = PI(arg::channels);
-  const float* x = heap_f32(P(arg::x), rows * C);
+  const int64_t rows = PN(arg::rows), C = PN(arg::channels);
+  const float* x = heap_f32(P(arg::x), size_product({rows, C}));
   const float* mean = heap_f32(P(arg::mean), C);
   const float* dmean = heap_f32(P(arg::dMean), C);
   const float* dvar = heap_f32(P(arg::dVariance), C);
-  float* dx = heap_f32(P(arg::dx), rows * C);
+  float* dx = heap_f32(P(arg::dx), size_product({rows, C}));
   std::vector<float> a(C), b(C);
   for (int64_t c = 0; c < C; c++) {
     a[c] = static_cast<float>(dmean[c] / static_cast<double>(rows));
@@ -149,16 +153,16 @@ void moments_grad() {
 // dx = scale / sqrt(var + eps) * (dy - sum(dy) / rows - (x - mean) / (var + eps) * sum(dy (x - mean)) / rows).
 void training_grad_x() {
   namespace arg = slots::batchNormTrainingGradX;
-  const int64_t rows = PI(arg::rows), C = PI(arg::channels);
+  const int64_t rows = PN(arg::rows), C = PN(arg::channels);
   const double eps = P(arg::epsilon);
-  const float* dy = heap_f32(P(arg::dy), rows * C);
-  const float* x = heap_f32(P(arg::x), rows * C);
+  const float* dy = heap_f32(P(arg::dy), size_product({rows, C}));
+  const float* x = heap_f32(P(arg::x), size_product({rows, C}));
   const float* mean = heap_f32(P(arg::mean), C);
   const float* var = heap_f32(P(arg::variance), C);
   const float* scale = heap_f32_opt(P(arg::scale), C);
   const float* s1 = heap_f32(P(arg::sumDy), C);
   const float* s2 = heap_f32(P(arg::sumDyCentred), C);
-  float* dx = heap_f32(P(arg::dx), rows * C);
+  float* dx = heap_f32(P(arg::dx), size_product({rows, C}));
   std::vector<float> a(C), b(C), c(C);
   for (int64_t ch = 0; ch < C; ch++) {
     const double inv = 1.0 / std::sqrt(static_cast<double>(var[ch]) + eps);

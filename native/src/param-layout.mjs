@@ -25,17 +25,24 @@ function fail(message) {
 function essence(layout) {
   const families = {};
   for (const [name, f] of Object.entries(layout.families)) families[name] = { functions: f.functions, slots: f.slots };
-  return { blockSize: layout.blockSize, structs: layout.structs, families };
+  return { blockSize: layout.blockSize, structs: layout.structs, codes: layout.codes, families };
 }
 
 export function fingerprint(layout) {
   return createHash('sha256').update(JSON.stringify(essence(layout))).digest('hex').slice(0, 16);
 }
 
-/** Each slot as { name, at, length, struct? }, after checking the layout. */
+/** Each slot as { name, at, length, struct?, array?, code? }, after checking the layout. */
 export function resolve(layout) {
-  const { blockSize, structs, families } = layout;
+  const { blockSize, structs, codes, families } = layout;
   if (!Number.isInteger(blockSize) || blockSize <= 0) fail('blockSize must be a positive integer');
+  if (!codes || typeof codes !== 'object') fail('codes must be an object of code lists');
+  for (const [name, list] of Object.entries(codes)) {
+    if (!IDENTIFIER.test(name)) fail(`code list name "${name}" is not an identifier`);
+    if (!Array.isArray(list) || list.length === 0) fail(`code list ${name} is empty`);
+    if (new Set(list).size !== list.length) fail(`code list ${name} repeats a name`);
+    for (const c of list) if (typeof c !== 'string' || !IDENTIFIER.test(c)) fail(`code list ${name}: "${c}" is not an identifier`);
+  }
   for (const [name, fields] of Object.entries(structs)) {
     if (!IDENTIFIER.test(name)) fail(`struct name "${name}" is not an identifier`);
     if (!Array.isArray(fields) || fields.length === 0) fail(`struct ${name} has no fields`);
@@ -60,8 +67,11 @@ export function resolve(layout) {
       else if (spec && typeof spec.struct === 'string') {
         if (!structs[spec.struct]) fail(`${family}.${name}: unknown struct ${spec.struct}`);
         slot = { name, at: spec.at, length: structs[spec.struct].length, struct: spec.struct };
+      } else if (spec && typeof spec.code === 'string') {
+        if (!codes[spec.code]) fail(`${family}.${name}: unknown code list ${spec.code}`);
+        slot = { name, at: spec.at, length: 1, code: spec.code };
       } else if (spec && Number.isInteger(spec.length) && spec.length > 0) slot = { name, at: spec.at, length: spec.length, array: true };
-      else fail(`${family}.${name}: a slot is a number, { at, length } or { at, struct }`);
+      else fail(`${family}.${name}: a slot is a number, { at, length }, { at, struct } or { at, code }`);
       if (!Number.isInteger(slot.at) || slot.at < 0 || slot.at + slot.length > blockSize) fail(`${family}.${name}: outside the block (0..${blockSize - 1})`);
       for (const other of list) {
         if (slot.at < other.at + other.length && other.at < slot.at + slot.length) fail(`${family}: ${name} overlaps ${other.name}`);
@@ -93,7 +103,19 @@ export function header(layout) {
     `constexpr int kBlockSize = ${layout.blockSize};`,
     `constexpr const char kFingerprint[] = "${fingerprint(layout)}";`,
     '',
+    '}  // namespace slots',
+    '',
+    '// Operation codes: a code is its name\'s index in the list. kName names the list in messages.',
+    'namespace codes {',
   ];
+  for (const [name, list] of Object.entries(layout.codes)) {
+    out.push(`struct ${name} {`);
+    out.push(`  enum : int { ${list.map((c, i) => `${c} = ${i}`).join(', ')} };`);
+    out.push(`  static constexpr int kCount = ${list.length};`);
+    out.push(`  static constexpr const char* kName = "${name}";`);
+    out.push('};');
+  }
+  out.push('}  // namespace codes', '', 'namespace slots {', '');
   for (const [name, fields] of Object.entries(layout.structs)) {
     out.push(`// Struct ${name}: offsets of its fields from the struct's slot, and the fields as an X-macro list.`);
     out.push(`namespace ${name} {`);
@@ -109,6 +131,7 @@ export function header(layout) {
     for (const s of list) {
       out.push(`constexpr int ${s.name} = ${s.at};${s.struct ? `  // struct ${s.struct}` : ''}`);
       if (s.array) out.push(`constexpr int ${s.name}Length = ${s.length};`);
+      if (s.code) out.push(`using ${s.name}Code = codes::${s.code};  // read with read_code<${s.name}Code>(${s.name})`);
     }
     out.push(`}  // namespace ${family}`);
     out.push('');
@@ -152,6 +175,48 @@ export function typescript(layout) {
     'export const KERNEL_FUNCTIONS = [',
     ...Object.values(layout.families).map((f) => `  ${f.functions.map((fn) => `'${fn}'`).join(', ')},`),
     '] as const;',
+    '',
+    "/** Operation codes: each name's code (its index in the layout's list). */",
+    'export const CODES = {',
+    ...Object.entries(layout.codes).map(([name, list]) => `  ${name}: ${obj(list.map((c, i) => [c, i]))},`),
+    '} as const;',
+    '',
+    '/**',
+    ' * Each family\'s slots as the arguments of a call see them (a struct slot takes the struct\'s',
+    ' * fields, a code slot one of its list\'s codes), and `extent`: the slots it spans, from 0.',
+    ' */',
+    'export const FAMILIES = {',
+    ...Object.entries(slots).map(([family, list]) => {
+      const spec = (s) => obj([['at', s.at], ...(s.struct ? [['struct', `'${s.struct}'`]] : []), ...(s.code ? [['code', `'${s.code}'`]] : []), ...(s.array ? [['length', s.length]] : [])]);
+      const extent = Math.max(...list.map((s) => s.at + s.length));
+      return `  ${family}: { extent: ${extent}, slots: ${obj(list.map((s) => [s.name, spec(s)]))} },`;
+    }),
+    '} as const;',
+    '',
+    '/** The family (the layout) of each addon kernel function. */',
+    'export const KERNEL_FAMILY = {',
+    ...Object.entries(layout.families).flatMap(([family, f]) => f.functions.map((fn) => `  ${fn}: '${family}',`)),
+    '} as const;',
+    '',
+    'export type StructName = keyof typeof STRUCTS;',
+    'export type CodeList = keyof typeof CODES;',
+    'export type Family = keyof typeof FAMILIES;',
+    'export type KernelFunction = keyof typeof KERNEL_FAMILY;',
+    '/** A struct\'s values: every field. */',
+    'export type StructArgs<S extends StructName> = { readonly [F in keyof (typeof STRUCTS)[S]]: number };',
+    '/** One of a code list\'s codes. */',
+    'export type Code<C extends CodeList> = (typeof CODES)[C][keyof (typeof CODES)[C]];',
+    'type SlotValue<T> = T extends { struct: infer S extends StructName }',
+    '  ? StructArgs<S>',
+    '  : T extends { code: infer C extends CodeList }',
+    '    ? Code<C>',
+    '    : T extends { length: number }',
+    '      ? readonly number[]',
+    '      : number;',
+    '/** The arguments of a call of one family\'s kernels, by slot name. */',
+    'export type FamilyArgs<F extends Family> = { readonly [K in keyof (typeof FAMILIES)[F][\'slots\']]?: SlotValue<(typeof FAMILIES)[F][\'slots\'][K]> };',
+    '/** The arguments of a call of kernel function K. */',
+    'export type KernelArgs<K extends KernelFunction> = FamilyArgs<(typeof KERNEL_FAMILY)[K]>;',
   ];
   return `${out.join('\n')}\n`;
 }

@@ -29,7 +29,7 @@ struct Window {
   const float* at(int64_t ih, int64_t iw) const { return img + (ih * W + iw) * C; }
 };
 
-// For channels c0 .. c0 + 15: the window-order index of each lane's first maximum, -1 if none
+// For channels c0 .. c0 + kLanes - 1: the window-order index of each lane's first maximum, -1 if none
 // (NaN never wins), as TF.js's MaxPoolGrad picks it.
 inline vi window_argmax(const Window& w, int64_t c0) {
   vf best = vf{} - std::numeric_limits<float>::infinity();
@@ -60,6 +60,47 @@ inline int32_t window_argmax_one(const Window& w, int64_t c) {
   return arg;
 }
 
+// For kLanes channels of one full 2x2 window whose top-left pixel is at p (rows `row` floats
+// apart, pixels C apart): the window-order index of each lane's first maximum, as window_argmax
+// finds it, with the four pixels loaded once (the common case: every pooling of the CNNs).
+struct Window2x2 {
+  vf v[4];
+  vi arg;
+  Window2x2(const float* p, int64_t row, int64_t C) : v{load(p), load(p + C), load(p + row), load(p + row + C)} {
+    vf best = vf{} - std::numeric_limits<float>::infinity();
+    arg = vi{} - 1;
+    for (int k = 0; k < 4; k++) {
+      const vi gt = v[k] > best;
+      best = gt ? v[k] : best;
+      arg = gt ? (vi{} + k) : arg;
+    }
+  }
+  float* at(float* p, int k, int64_t row, int64_t C) const { return p + (k >> 1) * row + (k & 1) * C; }
+};
+
+// Whether each input row (column) lies in some window, when windows do not overlap; and whether any does not.
+struct WindowCover {
+  std::vector<char> row, col;
+  bool all = true;
+  explicit WindowCover(const PoolGeometry& g) : row(g.H), col(g.W) {
+    for (int64_t ih = 0; ih < g.H; ih++) all &= (row[ih] = g.row_in_window(ih));
+    for (int64_t iw = 0; iw < g.W; iw++) all &= (col[iw] = g.col_in_window(iw));
+  }
+  // Calls f(pixel index) for each pixel of an image outside every window.
+  template <typename F>
+  void for_each_outside(const PoolGeometry& g, F f) const {
+    if (all) return;
+    for (int64_t ih = 0; ih < g.H; ih++)
+      for (int64_t iw = 0; iw < g.W; iw++)
+        if (!row[ih] || !col[iw]) f(ih * g.W + iw);
+  }
+};
+
+// A full 2x2 window at output (oh, ow): inside the image, no dilation.
+inline bool full_2x2(const PoolGeometry& g, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+  return g.KH == 2 && g.KW == 2 && g.DH == 1 && g.DW == 1 && h1 - h0 == 2 && w1 - w0 == 2;
+}
+
 }  // namespace
 
 void max_pool_images(const PoolGeometry& g, const float* x, float* y) {
@@ -67,10 +108,25 @@ void max_pool_images(const PoolGeometry& g, const float* x, float* y) {
 #pragma omp parallel for schedule(static) if (rows * g.OW * C > 16384)
   for (int64_t r = 0; r < rows; r++) {
     const int64_t n = r / g.OH, oh = r % g.OH;
+    const bool rows_2x2 = g.KH == 2 && g.KW == 2 && g.DH == 1 && g.DW == 1 && oh * g.SH - g.padT >= 0 && oh * g.SH - g.padT + 2 <= g.H;
     for (int64_t ow = 0; ow < g.OW; ow++) {
       float* yp = y + (r * g.OW + ow) * C;
       int64_t c0 = 0;
-      // Sixteen channels at a time in a vector register, then the remainder.
+      const int64_t iw0 = ow * g.SW - g.padL;
+      if (rows_2x2 && iw0 >= 0 && iw0 + 2 <= g.W) {
+        // A full 2x2 window: the same maxima, in the same order, without the bounds checks.
+        const float* p = x + ((n * g.H + oh * g.SH - g.padT) * g.W + iw0) * C;
+        const int64_t row = g.W * C;
+        for (; c0 + kLanes <= C; c0 += kLanes) {
+          vf best = vf{} - std::numeric_limits<float>::infinity();
+          for (const float* q : {p, p + C, p + row, p + row + C}) {
+            const vf v = load(q + c0);
+            best = v > best ? v : best;
+          }
+          store(yp + c0, best);
+        }
+      }
+      // kLanes channels at a time in a vector register, then the remainder.
       for (; c0 + kLanes <= C; c0 += kLanes) {
         vf best = vf{} - std::numeric_limits<float>::infinity();
         for (int64_t kh = 0; kh < g.KH; kh++) {
@@ -106,36 +162,37 @@ namespace {
 void max_pool() {
   namespace arg = slots::maxPool;
   const PoolGeometry g = PoolGeometry::read(arg::geometry);
-  max_pool_images(g, heap_f32(P(arg::x), g.N * g.H * g.W * g.C), heap_f32(P(arg::y), g.N * g.OH * g.OW * g.C));
+  max_pool_images(g, heap_f32(P(arg::x), size_product({g.N, g.H, g.W, g.C})), heap_f32(P(arg::y), size_product({g.N, g.OH, g.OW, g.C})));
 }
 
 // Windows that do not overlap (stride >= window, no dilation: every pooling layer of the models):
 // each input pixel belongs to at most one window, so dx is written once, without a separate
 // zeroing pass and without scattered additions.
 void max_pool_grad_disjoint(const PoolGeometry& g, const float* dy, const float* x, float* dx) {
-  const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C;
+  const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C, row = g.W * C;
+  const WindowCover cover(g);
 #pragma omp parallel for schedule(static) if (g.N * image > 16384)
     for (int64_t n = 0; n < g.N; n++) {
       const float* xn = x + n * image;
       float* dxn = dx + n * image;
       const float* dyn = dy + n * out_image;
       // Pixels outside every window get no gradient.
-      for (int64_t ih = 0; ih < g.H; ih++) {
-        if (!g.row_in_window(ih)) {
-          std::memset(dxn + ih * g.W * C, 0, g.W * C * sizeof(float));
-          continue;
-        }
-        for (int64_t iw = 0; iw < g.W; iw++) {
-          if (!g.col_in_window(iw)) std::memset(dxn + (ih * g.W + iw) * C, 0, C * sizeof(float));
-        }
-      }
+      cover.for_each_outside(g, [&](int64_t pixel) { std::memset(dxn + pixel * C, 0, C * sizeof(float)); });
       for (int64_t oh = 0; oh < g.OH; oh++) {
         const int64_t h0 = g.row_start(oh), h1 = g.row_end(oh);
         for (int64_t ow = 0; ow < g.OW; ow++) {
           const int64_t w0 = g.col_start(ow), w1 = g.col_end(ow);
           const float* dyp = dyn + (oh * g.OW + ow) * C;
           int64_t c0 = 0;
-          // Sixteen channels at a time in vector registers, then the remainder.
+          if (full_2x2(g, h0, h1, w0, w1)) {
+            const int64_t at = (h0 * g.W + w0) * C;
+            for (; c0 + kLanes <= C; c0 += kLanes) {
+              const Window2x2 w(xn + at + c0, row, C);
+              const vf d = load(dyp + c0);
+              for (int k = 0; k < 4; k++) store(w.at(dxn + at + c0, k, row, C), w.arg == k ? d : vf{});
+            }
+          }
+          // kLanes channels at a time in vector registers, then the remainder.
           for (; c0 + kLanes <= C; c0 += kLanes) {
             const vi arg = window_argmax(Window{xn, g.W, C, h0, h1, w0, w1}, c0);
             const vf d = load(dyp + c0);
@@ -159,15 +216,15 @@ void max_pool_grad() {
   namespace arg = slots::maxPoolGrad;
   const PoolGeometry g = PoolGeometry::read(arg::geometry);
   if (g.SH >= g.KH && g.SW >= g.KW && g.DH == 1 && g.DW == 1) {
-    const int64_t image = g.H * g.W * g.C;
-    max_pool_grad_disjoint(g, heap_f32(P(arg::dy), g.N * g.OH * g.OW * g.C), heap_f32(P(arg::x), g.N * image),
-                           heap_f32(P(arg::dx), g.N * image));
+    const int64_t image = size_product({g.H, g.W, g.C});
+    max_pool_grad_disjoint(g, heap_f32(P(arg::dy), size_product({g.N, g.OH, g.OW, g.C})), heap_f32(P(arg::x), size_product({g.N, image})),
+                           heap_f32(P(arg::dx), size_product({g.N, image})));
     return;
   }
-  const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C;
-  const float* dy = heap_f32(P(arg::dy), g.N * out_image);
-  const float* x = heap_f32(P(arg::x), g.N * image);
-  float* dx = heap_f32(P(arg::dx), g.N * image);
+  const int64_t C = g.C, image = size_product({g.H, g.W, C}), out_image = size_product({g.OH, g.OW, C});
+  const float* dy = heap_f32(P(arg::dy), size_product({g.N, out_image}));
+  const float* x = heap_f32(P(arg::x), size_product({g.N, image}));
+  float* dx = heap_f32(P(arg::dx), size_product({g.N, image}));
 #pragma omp parallel if (g.N * image > 16384)
   {
     std::vector<float> best(C);
@@ -215,17 +272,26 @@ void max_pool_grad() {
 void pool_relu_grad_bias() {
   namespace arg = slots::poolReluGradBias;
   const PoolGeometry g = PoolGeometry::read(arg::geometry);
-  const int64_t C = g.C, image = g.H * g.W * C, out_image = g.OH * g.OW * C;
-  const float* dy = heap_f32(P(arg::dyPool), g.N * out_image);
-  const float* y = heap_f32(P(arg::y), g.N * image);
-  float* dx = heap_f32(P(arg::dyAct), g.N * image);
+  const int64_t C = g.C, image = size_product({g.H, g.W, C}), out_image = size_product({g.OH, g.OW, C});
+  const float* dy = heap_f32(P(arg::dyPool), size_product({g.N, out_image}));
+  const float* y = heap_f32(P(arg::y), size_product({g.N, image}));
+  float* dx = heap_f32(P(arg::dyAct), size_product({g.N, image}));
   float* bias = heap_f32_opt(P(arg::bias), C);
   const bool relu = PI(arg::relu) != 0;
   if (!(g.SH >= g.KH && g.SW >= g.KW && g.DH == 1 && g.DW == 1)) throw std::runtime_error("pool_relu_grad_bias: overlapping windows");
   const int threads = g.N * image > 16384 ? num_threads() : 1;
   std::vector<double> part(static_cast<size_t>(threads * C), 0.0);
   const float nan = std::numeric_limits<float>::quiet_NaN();
+  const int64_t row_floats = g.W * C;
+  const WindowCover cover(g);
   auto masked = [&](float v, float d) { return v != v ? v : ((!relu || v > 0.f) ? d : 0.f); };
+  // The gradient of one lane block of an output pixel's window: MaxPoolGrad's value, times
+  // step(y) (relu), NaN where y is NaN.
+  auto block = [&](vf v, vi arg, int k, vf d) {
+    vf o = arg == k ? d : vf{};
+    if (relu) o = v > 0.f ? o : vf{};
+    return v != v ? v : o;
+  };
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     const int t = omp_get_thread_num();
@@ -237,15 +303,11 @@ void pool_relu_grad_bias() {
       float* dxn = dx + n * image;
       const float* dyn = dy + n * out_image;
       // Pixels outside every window: no gradient (NaN where y is NaN).
-      for (int64_t ih = 0; ih < g.H; ih++) {
-        const bool row_in = g.row_in_window(ih);
-        for (int64_t iw = 0; iw < g.W; iw++) {
-          if (row_in && g.col_in_window(iw)) continue;
-          const float* yp = yn + (ih * g.W + iw) * C;
-          float* dp = dxn + (ih * g.W + iw) * C;
-          for (int64_t c = 0; c < C; c++) dp[c] = yp[c] != yp[c] ? nan : 0.f;
-        }
-      }
+      cover.for_each_outside(g, [&](int64_t pixel) {
+        const float* yp = yn + pixel * C;
+        float* dp = dxn + pixel * C;
+        for (int64_t c = 0; c < C; c++) dp[c] = yp[c] != yp[c] ? nan : 0.f;
+      });
       for (int64_t oh = 0; oh < g.OH; oh++) {
         const int64_t h0 = g.row_start(oh), h1 = g.row_end(oh);
         std::fill(row.begin(), row.end(), 0.f);
@@ -253,6 +315,21 @@ void pool_relu_grad_bias() {
           const int64_t w0 = g.col_start(ow), w1 = g.col_end(ow);
           const float* dyp = dyn + (oh * g.OW + ow) * C;
           int64_t c0 = 0;
+          if (full_2x2(g, h0, h1, w0, w1)) {
+            // The four pixels loaded once, the sum added in window order as below.
+            const int64_t at = (h0 * g.W + w0) * C;
+            for (; c0 + kLanes <= C; c0 += kLanes) {
+              const Window2x2 w(yn + at + c0, row_floats, C);
+              const vf d = load(dyp + c0);
+              vf sum = load(row.data() + c0);
+              for (int k = 0; k < 4; k++) {
+                const vf o = block(w.v[k], w.arg, k, d);
+                store(w.at(dxn + at + c0, k, row_floats, C), o);
+                sum += o;
+              }
+              store(row.data() + c0, sum);
+            }
+          }
           for (; c0 + kLanes <= C; c0 += kLanes) {
             const vi arg = window_argmax(Window{yn, g.W, C, h0, h1, w0, w1}, c0);
             const vf d = load(dyp + c0);
@@ -261,10 +338,7 @@ void pool_relu_grad_bias() {
             for (int64_t ih = h0; ih < h1; ih++)
               for (int64_t iw = w0; iw < w1; iw++, k++) {
                 const int64_t at = (ih * g.W + iw) * C + c0;
-                const vf v = load(yn + at);
-                vf o = arg == k ? d : vf{};
-                if (relu) o = v > 0.f ? o : vf{};
-                o = v != v ? v : o;
+                const vf o = block(load(yn + at), arg, k, d);
                 store(dxn + at, o);
                 sum += o;
               }

@@ -8,7 +8,7 @@
 //
 // Arguments: slots::randomFill (param-layout.json; filled by src/backend/native/kernels/training.ts):
 // the state words s0 s1 s2 and the carry as integers (s * 2^32), and by mode (codes shared with
-// RANDOM_MODE in src/backend/native/params.ts):
+// param-layout.json's codes.randomMode):
 //   uniform:           out = min + range * u               (tf.randomUniform; minOrKeep is min)
 //   dropoutMultiplier: out = floor(u + keep) / keep        (tf.dropout's multiplier; minOrKeep is keep)
 //   dropout:           out = x * floor(u + keep) / keep    (tf.dropout itself)
@@ -23,7 +23,8 @@
 namespace fcnn {
 namespace {
 
-enum RandomMode { M_UNIFORM = 0, M_DROPOUT_MULTIPLIER = 1, M_DROPOUT = 2, M_DROPOUT_WITH_BITS = 3, M_APPLY_BITS = 4 };
+// Modes (param-layout.json's "codes").
+using M = codes::randomMode;
 
 struct Alea {
   uint64_t c, s0, s1, s2;
@@ -56,18 +57,23 @@ void apply_bits(const float* x, const uint32_t* bits, float* out, int64_t n, flo
 
 void random_fill() {
   namespace arg = slots::randomFill;
-  const int64_t n = PI(arg::count);
-  const int mode = static_cast<int>(PI(arg::mode));
+  const int64_t n = PN(arg::count);
+  const int mode = read_code<arg::modeCode>(arg::mode);
   float* out = heap_f32(P(arg::out), n);
-  if (mode < M_UNIFORM || mode > M_APPLY_BITS) throw std::runtime_error("randomFill: unknown mode");
-  const float* x = mode >= M_DROPOUT ? heap_f32(P(arg::x), n) : nullptr;
-  uint32_t* bits = mode >= M_DROPOUT_WITH_BITS ? heap_u32(P(arg::bits), (n + 31) / 32) : nullptr;
-  if (mode == M_APPLY_BITS) {
+  const float* x = mode >= M::dropout ? heap_f32(P(arg::x), n) : nullptr;
+  uint32_t* bits = mode >= M::dropoutWithBits ? heap_u32(P(arg::bits), (n + 31) / 32) : nullptr;
+  if (mode == M::applyBits) {
     apply_bits(x, bits, out, n, 1.0f / static_cast<float>(P(arg::minOrKeep)));
     return;
   }
-  Alea g{static_cast<uint64_t>(PI(arg::carry)), static_cast<uint64_t>(PI(arg::s0)), static_cast<uint64_t>(PI(arg::s1)),
-         static_cast<uint64_t>(PI(arg::s2))};
+  // Alea's state: three 32-bit words, and a carry below its multiplier.
+  const auto word = [](int k, int64_t limit) {
+    const int64_t v = PI(k);
+    if (v < 0 || v >= limit) throw std::runtime_error("randomFill: generator state out of range");
+    return static_cast<uint64_t>(v);
+  };
+  constexpr int64_t kWord = int64_t{1} << 32;
+  Alea g{word(arg::carry, 2091640), word(arg::s0, kWord), word(arg::s1, kWord), word(arg::s2, kWord)};
   // The generator is sequential; the arithmetic on its numbers runs in a second, vectorised loop
   // (a data-dependent branch per value would cost more than generating it).
   constexpr int64_t kBlock = 2048;
@@ -79,15 +85,15 @@ void random_fill() {
     const int64_t len = std::min(kBlock, n - i0);
     g.fill(u, len);
     float* o = out + i0;
-    if (mode == M_UNIFORM) {
+    if (mode == M::uniform) {
       for (int64_t i = 0; i < len; i++) o[i] = static_cast<float>(lo + range * u[i]);
-    } else if (mode == M_DROPOUT_MULTIPLIER) {
+    } else if (mode == M::dropoutMultiplier) {
       // TF.js stores u in a Float32Array, then adds keep in float32; floor(t) != 0 exactly when t >= 1.
       for (int64_t i = 0; i < len; i++) o[i] = (static_cast<float>(u[i]) + keep) >= 1.0f ? kept : 0.0f;
-    } else if (mode == M_DROPOUT) {
+    } else if (mode == M::dropout) {
       const float* xi = x + i0;
       for (int64_t i = 0; i < len; i++) o[i] = xi[i] * ((static_cast<float>(u[i]) + keep) >= 1.0f ? kept : 0.0f);
-    } else {  // M_DROPOUT_WITH_BITS
+    } else {  // M::dropoutWithBits
       const float* xi = x + i0;
       uint32_t* wb = bits + i0 / 32;  // blocks start at multiples of 32
       for (int64_t w = 0; w < (len + 31) / 32; w++) {

@@ -3,8 +3,8 @@
 // ([N*H*W, C] -> [C]), batch-norm moments and the loss's per-row sums.
 // Sums accumulate in double, as TF.js's reference backend does (a JavaScript number).
 //
-// Arguments: slots::reduce (param-layout.json; filled by src/backend/native/kernels/reduce.ts; op
-// codes in src/backend/native/params.ts).
+// Arguments: slots::reduce (param-layout.json, with the op codes; filled by
+// src/backend/native/kernels/reduce.ts).
 #include <algorithm>
 #include <vector>
 
@@ -13,13 +13,14 @@
 namespace fcnn {
 namespace {
 
-enum ReduceOp { R_SUM, R_MEAN, R_MAX, R_MIN };
+// Operation codes (param-layout.json's "codes").
+using R = codes::reduce;
 
 template <int OP>
 inline void combine(double& acc, float v) {
-  if constexpr (OP == R_SUM || OP == R_MEAN) acc += v;
-  if constexpr (OP == R_MAX) { if (v > acc || v != v) acc = (acc != acc) ? acc : v; }
-  if constexpr (OP == R_MIN) { if (v < acc || v != v) acc = (acc != acc) ? acc : v; }
+  if constexpr (OP == R::Sum || OP == R::Mean) acc += v;
+  if constexpr (OP == R::Max) { if (v > acc || v != v) acc = (acc != acc) ? acc : v; }
+  if constexpr (OP == R::Min) { if (v < acc || v != v) acc = (acc != acc) ? acc : v; }
 }
 
 template <int OP>
@@ -36,7 +37,7 @@ void reduce_loop(const float* x, float* y, int64_t O, int64_t R, int64_t I) {
     double* acc = part.data() + it * I;
     const float* base = x + o * R * I;
     if (I == 1) {
-      if constexpr (OP == R_SUM || OP == R_MEAN) {
+      if constexpr (OP == R::Sum || OP == R::Mean) {
         // Four independent sums let the compiler vectorise.
         double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         int64_t r = r0;
@@ -54,7 +55,7 @@ void reduce_loop(const float* x, float* y, int64_t O, int64_t R, int64_t I) {
         acc[0] = a;
       }
     } else {
-      if constexpr (OP == R_SUM || OP == R_MEAN) {
+      if constexpr (OP == R::Sum || OP == R::Mean) {
         std::fill(acc, acc + I, 0.0);
         for (int64_t r = r0; r < r1; r++) {
           const float* row = base + r * I;
@@ -74,10 +75,10 @@ void reduce_loop(const float* x, float* y, int64_t O, int64_t R, int64_t I) {
       double a = part[(o * splits) * I + i];
       for (int64_t s = 1; s < splits; s++) {
         const double v = part[(o * splits + s) * I + i];
-        if constexpr (OP == R_SUM || OP == R_MEAN) a += v;
+        if constexpr (OP == R::Sum || OP == R::Mean) a += v;
         else combine<OP>(a, static_cast<float>(v));
       }
-      if constexpr (OP == R_MEAN) a /= static_cast<double>(R);
+      if constexpr (OP == R::Mean) a /= static_cast<double>(R);
       y[o * I + i] = static_cast<float>(a);
     }
   }
@@ -85,16 +86,16 @@ void reduce_loop(const float* x, float* y, int64_t O, int64_t R, int64_t I) {
 
 void reduce_kernel() {
   namespace arg = slots::reduce;
-  const int op = static_cast<int>(PI(arg::op));
-  const int64_t O = PI(arg::outer), R = PI(arg::reduced), I = PI(arg::inner);
-  if (R < 1) throw std::runtime_error("reduce: empty reduction");
-  const float* x = heap_f32(P(arg::x), O * R * I);
-  float* y = heap_f32(P(arg::y), O * I);
+  const int op = read_code<arg::opCode>(arg::op);
+  const int64_t O = PN(arg::outer), Rn = PN(arg::reduced), I = PN(arg::inner);
+  if (Rn < 1) throw std::runtime_error("reduce: empty reduction");
+  const float* x = heap_f32(P(arg::x), size_product({O, Rn, I}));
+  float* y = heap_f32(P(arg::y), size_product({O, I}));
   switch (op) {
-    case R_SUM: reduce_loop<R_SUM>(x, y, O, R, I); break;
-    case R_MEAN: reduce_loop<R_MEAN>(x, y, O, R, I); break;
-    case R_MAX: reduce_loop<R_MAX>(x, y, O, R, I); break;
-    case R_MIN: reduce_loop<R_MIN>(x, y, O, R, I); break;
+    case R::Sum: reduce_loop<R::Sum>(x, y, O, Rn, I); break;
+    case R::Mean: reduce_loop<R::Mean>(x, y, O, Rn, I); break;
+    case R::Max: reduce_loop<R::Max>(x, y, O, Rn, I); break;
+    case R::Min: reduce_loop<R::Min>(x, y, O, Rn, I); break;
     default: throw std::runtime_error("unknown reduce op");
   }
 }

@@ -41,7 +41,7 @@ export async function initBackend(requested?: BackendName, opts: BackendOptions 
 
   if (wanted === 'cpu') {
     await tf.setBackend('cpu');
-    current = { name: 'cpu', description: 'cpu (tfjs pure JavaScript reference; slow)' };
+    current = { name: 'cpu', description: 'cpu (tfjs pure JavaScript reference; slow)', threads: 1 };
     return current;
   }
   if (wanted === undefined || wanted === 'native') {
@@ -66,5 +66,5 @@ export function currentBackend(): BackendInfo | null {
 }
 
 /** Per TF.js kernel, its runs, wasm hand-overs and time on the native backend so far (null before it starts). */
-export { nativeKernelRuns } from './native/index.js';
+export { nativeKernelRuns, nativePeak } from './native/index.js';
 export type { KernelRuns } from './native/context.js';

@@ -6,6 +6,8 @@ export interface BackendInfo {
   name: BackendName;
   /** One human line: what computes, e.g. "wasm (SIMD, 1 thread)" or "native (oneDNN 2.6.3, 2 threads)". */
   description: string;
+  /** Threads its kernels run on (1 when not given). */
+  threads?: number;
   /** Set when the requested or preferred backend could not be used, and why. */
   fallbackReason?: string;
 }

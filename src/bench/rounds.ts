@@ -18,6 +18,8 @@ export function combineThroughput(rounds: readonly Throughput[]): Throughput {
     trainImgPerS: median(rounds.map((r) => r.trainImgPerS)),
     inferImgPerS: median(rounds.map((r) => r.inferImgPerS)),
     stepMs: median(rounds.map((r) => r.stepMs)),
+    trainFlopsPerImage: rounds[0].trainFlopsPerImage,
+    inferFlopsPerImage: rounds[0].inferFlopsPerImage,
     peakRssMb: rounds[0].peakRssMb,
   };
 }

@@ -3,7 +3,8 @@
  * measured in the same run when it is installed. With several rounds, our backends and PyTorch
  * alternate and the medians are reported (single rounds move by a fifth on a shared host).
  */
-import { initBackend, nativeKernelRuns, type BackendName, type KernelRuns } from '../backend/index.js';
+import { availableParallelism } from 'node:os';
+import { initBackend, nativeKernelRuns, nativePeak, type BackendName, type KernelRuns } from '../backend/index.js';
 import { loadFashionMnist, toExamples } from '../data/index.js';
 import { requireModelSpec } from '../models/build.js';
 import { applyModelOptions } from '../models/registry.js';
@@ -33,6 +34,11 @@ export interface BenchRow extends Partial<Throughput> {
   model: string;
   backend: string;
   description?: string;
+  /** Threads the backend computes on. */
+  threads?: number;
+  /** Training and inference FLOP/s as a share of the machine's peak at the backend's threads (0.5 = 50%). */
+  trainPeakShare?: number;
+  inferPeakShare?: number;
   error?: string;
   /** Each round's measurement, when there were several. */
   rounds?: Throughput[];
@@ -42,9 +48,44 @@ export interface BenchRow extends Partial<Throughput> {
   profile?: KernelProfile;
 }
 
+/** The machine's float32 peak (an FMA loop in the native addon): the best of the rounds' measurements. */
+export interface PeakReport {
+  /** Floats per vector of the instruction set it ran (that of oneDNN's kernels). */
+  lanes: number;
+  /** GFLOP/s by thread count. */
+  gflops: Record<number, number>;
+}
+
 export interface BenchReport {
   rows: BenchRow[];
   torch: Record<string, TorchResult | { error: string }>;
+  /** Null when the native addon, which measures it, is unavailable. */
+  peak: PeakReport | null;
+  /** Per model measured with PyTorch, its share of the peak at PyTorch's threads. */
+  torchPeakShare?: Record<string, { train: number; infer: number }>;
+}
+
+/** FMA-loop time per thread count and round (the best of each's runs is kept). */
+const PEAK_MS = 300;
+
+/** Measures the peak on 1 .. every core's threads, keeping the best of this and earlier rounds. */
+function measurePeak(previous: PeakReport | null): PeakReport | null {
+  let peak = previous;
+  for (let threads = 1; threads <= availableParallelism(); threads++) {
+    const m = nativePeak(threads, PEAK_MS);
+    if (!m) return previous;
+    peak ??= { lanes: m.lanes, gflops: {} };
+    peak.gflops[threads] = Math.max(peak.gflops[threads] ?? 0, m.gflops);
+  }
+  return peak;
+}
+
+/** FLOP/s over the peak at `threads` (or at the most threads measured, when more are asked). */
+function peakShare(peak: PeakReport | null, threads: number | undefined, imgPerS?: number, flopsPerImage?: number): number | undefined {
+  if (!peak || imgPerS === undefined || flopsPerImage === undefined) return undefined;
+  const measured = Object.keys(peak.gflops).map(Number);
+  const gflops = peak.gflops[Math.min(threads ?? 1, Math.max(...measured))];
+  return gflops ? (imgPerS * flopsPerImage) / (gflops * 1e9) : undefined;
 }
 
 export const formatRate = (n?: number) => (n === undefined ? '—' : Math.round(n).toLocaleString('en'));
@@ -67,26 +108,32 @@ export async function benchModels(opts: BenchOptions): Promise<BenchReport> {
     for (const [m, s] of scripts) if (s === null) say(`PyTorch reference skipped for ${m}: no reference script for it (--torch-script ${m}=FILE)`);
   }
   const ours = new Map<string, BenchRow & { measured: Throughput[] }>();
+  let peak: PeakReport | null = null;
   const torchRounds = new Map<string, TorchResult[]>();
   const torchErrors: Record<string, { error: string }> = {};
   for (let round = 1; round <= opts.rounds; round++) {
     if (opts.rounds > 1) say(`round ${round} of ${opts.rounds}`);
     for (const b of opts.backends) {
       let description: string;
+      let threads: number;
       try {
-        description = (await initBackend(b)).description;
+        ({ description, threads = 1 } = await initBackend(b));
       } catch (e) {
         if (round === 1) say(`${b}: unavailable (${errorMessage(e)})`);
         for (const s of specs) ours.set(`${b}/${s.name}`, { model: s.name, backend: b, error: errorMessage(e), measured: [] });
         continue;
       }
       say(`backend: ${description}`);
+      if (b === 'native') {
+        peak = measurePeak(peak);
+        if (peak) say(`  peak (float32 FMA loop, ${peak.lanes} floats per vector): ${peakLine(peak)}`);
+      }
       for (const spec of specs) {
         const profiler = opts.profile && b === 'native' && round === 1 ? new StepProfiler(opts.steps) : undefined;
         const t = await measureThroughput(spec, train.x, train.y, { ...DEFAULT_THROUGHPUT, trainSteps: opts.steps }, profiler);
         say(`  ${spec.name}: train ${formatRate(t.trainImgPerS)} img/s, inference ${formatRate(t.inferImgPerS)} img/s, peak RSS ${Math.round(t.peakRssMb)} MB`);
         const key = `${b}/${spec.name}`;
-        const row = ours.get(key) ?? { model: spec.name, backend: b, description, measured: [] };
+        const row = ours.get(key) ?? { model: spec.name, backend: b, description, threads, measured: [] };
         row.measured.push(t);
         if (profiler) row.profile = profiler.result();
         ours.set(key, row);
@@ -111,9 +158,24 @@ export async function benchModels(opts: BenchOptions): Promise<BenchReport> {
   const rows = [...ours.values()].map(({ measured, ...row }): BenchRow => {
     const combined: BenchRow = measured.length === 0 ? row : { ...row, ...combineThroughput(measured), ...(measured.length > 1 ? { rounds: measured } : {}) };
     const t = torch[row.model] as TorchResult | undefined;
-    return { ...combined, trainVsTorch: ratio(combined.trainImgPerS, t?.train_img_per_s), inferVsTorch: ratio(combined.inferImgPerS, t?.infer_img_per_s) };
+    return {
+      ...combined,
+      trainVsTorch: ratio(combined.trainImgPerS, t?.train_img_per_s),
+      inferVsTorch: ratio(combined.inferImgPerS, t?.infer_img_per_s),
+      trainPeakShare: peakShare(peak, combined.threads, combined.trainImgPerS, combined.trainFlopsPerImage),
+      inferPeakShare: peakShare(peak, combined.threads, combined.inferImgPerS, combined.inferFlopsPerImage),
+    };
   });
-  return { rows, torch };
+  // PyTorch runs the same network (layer for layer), so it has our FLOPs per image.
+  const torchPeakShare: Record<string, { train: number; infer: number }> = {};
+  for (const [m, t] of Object.entries(torch)) {
+    const flops = rows.find((r) => r.model === m && r.trainFlopsPerImage !== undefined);
+    if ('error' in t || !flops) continue;
+    const train = peakShare(peak, t.threads, t.train_img_per_s, flops.trainFlopsPerImage);
+    const infer = peakShare(peak, t.threads, t.infer_img_per_s, flops.inferFlopsPerImage);
+    if (train !== undefined && infer !== undefined) torchPeakShare[m] = { train, infer };
+  }
+  return { rows, torch, peak, torchPeakShare };
 }
 
 /** Snapshots of the native kernel accounting around the timed steps. */
@@ -140,18 +202,45 @@ class StepProfiler implements TimedStepsHooks {
   }
 }
 
-/** The report as a Markdown table, PyTorch's rows last; then the profiles, if any. */
+/** "1 thread 117 GFLOP/s, 2 threads 235 GFLOP/s" */
+export function peakLine(peak: PeakReport): string {
+  return Object.entries(peak.gflops)
+    .map(([t, g]) => `${t} thread${t === '1' ? '' : 's'} ${Math.round(g)} GFLOP/s`)
+    .join(', ');
+}
+
+const mflop = (n?: number) => (n === undefined ? '—' : (n / 1e6).toFixed(n < 1e7 ? 2 : 1));
+const share = (v?: number) => (v === undefined ? '—' : `${(100 * v).toFixed(v < 0.1 ? 1 : 0)}%`);
+
+/** The report as a Markdown table, PyTorch's rows last; then the peak, and the profiles, if any. */
 export function benchMarkdown(report: BenchReport): string {
-  const lines = ['| model | backend | train img/s | vs PyTorch | inference img/s | vs PyTorch | peak RSS MB |', '|---|---|---|---|---|---|---|'];
+  const lines = [
+    '| model | backend | train img/s | vs PyTorch | inference img/s | vs PyTorch | MFLOP/image train / inference | share of peak train / inference | peak RSS MB |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
   const x = (v?: number) => (v === undefined ? '—' : `${v.toFixed(2)}x`);
   for (const r of report.rows) {
-    if (r.error) lines.push(`| ${r.model} | ${r.backend} | unavailable | | | | |`);
-    else lines.push(`| ${r.model} | ${r.backend} | ${formatRate(r.trainImgPerS)} | ${x(r.trainVsTorch)} | ${formatRate(r.inferImgPerS)} | ${x(r.inferVsTorch)} | ${formatRate(r.peakRssMb)} |`);
+    if (r.error) lines.push(`| ${r.model} | ${r.backend} | unavailable | | | | | | |`);
+    else {
+      lines.push(
+        `| ${r.model} | ${r.backend} | ${formatRate(r.trainImgPerS)} | ${x(r.trainVsTorch)} | ${formatRate(r.inferImgPerS)} | ${x(r.inferVsTorch)} | ` +
+          `${mflop(r.trainFlopsPerImage)} / ${mflop(r.inferFlopsPerImage)} | ${share(r.trainPeakShare)} / ${share(r.inferPeakShare)} | ${formatRate(r.peakRssMb)} |`,
+      );
+    }
   }
   for (const [m, t] of Object.entries(report.torch)) {
-    if ('error' in t) lines.push(`| ${m} | pytorch | error: ${t.error} | | | | |`);
-    else lines.push(`| ${m} | ${t.framework} (${t.threads} threads) | ${formatRate(t.train_img_per_s)} | 1.00x | ${formatRate(t.infer_img_per_s)} | 1.00x | |`);
+    if ('error' in t) lines.push(`| ${m} | pytorch | error: ${t.error} | | | | | | |`);
+    else {
+      const s = report.torchPeakShare?.[m];
+      lines.push(`| ${m} | ${t.framework} (${t.threads} threads) | ${formatRate(t.train_img_per_s)} | 1.00x | ${formatRate(t.infer_img_per_s)} | 1.00x | | ${share(s?.train)} / ${share(s?.infer)} | |`);
+    }
   }
+  lines.push(
+    '',
+    report.peak
+      ? `Peak: a float32 FMA loop in the native addon (${report.peak.lanes} floats per vector): ${peakLine(report.peak)}. FLOPs count the convolutions' and dense layers' multiply-adds (2 each); a share is of the peak at the backend's threads.`
+      : 'Peak: not measured (the native addon, which measures it, is unavailable).',
+  );
   for (const r of report.rows) if (r.profile) lines.push('', profileMarkdown(`${r.model} on ${r.backend}, training`, r.profile));
   return lines.join('\n');
 }

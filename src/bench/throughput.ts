@@ -11,6 +11,7 @@ import { formatShape, shapeSize } from '../models/shape.js';
 import type { ModelSpec } from '../models/spec.js';
 import { UserError } from '../util/errors.js';
 import { Rng, withSeededMathRandom } from '../util/rng.js';
+import { modelFlops } from './flops.js';
 import { median } from './median.js';
 
 export interface ThroughputOptions {
@@ -27,6 +28,9 @@ export interface Throughput {
   trainImgPerS: number;
   inferImgPerS: number;
   stepMs: number;
+  /** FLOPs per image of a training step and of inference, counted from the model's layers (./flops.ts). */
+  trainFlopsPerImage: number;
+  inferFlopsPerImage: number;
   /** Peak resident memory of the process seen during the measurement, MB. */
   peakRssMb: number;
 }
@@ -41,6 +45,7 @@ export async function measureThroughput(spec: ModelSpec, images: Float32Array, l
   const rng = new Rng('bench');
   return withSeededMathRandom(rng, async () => {
     const model = await buildModel(spec);
+    const flops = modelFlops(model);
     const optimizer = compileForTraining(model, { optimizer: DEFAULT_OPTIMIZER, lr: 0.001, labelSmoothing: 0 });
     const size = shapeSize(spec.input);
     const available = labels.length;
@@ -83,6 +88,8 @@ export async function measureThroughput(spec: ModelSpec, images: Float32Array, l
       trainImgPerS: (o.batchSize * 1000) / step,
       inferImgPerS: (o.inferBatch * 1000) / median(inferTimes),
       stepMs: step,
+      trainFlopsPerImage: flops.training,
+      inferFlopsPerImage: flops.inference,
       peakRssMb: peak / 2 ** 20,
     };
   });

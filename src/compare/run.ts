@@ -5,13 +5,18 @@
  */
 import path from 'node:path';
 import { initBackend, type BackendName } from '../backend/index.js';
-import { loadFashionMnist } from '../data/index.js';
+import { loadFashionMnist, splitSizes } from '../data/index.js';
 import { requireModelSpec } from '../models/build.js';
 import { unavailableReason } from '../models/describe.js';
 import { applyModelOptions, type ModelOptions } from '../models/registry.js';
 import { hasRunConfig, type AugmentConfig, type TrainHyperParams } from '../runs/index.js';
+import type { FashionMnist } from '../data/types.js';
 import { trainRun } from '../train/run.js';
+import { stepsPerEpoch } from '../train/trainer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { measureModelCost } from './calibrate.js';
+import { CompareEta, type ModelPlan } from './eta.js';
+import { CompareProgress } from './progress.js';
 import { compareMarkdown, compareRow, type CompareReport } from './table.js';
 
 export interface CompareOptions {
@@ -51,26 +56,63 @@ export async function compareModels(opts: CompareOptions): Promise<CompareOutcom
     rows: [],
     skipped: [],
   };
-  for (const spec of specs) {
+  const protocolOf = (name: string) => opts.protocolFor?.(name) ?? { hyper, augmentation: opts.augmentation };
+  const modelOptionsOf = (spec: (typeof specs)[number]) => (spec.kind === 'transfer' ? (opts.modelOptions ?? {}) : {});
+  const unavailable = await Promise.all(specs.map((spec) => unavailableReason(applyModelOptions(spec, modelOptionsOf(spec)))));
+  const progress = await planProgress(specs.filter((_, i) => !unavailable[i]), protocolOf, modelOptionsOf, data.train, log);
+  let planIndex = 0;
+  for (const [i, spec] of specs.entries()) {
     const runDir = path.join(opts.out, spec.name);
     const resume = await hasRunConfig(runDir);
-    const modelOptions = spec.kind === 'transfer' ? (opts.modelOptions ?? {}) : {};
-    const reason = await unavailableReason(applyModelOptions(spec, modelOptions));
+    const modelOptions = modelOptionsOf(spec);
+    const reason = unavailable[i];
     if (reason) {
       // One line on how to get what is missing, and the comparison goes on with the other models.
       log(`\n== ${spec.name}: skipped, ${reason}`);
       report.skipped!.push({ model: spec.name, reason });
       continue;
     }
+    const index = planIndex++;
     log(`\n== ${spec.name}: ${spec.title}${resume ? ' (resuming)' : ''}`);
-    const protocol = opts.protocolFor?.(spec.name) ?? { hyper, augmentation: opts.augmentation };
+    progress.modelStart(index);
+    const protocol = protocolOf(spec.name);
     // A run already in `out` is resumed only if it was started with this same protocol.
     const requested = { model: spec.name, modelOptions, hyper: protocol.hyper, augmentation: protocol.augmentation };
-    const s = await trainRun({ model: spec.name, modelOptions, hyper: protocol.hyper, augmentation: protocol.augmentation, runDir, resume, requested, data, backend: opts.backend, pictures: opts.pictures, log });
+    const s = await trainRun({
+      model: spec.name, modelOptions, hyper: protocol.hyper, augmentation: protocol.augmentation, runDir, resume, requested, data,
+      backend: opts.backend, pictures: opts.pictures, log, callbacks: [progress.callbackFor(index)],
+    });
+    progress.modelEnd(index, true);
     report.rows.push(compareRow(spec.name, runDir, s.config.params.total, s.history, s.eval, spec.article ?? null));
     await writeJsonAtomic(files.json, report);
   }
   const markdown = compareMarkdown(report);
   await writeFileAtomic(files.markdown, markdown);
   return { report, markdown, files };
+}
+
+/**
+ * The overall progress display, with each model priced for the ETA: a few timed steps of each
+ * (transfer models, which train on cached features, are priced by their first epochs instead).
+ */
+async function planProgress(
+  specs: ReturnType<typeof requireModelSpec>[],
+  protocolOf: (model: string) => { hyper: TrainHyperParams; augmentation: AugmentConfig },
+  modelOptionsOf: (spec: ReturnType<typeof requireModelSpec>) => ModelOptions,
+  images: FashionMnist['train'],
+  log: (line: string) => void,
+): Promise<CompareProgress> {
+  if (specs.some((s) => s.kind !== 'transfer')) log('compare: timing a few training steps of each model, for the time estimate');
+  const plans: ModelPlan[] = [];
+  for (const spec of specs) {
+    const { hyper: h } = protocolOf(spec.name);
+    const sizes = splitSizes(images.count, h.valSplit, h.limit);
+    const phase = (p: 'base' | 'augment', epochs: number) => {
+      const steps = stepsPerEpoch(p, sizes.train, h.batchSize);
+      return { phase: p, epochs, stepsPerEpoch: steps, imagesPerEpoch: p === 'base' ? sizes.train : steps * h.batchSize };
+    };
+    const cost = spec.kind === 'transfer' ? null : await measureModelCost(applyModelOptions(spec, modelOptionsOf(spec)), h, images);
+    plans.push({ model: spec.name, phases: [phase('base', h.epochs), phase('augment', h.augEpochs)].filter((p) => p.epochs > 0), valImages: sizes.val, cost });
+  }
+  return new CompareProgress(new CompareEta(plans), log);
 }

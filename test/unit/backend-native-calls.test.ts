@@ -49,7 +49,7 @@ function layerCounts(model: tfl.LayersModel) {
  */
 const LAYER_KERNELS = [
   'Conv2D', 'FusedConv2D', 'FashionCnnConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'FashionCnnReluGradBias',
-  'MaxPool', 'MaxPoolGrad', 'Add', 'AddN',
+  'MaxPool', 'MaxPoolGrad', 'FashionCnnPoolReluGradBias', 'FashionCnnConvPoolFilterGrad', 'Add', 'AddN',
   'FashionCnnBatchNorm', 'FashionCnnBatchNormTraining', 'FashionCnnMoments', 'FashionCnnBatchNormGradStats', 'FashionCnnBatchNormTrainingGradX',
   'MatMul', 'BatchMatMul', '_FusedMatMul', 'FashionCnnMatMul', 'FashionCnnAdamUpdate',
 ] as const;
@@ -120,12 +120,13 @@ describe('every registered model trains and predicts on the addon', { skip }, ()
       assert.ok(Number.isFinite(loss as number), `loss ${String(loss)}`);
       atLeast(train, ['conv2d', 'conv2dPool'], c.conv, 'training, convolution forward');
       atLeast(train, ['conv2dBackpropInput'], c.conv - c.convOnInput, 'training, convolution input gradient');
-      atLeast(train, ['conv2dBackpropFilter'], c.conv, 'training, convolution filter gradient');
+      // A first layer followed by a pooling gets its filter gradient from the pooled gradient (convPoolFilterGrad).
+      atLeast(train, ['conv2dBackpropFilter', 'convPoolFilterGrad'], c.conv, 'training, convolution filter gradient');
       // Bias and ReLU gradients of each convolution layer come from the fused training path.
-      atLeast(train, ['reluGradBias', 'poolReluGradBias'], c.convWithBiasOrRelu, 'training, fused activation and bias gradients');
+      atLeast(train, ['reluGradBias', 'poolReluGradBias', 'convPoolFilterGrad'], c.convWithBiasOrRelu, 'training, fused activation and bias gradients');
       atLeast(train, ['matmul'], 3 * c.dense - (c.firstIsConv ? 0 : 1), 'training, dense forward and gradients');
       atLeast(train, ['maxPool', 'conv2dPool'], c.pool, 'training, max pooling');
-      atLeast(train, ['maxPoolGrad', 'poolReluGradBias'], c.pool, 'training, max-pooling gradient');
+      atLeast(train, ['maxPoolGrad', 'poolReluGradBias', 'convPoolFilterGrad'], c.pool, 'training, max-pooling gradient');
       for (const kernel of ['batchNorm', 'moments', 'batchNormGradStats', 'batchNormTrainingGradX'] as const) {
         atLeast(train, [kernel], c.bn, `training, batch norm (${kernel})`);
       }

@@ -93,6 +93,30 @@ describe('fused layers on the native training path', { skip }, () => {
     tf.dispose([x, f, y]);
   });
 
+  for (const [name, pad, activation] of [['valid, relu (cnn1, cnn3)', 'valid', 'relu'], ['same padding, linear', 'same', 'linear']] as const) {
+    it(`a first layer (3x3 conv of one channel, ${name}, 2x2 max pool): filter and bias gradients straight from the pooled gradient`, async () => {
+      const C = 32;
+      const x = randomInput(rng, [5, 28, 28, 1], 0, 1);
+      const out = pad === 'valid' ? 13 : 14;
+      const inputs = [x, randomInput(rng, [3, 3, 1, C]), randomInput(rng, [C], -0.2, 0.2), randomInput(rng, [5, out, out, C])];
+      // The images are no argument of the gradient: as when a model trains on them.
+      const grads = (xs: tf.Tensor, f: tf.Tensor, b: tf.Tensor, w: tf.Tensor) =>
+        tf.grads((c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(core.fused.conv2d({ x: xs as T4, filter: c as T4, bias: d, strides: 1, pad, activation }), 2, 2, 'valid'), w)))([f, b]);
+      const { calls } = await countNativeCalls(() => runOn('native', inputs, grads));
+      assert.equal(calls.convPoolFilterGrad, 1, JSON.stringify(calls));
+      for (const skipped of ['poolReluGradBias', 'conv2dBackpropFilter', 'conv2dBackpropInput', 'maxPoolGrad'] as const) assert.equal(calls[skipped] ?? 0, 0, `${skipped} ran`);
+      await checkAgainstCpu(`first layer ${name}`, inputs, grads, 'convPoolFilterGrad');
+    });
+  }
+
+  it('a first layer whose input gradient is asked for after all gets it by the general path, and the same filter gradient', async () => {
+    const C = 16;
+    const inputs = [randomInput(rng, [3, 12, 12, 1]), randomInput(rng, [3, 3, 1, C]), randomInput(rng, [C], -0.2, 0.2), randomInput(rng, [3, 5, 5, C])];
+    const grads = (xs: tf.Tensor, f: tf.Tensor, b: tf.Tensor, w: tf.Tensor) =>
+      tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(core.fused.conv2d({ x: a as T4, filter: c as T4, bias: d, strides: 1, pad: 'valid', activation: 'relu' }), 2, 2, 'valid'), w)))([xs, f, b]);
+    await checkAgainstCpu('first layer with input gradient', inputs, grads, ['convPoolFilterGrad', 'poolReluGradBias', 'conv2dBackpropInput']);
+  });
+
   it('the input gradient of a first layer is not computed', async () => {
     const { calls } = await countNativeCalls(() =>
       runOn('native', [randomInput(rng, [4, 12, 12, 1]), randomInput(rng, [3, 3, 1, 8]), randomInput(rng, [8])], (x, f, b) =>

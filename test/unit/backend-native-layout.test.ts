@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadAddon } from '../../src/backend/native/addon.js';
-import { PARAM_LAYOUT_FINGERPRINT, SLOTS, STRUCTS } from '../../src/backend/native/param-layout.js';
+import { CODES, PARAM_LAYOUT_FINGERPRINT, SLOTS, STRUCTS } from '../../src/backend/native/param-layout.js';
 import { EXPECTED, preflight } from '../../src/backend/native/preflight.js';
 import { fakePreflightSubject } from '../helpers/native.js';
 
@@ -21,7 +21,8 @@ const tsDir = path.join(root, 'src', 'backend', 'native');
 interface Layout {
   blockSize: number;
   structs: Record<string, string[]>;
-  families: Record<string, { functions: string[]; slots: Record<string, number | { at: number; length?: number; struct?: string }> }>;
+  codes: Record<string, string[]>;
+  families: Record<string, { functions: string[]; slots: Record<string, number | { at: number; length?: number; struct?: string; code?: string }> }>;
 }
 
 interface Generator {
@@ -68,14 +69,21 @@ function literalKeys(text: string, open: number): string[] {
   return parts.map((p) => /^\s*(\w+)/.exec(p)?.[1]).filter((k): k is string => k !== undefined);
 }
 
-/** Names the TypeScript side writes in `ctx.write(<table>.<name>, { ... })` calls and reads as `<table>.<name>.<key>`. */
-function tsUses(table: 'SLOTS' | 'STRUCTS', name: string): Set<string> {
+/** The family of each addon kernel function (from the layout). */
+const familyOf = new Map(Object.entries(layout.families).flatMap(([family, f]) => f.functions.map((fn) => [fn, family] as const)));
+
+/**
+ * Slot names the TypeScript side gives a family's kernels: the keys of `ctx.invoke('<fn>', { ... })`
+ * calls, and of the object literal a function declared to return `KernelArgs<'<fn>'>` returns.
+ */
+function tsWrites(family: string): Set<string> {
   const used = new Set<string>();
   for (const { text } of ts) {
-    for (const m of text.matchAll(new RegExp(`ctx\\.write\\(${table}\\.${name},\\s*\\{`, 'g'))) {
+    const literals = [...text.matchAll(/ctx\.invoke\('(\w+)',\s*\{/g), ...text.matchAll(/KernelArgs<'(\w+)'>\s*\{\s*return\s*\{/g)];
+    for (const m of literals) {
+      if (familyOf.get(m[1]) !== family) continue;
       for (const k of literalKeys(text, m.index + m[0].length - 1)) used.add(k);
     }
-    for (const m of text.matchAll(new RegExp(`${table}\\.${name}\\.(\\w+)`, 'g'))) used.add(m[1]);
   }
   return used;
 }
@@ -134,6 +142,27 @@ describe('the parameter layout', () => {
     assert.match(preflight(subject, { ...EXPECTED, layoutFingerprint: generator.fingerprint(moved) }) ?? '', /built for parameter layout \w+, this code expects/);
   });
 
+  it('the operation codes come from the layout, are part of its fingerprint, and are written nowhere else', () => {
+    const fromJson = Object.fromEntries(Object.entries(layout.codes).map(([list, names]) => [list, Object.fromEntries(names.map((n, i) => [n, i]))]));
+    assert.deepEqual(CODES, fromJson);
+    const reordered = clone();
+    reordered.codes.activation = ['relu', 'linear', ...reordered.codes.activation.slice(2)];
+    assert.notEqual(generator.fingerprint(reordered), PARAM_LAYOUT_FINGERPRINT, 'reordering codes changes the fingerprint');
+    const added = clone();
+    added.codes.unary.push('Sin');
+    assert.notEqual(generator.fingerprint(added), PARAM_LAYOUT_FINGERPRINT, 'adding a code changes the fingerprint');
+    const twice = clone();
+    twice.codes.reduce.push('Sum');
+    assert.throws(() => generator.resolve(twice), /code list reduce repeats a name/);
+    const unknownList = clone();
+    unknownList.families.unary.slots.op = { at: 0, code: 'nonesuch' };
+    assert.throws(() => generator.resolve(unknownList), /unary\.op: unknown code list nonesuch/);
+    // No hand-written copy of a code: no enum in the C++ kernels, no code number in params.ts.
+    for (const { file, text } of cpp) assert.doesNotMatch(text, /\benum\b/, `${file} declares an enum (codes belong in param-layout.json)`);
+    const params = ts.find((s) => s.file.endsWith('params.ts'))!;
+    assert.doesNotMatch(params.text, /:\s*\d+\s*[,}]/, 'params.ts writes a code by number');
+  });
+
   it('no kernel argument is addressed by a numeric index', () => {
     for (const { file, text } of cpp) {
       const hit = /\bPI?\(\s*\d|::read\(\s*\d|g_params\[\s*\d/.exec(text);
@@ -158,9 +187,9 @@ describe('the parameter layout', () => {
           scopes++;
           const scope = text.slice(m.index, aliases[i + 1]?.index ?? text.length);
           for (const [, name] of scope.matchAll(/\barg::(\w+)/g)) {
-            // An array slot's length (<slot>Length) counts as a use of the slot.
-            const array = name.endsWith('Length') ? name.slice(0, -'Length'.length) : null;
-            read.add(!(name in slots) && array !== null && array in slots ? array : name);
+            // An array slot's length (<slot>Length) and a code slot's list (<slot>Code) count as uses of the slot.
+            const base = /^(\w+?)(Length|Code)$/.exec(name)?.[1] ?? null;
+            read.add(!(name in slots) && base !== null && base in slots ? base : name);
           }
         });
       }
@@ -168,15 +197,15 @@ describe('the parameter layout', () => {
       const names = Object.keys(slots);
       assert.deepEqual([...read].filter((n) => !names.includes(n)), [], `C++ reads names that are not slots of ${family}`);
       assert.deepEqual(names.filter((n) => !read.has(n)), [], `slots of ${family} that no C++ kernel reads`);
-      const written = tsUses('SLOTS', family);
+      const written = tsWrites(family);
       assert.deepEqual(names.filter((n) => !written.has(n)), [], `slots of ${family} that the TypeScript kernels never write`);
       assert.deepEqual([...written].filter((n) => !names.includes(n)), [], `TypeScript writes names that are not slots of ${family}`);
     }
-    for (const [struct, fields] of Object.entries(layout.structs)) {
+    for (const struct of Object.keys(layout.structs)) {
       const macro = `FCNN_${struct.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}_FIELDS(`;
       assert.ok(cppText.includes(macro), `no C++ reads struct ${struct} (${macro})`);
-      const written = tsUses('STRUCTS', struct);
-      assert.deepEqual(fields.filter((f) => !written.has(f)), [], `fields of ${struct} that the TypeScript side never writes`);
+      // StructArgs<'name'> requires every field (a compile error otherwise): a struct is written whole.
+      assert.ok(ts.some(({ text }) => text.includes(`StructArgs<'${struct}'>`)), `no TypeScript kernel writes struct ${struct}`);
     }
     assert.deepEqual(Object.keys(SLOTS), Object.keys(layout.families));
     assert.deepEqual(Object.keys(STRUCTS), Object.keys(layout.structs));

@@ -4,7 +4,8 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { countingAddon, zeroCounts, type CallCounts, type NativeAddon } from './addon.js';
+import { zeroCounts, type CallCounts, type NativeAddon, type NativeAddonInfo, type PeakMeasurement } from './addon.js';
+import { CODES, FAMILIES, KERNEL_FAMILY, PARAM_BLOCK_SIZE, STRUCTS, type CodeList, type KernelArgs, type KernelFunction, type StructName } from './param-layout.js';
 import { DeferredOutputs } from './pending.js';
 
 export interface KernelRuns {
@@ -18,12 +19,18 @@ export interface KernelRuns {
 /** The kernelRuns entry of a deferred output's fill (pending.ts), done when something first reads it. */
 export const deferredFillName = (kind: string) => `${kind} (deferred fill)`;
 
-/** A family's slots (SLOTS.conv, ...) or a struct's fields (STRUCTS.convGeometry, ...). */
-type Slots = Readonly<Record<string, number>>;
+/** The slot layout of one kernel argument, as FAMILIES lists it. */
+interface SlotSpec {
+  readonly at: number;
+  readonly struct?: StructName;
+  readonly code?: CodeList;
+  readonly length?: number;
+}
+
+/** The codes of each code list, as a set (to refuse an unknown one before the addon sees it). */
+const VALID_CODES = Object.fromEntries(Object.entries(CODES).map(([list, codes]) => [list, new Set<number>(Object.values(codes))])) as Record<CodeList, Set<number>>;
 
 export class NativeContext {
-  /** The addon; its kernel functions count their calls in `calls`. */
-  readonly addon: NativeAddon;
   /** How many times each kernel function of the addon has run. */
   readonly calls: CallCounts = zeroCounts();
   /**
@@ -35,19 +42,27 @@ export class NativeContext {
   readonly kernelRuns = new Map<string, KernelRuns>();
   /** Time of the kernels running inside the ones in progress (for exclusive times). */
   private readonly innerMs: number[] = [];
-  /** The parameter block: kernel arguments, at the slots of ./param-layout.ts. */
-  readonly params: Float64Array;
+  /** The parameter block: a call's arguments, at the slots of ./param-layout.ts (see invoke). */
+  private readonly params = new Float64Array(PARAM_BLOCK_SIZE);
   /** Kernel outputs whose computation waits until something reads them (see pending.ts). */
   readonly deferred: DeferredOutputs;
-  private heap: ArrayBufferLike | null = null;
 
   constructor(
-    addon: NativeAddon,
+    /** The addon; its kernel functions are called through invoke only. */
+    private readonly addon: NativeAddon,
     readonly backend: BackendWasm,
   ) {
-    this.addon = countingAddon(addon, this.calls);
-    this.params = new Float64Array(addon.paramBlock());
     this.deferred = new DeferredOutputs(backend, (kind, fill) => this.timed(deferredFillName(kind), fill));
+  }
+
+  /** The addon's version, ISA and threads. */
+  info(): NativeAddonInfo {
+    return this.addon.info();
+  }
+
+  /** The machine's float32 FMA peak on `threads` threads (see native/src/peak.cc). */
+  peak(threads: number, ms: number): PeakMeasurement {
+    return this.addon.peakGflops(threads, ms);
   }
 
   /**
@@ -91,24 +106,41 @@ export class NativeContext {
   }
 
   /**
-   * Tells the addon where the heap is. Call it after the outputs are allocated and right before
-   * the addon call: allocating can grow the heap, which replaces its ArrayBuffer.
+   * Calls addon kernel `kernel` with `args` (by slot name, as param-layout.json names them): the
+   * one way to run a native kernel. Call it once the outputs are allocated. It writes every
+   * argument into the parameter block right before the call (slots it is not given hold NaN,
+   * which the C++ side refuses to read), refuses an unknown operation code, and hands the addon
+   * the wasm heap's current buffer with the block: allocating can grow the heap, which replaces
+   * its buffer, and a call made with the buffer of the moment cannot use a stale one. Heap offsets
+   * do not move when the heap grows.
    */
-  syncHeap(): void {
-    // The Emscripten module's typings are not shipped with tfjs-backend-wasm.
-    const buffer = (this.backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer;
-    if (buffer !== this.heap) {
-      this.addon.setHeap(buffer);
-      this.heap = buffer;
-    }
-  }
-
-  /**
-   * Writes arguments by name: `ctx.write(SLOTS.moments, { x: ctx.offset(x), rows, channels })`,
-   * or a struct's fields from its slot: `ctx.write(STRUCTS.poolGeometry, { N, ... }, SLOTS.maxPool.geometry)`.
-   */
-  write<S extends Slots>(slots: S, values: { readonly [K in keyof S]?: number }, base = 0): void {
+  invoke<K extends KernelFunction>(kernel: K, args: KernelArgs<K>): void {
+    const family = FAMILIES[KERNEL_FAMILY[kernel]];
+    const slots = family.slots as Readonly<Record<string, SlotSpec>>;
     const p = this.params;
-    for (const name in values) p[base + slots[name]] = values[name] as number;
+    p.fill(NaN, 0, family.extent);
+    for (const name in args) {
+      const value = (args as Record<string, unknown>)[name];
+      const slot = slots[name];
+      if (!slot) throw new Error(`native kernel ${kernel}: no argument named ${name}`);
+      if (value === undefined) continue;
+      if (slot.struct) {
+        const fields = STRUCTS[slot.struct] as Readonly<Record<string, number>>;
+        const values = value as Readonly<Record<string, number>>;
+        for (const f in fields) p[slot.at + fields[f]] = values[f];
+      } else if (slot.length !== undefined) {
+        const values = value as readonly number[];
+        if (values.length > slot.length) throw new Error(`native kernel ${kernel}: ${name} holds ${slot.length} values, not ${values.length}`);
+        p.set(values, slot.at);
+      } else {
+        const v = value as number;
+        if (slot.code && !VALID_CODES[slot.code].has(v)) throw new Error(`native kernel ${kernel}: unknown ${slot.code} code ${v}`);
+        p[slot.at] = v;
+      }
+    }
+    this.calls[kernel]++;
+    // The Emscripten module's typings are not shipped with tfjs-backend-wasm.
+    const heap = (this.backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer;
+    this.addon[kernel](heap, p.buffer);
   }
 }

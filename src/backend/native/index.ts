@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendInfo } from '../types.js';
 import { initWasmBackend } from '../wasm/index.js';
-import { loadAddon, type CallCounts, type NativeAddon, type NativeAddonInfo } from './addon.js';
+import { loadAddon, type CallCounts, type NativeAddon, type NativeAddonInfo, type PeakMeasurement } from './addon.js';
 import { NativeContext, type KernelRuns } from './context.js';
 import { NATIVE_KERNELS } from './kernels/index.js';
 import { core } from './patches/core.js';
@@ -48,6 +48,14 @@ export function nativeCallCounts(): CallCounts | null {
 /** Per TF.js kernel, its runs on the native backend and how many of them wasm computed (a copy), or null before start-up. */
 export function nativeKernelRuns(): Map<string, KernelRuns> | null {
   return context ? new Map([...context.kernelRuns].map(([k, r]) => [k, { ...r }])) : null;
+}
+
+/**
+ * The machine's float32 peak (an FMA loop in the addon, with the vectors of the instruction set
+ * oneDNN uses) on `threads` threads, measured for about `ms` milliseconds; null before start-up.
+ */
+export function nativePeak(threads: number, ms = 300): PeakMeasurement | null {
+  return context ? context.peak(threads, ms) : null;
 }
 
 function describe(info: NativeAddonInfo): string {
@@ -95,7 +103,8 @@ export async function initNativeBackend(threadsWanted?: number): Promise<NativeI
       installNativePatches(context);
     }
     if (!(await tf.setBackend(NATIVE_BACKEND))) return { ok: false, reason: 'TF.js could not switch to the native backend' };
-    return { ok: true, info: { name: 'native', description: describe(context.addon.info()) } };
+    const info = context.info();
+    return { ok: true, info: { name: 'native', description: describe(info), threads: info.threads } };
   } catch (e) {
     return { ok: false, reason: `the native backend failed to start: ${e instanceof Error ? e.message : String(e)}` };
   }

@@ -5,7 +5,7 @@
 export const PARAM_BLOCK_SIZE = 256;
 
 /** Fingerprint of the layout; the addon reports the one it was compiled with. */
-export const PARAM_LAYOUT_FINGERPRINT = '36df989c8ad240c5';
+export const PARAM_LAYOUT_FINGERPRINT = 'b2de3e6b7e6914ca';
 
 /** Offsets of each struct's fields from the struct's slot. */
 export const STRUCTS = {
@@ -31,6 +31,7 @@ export const SLOTS = {
   batchNormTrainingGradX: { dy: 0, x: 1, mean: 2, variance: 3, scale: 4, sumDy: 5, sumDyCentred: 6, dx: 7, rows: 8, channels: 9, epsilon: 10 },
   randomFill: { out: 0, count: 1, mode: 2, carry: 3, s0: 4, s1: 5, s2: 6, minOrKeep: 7, range: 8, x: 9, bits: 10 },
   adamUpdate: { value: 0, gradient: 1, m: 2, v: 3, count: 4, newValue: 5, newM: 6, newV: 7, beta1: 8, oneMinusBeta1: 9, beta2: 10, oneMinusBeta2: 11, oneMinusAccBeta1: 12, oneMinusAccBeta2: 13, epsilon: 14, negLearningRate: 15 },
+  convPoolFilterGrad: { x: 0, y: 1, dyPool: 2, dw: 3, bias: 4, relu: 5, geometry: 6, poolGeometry: 23 },
   reluGradBias: { dy: 0, y: 1, dyAct: 2, bias: 3, rows: 4, channels: 5 },
 } as const;
 
@@ -58,5 +59,85 @@ export const KERNEL_FUNCTIONS = [
   'batchNormTrainingGradX',
   'randomFill',
   'adamUpdate',
+  'convPoolFilterGrad',
   'reluGradBias',
 ] as const;
+
+/** Operation codes: each name's code (its index in the layout's list). */
+export const CODES = {
+  activation: { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, elu: 4, sigmoid: 5 },
+  unary: { Relu: 0, Relu6: 1, Step: 2, Square: 3, Sqrt: 4, Rsqrt: 5, Neg: 6, Exp: 7, Log: 8, Abs: 9, Floor: 10, Ceil: 11, Reciprocal: 12, Sigmoid: 13, Tanh: 14, LeakyRelu: 15, Elu: 16, ClipByValue: 17 },
+  binary: { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 },
+  reduce: { Sum: 0, Mean: 1, Max: 2, Min: 3 },
+  randomMode: { uniform: 0, dropoutMultiplier: 1, dropout: 2, dropoutWithBits: 3, applyBits: 4 },
+} as const;
+
+/**
+ * Each family's slots as the arguments of a call see them (a struct slot takes the struct's
+ * fields, a code slot one of its list's codes), and `extent`: the slots it spans, from 0.
+ */
+export const FAMILIES = {
+  conv: { extent: 39, slots: { a: { at: 0 }, b: { at: 1 }, bias: { at: 2 }, out: { at: 3 }, geometry: { at: 4, struct: 'convGeometry' }, activation: { at: 21, code: 'activation' }, alpha: { at: 22 }, pooled: { at: 23 }, poolGeometry: { at: 24, struct: 'poolGeometry' }, scaleShift: { at: 38 } } },
+  matmul: { extent: 13, slots: { a: { at: 0 }, b: { at: 1 }, bias: { at: 2 }, out: { at: 3 }, batchA: { at: 4 }, batchB: { at: 5 }, M: { at: 6 }, K: { at: 7 }, N: { at: 8 }, transposeA: { at: 9 }, transposeB: { at: 10 }, activation: { at: 11, code: 'activation' }, alpha: { at: 12 } } },
+  maxPool: { extent: 18, slots: { x: { at: 0 }, y: { at: 1 }, geometry: { at: 4, struct: 'poolGeometry' } } },
+  maxPoolGrad: { extent: 18, slots: { dy: { at: 0 }, x: { at: 1 }, dx: { at: 2 }, geometry: { at: 4, struct: 'poolGeometry' } } },
+  poolReluGradBias: { extent: 19, slots: { dyPool: { at: 0 }, y: { at: 1 }, dyAct: { at: 2 }, bias: { at: 3 }, geometry: { at: 4, struct: 'poolGeometry' }, relu: { at: 18 } } },
+  unary: { extent: 6, slots: { op: { at: 0, code: 'unary' }, x: { at: 1 }, y: { at: 2 }, count: { at: 3 }, alpha: { at: 4 }, beta: { at: 5 } } },
+  binary: { extent: 25, slots: { op: { at: 0, code: 'binary' }, a: { at: 1 }, b: { at: 2 }, out: { at: 3 }, rank: { at: 4 }, outShape: { at: 5, length: 6 }, aStrides: { at: 11, length: 6 }, bStrides: { at: 17, length: 6 }, aSize: { at: 23 }, bSize: { at: 24 } } },
+  addN: { extent: 203, slots: { out: { at: 0 }, count: { at: 1 }, inputCount: { at: 2 }, inputs: { at: 3, length: 200 } } },
+  reduce: { extent: 6, slots: { op: { at: 0, code: 'reduce' }, x: { at: 1 }, y: { at: 2 }, outer: { at: 3 }, reduced: { at: 4 }, inner: { at: 5 } } },
+  batchNorm: { extent: 13, slots: { x: { at: 0 }, mean: { at: 1 }, variance: { at: 2 }, offset: { at: 3 }, scale: { at: 4 }, y: { at: 5 }, rows: { at: 6 }, channels: { at: 7 }, epsilon: { at: 8 }, meanLength: { at: 9 }, varianceLength: { at: 10 }, offsetLength: { at: 11 }, scaleLength: { at: 12 } } },
+  moments: { extent: 5, slots: { x: { at: 0 }, mean: { at: 1 }, variance: { at: 2 }, rows: { at: 3 }, channels: { at: 4 } } },
+  batchNormGradStats: { extent: 7, slots: { dy: { at: 0 }, x: { at: 1 }, mean: { at: 2 }, sumDy: { at: 3 }, sumDyCentred: { at: 4 }, rows: { at: 5 }, channels: { at: 6 } } },
+  momentsGrad: { extent: 7, slots: { x: { at: 0 }, mean: { at: 1 }, dMean: { at: 2 }, dVariance: { at: 3 }, dx: { at: 4 }, rows: { at: 5 }, channels: { at: 6 } } },
+  batchNormTrainingGradX: { extent: 11, slots: { dy: { at: 0 }, x: { at: 1 }, mean: { at: 2 }, variance: { at: 3 }, scale: { at: 4 }, sumDy: { at: 5 }, sumDyCentred: { at: 6 }, dx: { at: 7 }, rows: { at: 8 }, channels: { at: 9 }, epsilon: { at: 10 } } },
+  randomFill: { extent: 11, slots: { out: { at: 0 }, count: { at: 1 }, mode: { at: 2, code: 'randomMode' }, carry: { at: 3 }, s0: { at: 4 }, s1: { at: 5 }, s2: { at: 6 }, minOrKeep: { at: 7 }, range: { at: 8 }, x: { at: 9 }, bits: { at: 10 } } },
+  adamUpdate: { extent: 16, slots: { value: { at: 0 }, gradient: { at: 1 }, m: { at: 2 }, v: { at: 3 }, count: { at: 4 }, newValue: { at: 5 }, newM: { at: 6 }, newV: { at: 7 }, beta1: { at: 8 }, oneMinusBeta1: { at: 9 }, beta2: { at: 10 }, oneMinusBeta2: { at: 11 }, oneMinusAccBeta1: { at: 12 }, oneMinusAccBeta2: { at: 13 }, epsilon: { at: 14 }, negLearningRate: { at: 15 } } },
+  convPoolFilterGrad: { extent: 37, slots: { x: { at: 0 }, y: { at: 1 }, dyPool: { at: 2 }, dw: { at: 3 }, bias: { at: 4 }, relu: { at: 5 }, geometry: { at: 6, struct: 'convGeometry' }, poolGeometry: { at: 23, struct: 'poolGeometry' } } },
+  reluGradBias: { extent: 6, slots: { dy: { at: 0 }, y: { at: 1 }, dyAct: { at: 2 }, bias: { at: 3 }, rows: { at: 4 }, channels: { at: 5 } } },
+} as const;
+
+/** The family (the layout) of each addon kernel function. */
+export const KERNEL_FAMILY = {
+  conv2d: 'conv',
+  conv2dPool: 'conv',
+  conv2dBackpropInput: 'conv',
+  conv2dBackpropFilter: 'conv',
+  matmul: 'matmul',
+  maxPool: 'maxPool',
+  maxPoolGrad: 'maxPoolGrad',
+  poolReluGradBias: 'poolReluGradBias',
+  unary: 'unary',
+  binary: 'binary',
+  addN: 'addN',
+  reduce: 'reduce',
+  batchNorm: 'batchNorm',
+  moments: 'moments',
+  batchNormGradStats: 'batchNormGradStats',
+  momentsGrad: 'momentsGrad',
+  batchNormTrainingGradX: 'batchNormTrainingGradX',
+  randomFill: 'randomFill',
+  adamUpdate: 'adamUpdate',
+  convPoolFilterGrad: 'convPoolFilterGrad',
+  reluGradBias: 'reluGradBias',
+} as const;
+
+export type StructName = keyof typeof STRUCTS;
+export type CodeList = keyof typeof CODES;
+export type Family = keyof typeof FAMILIES;
+export type KernelFunction = keyof typeof KERNEL_FAMILY;
+/** A struct's values: every field. */
+export type StructArgs<S extends StructName> = { readonly [F in keyof (typeof STRUCTS)[S]]: number };
+/** One of a code list's codes. */
+export type Code<C extends CodeList> = (typeof CODES)[C][keyof (typeof CODES)[C]];
+type SlotValue<T> = T extends { struct: infer S extends StructName }
+  ? StructArgs<S>
+  : T extends { code: infer C extends CodeList }
+    ? Code<C>
+    : T extends { length: number }
+      ? readonly number[]
+      : number;
+/** The arguments of a call of one family's kernels, by slot name. */
+export type FamilyArgs<F extends Family> = { readonly [K in keyof (typeof FAMILIES)[F]['slots']]?: SlotValue<(typeof FAMILIES)[F]['slots'][K]> };
+/** The arguments of a call of kernel function K. */
+export type KernelArgs<K extends KernelFunction> = FamilyArgs<(typeof KERNEL_FAMILY)[K]>;

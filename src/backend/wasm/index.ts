@@ -10,5 +10,5 @@ export async function initWasmBackend(): Promise<BackendInfo> {
   await tf.setBackend('wasm');
   await tf.ready();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-  return { name: 'wasm', description: `wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread)` };
+  return { name: 'wasm', description: `wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread)`, threads: 1 };
 }

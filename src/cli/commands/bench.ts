@@ -13,7 +13,7 @@ interface BenchFlags extends Omit<BenchOptions, 'log' | 'steps'> {
 export function registerBench(program: Command): void {
   const cmd = program
     .command('bench')
-    .description('training (batch 256) and inference (batch 1000) images/s per model and backend, with PyTorch side by side when it is installed')
+    .description('training (batch 256) and inference (batch 1000) images/s per model and backend, with PyTorch side by side when it is installed; FLOPs per image and the share of the machine\'s float32 peak (measured by an FMA loop)')
     .option('--models <list>', 'models to measure', commaList, ['cnn1', 'cnn3', 'cnn4'])
     .option('--backends <list>', `backends to measure (of ${BACKEND_NAMES.join(', ')}; cpu is very slow)`, backendList, ['native', 'wasm'])
     .option('--steps <n>', 'training steps measured after the warm-up steps (median reported; default 10)', positiveInt)

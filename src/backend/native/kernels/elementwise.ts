@@ -6,7 +6,7 @@
 import { backend_util, type CastAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeContext } from '../context.js';
 import { BINARY, MAX_BINARY_RANK, UNARY } from '../params.js';
-import { ARRAY_LENGTHS, SLOTS } from '../param-layout.js';
+import { ARRAY_LENGTHS } from '../param-layout.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
 type UnaryName = keyof typeof UNARY;
@@ -34,9 +34,7 @@ function unaryKernel(name: UnaryName): NativeKernel {
       if (!allFloat32(x) || n === 0) return fallback(args);
       const [alpha, beta] = unaryParams(name, attrsOf<Record<string, unknown>>(args));
       const out = ctx.backend.makeOutput([...x.shape], 'float32');
-      ctx.syncHeap();
-      ctx.write(SLOTS.unary, { op, x: ctx.offset(x), y: ctx.offset(out), count: n, alpha, beta });
-      ctx.addon.unary();
+      ctx.invoke('unary', { op, x: ctx.offset(x), y: ctx.offset(out), count: n, alpha, beta });
       return out;
     },
   };
@@ -66,12 +64,10 @@ function binaryKernel(name: keyof typeof BINARY): NativeKernel {
       if (rank > MAX_BINARY_RANK || sizeOf(outShape) === 0) return fallback(args);
       const out = ctx.backend.makeOutput(outShape, 'float32');
       // The kernel reads the first `rank` entries of the shape and of each operand's strides.
-      ctx.params.set(outShape, SLOTS.binary.outShape);
-      ctx.params.set(broadcastStrides(a.shape, outShape), SLOTS.binary.aStrides);
-      ctx.params.set(broadcastStrides(b.shape, outShape), SLOTS.binary.bStrides);
-      ctx.syncHeap();
-      ctx.write(SLOTS.binary, { op, a: ctx.offset(a), b: ctx.offset(b), out: ctx.offset(out), rank, aSize: sizeOf(a.shape), bSize: sizeOf(b.shape) });
-      ctx.addon.binary();
+      ctx.invoke('binary', {
+        op, a: ctx.offset(a), b: ctx.offset(b), out: ctx.offset(out), rank, aSize: sizeOf(a.shape), bSize: sizeOf(b.shape),
+        outShape, aStrides: broadcastStrides(a.shape, outShape), bStrides: broadcastStrides(b.shape, outShape),
+      });
       return out;
     },
   };
@@ -84,10 +80,7 @@ const addN: NativeKernel = {
     const n = tensors.length ? sizeOf(tensors[0].shape) : 0;
     if (n === 0 || tensors.length > ARRAY_LENGTHS.addN.inputs || !allFloat32(...tensors) || tensors.some((t) => sizeOf(t.shape) !== n)) return fallback(args);
     const out = ctx.backend.makeOutput([...tensors[0].shape], 'float32');
-    ctx.syncHeap();
-    ctx.write(SLOTS.addN, { out: ctx.offset(out), count: n, inputCount: tensors.length });
-    ctx.params.set(tensors.map((t) => ctx.offset(t)), SLOTS.addN.inputs);
-    ctx.addon.addN();
+    ctx.invoke('addN', { out: ctx.offset(out), count: n, inputCount: tensors.length, inputs: tensors.map((t) => ctx.offset(t)) });
     return out;
   },
 };

@@ -3,7 +3,6 @@
  * ../patches/layer-fusion.ts): the forward pass in one oneDNN call, and the ReLU gradient with the
  * bias gradient in one pass (native/src/fused.cc).
  */
-import { SLOTS } from '../param-layout.js';
 import { elementwiseKernels } from './elementwise.js';
 import { fusedConv2D } from './conv.js';
 import { fusedMatMul } from './matmul.js';
@@ -43,11 +42,9 @@ const reluGradBias: NativeKernel = {
     const bias = biasGrad ? ctx.backend.makeOutput([C], 'float32') : null;
     const outputs = bias ? [dyAct, bias] : [dyAct];
     if (n === 0 || (!relu && !bias)) return outputs;
-    ctx.syncHeap();
-    ctx.write(SLOTS.reluGradBias, {
+    ctx.invoke('reluGradBias', {
       dy: ctx.offset(dy), y: relu ? ctx.offset(y) : -1, dyAct: relu ? ctx.offset(dyAct) : -1, bias: ctx.offsetOr(bias), rows: n / C, channels: C,
     });
-    ctx.addon.reluGradBias();
     return outputs;
   },
 };

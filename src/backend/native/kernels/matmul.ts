@@ -2,7 +2,7 @@
 import { broadcast_util, type BatchMatMulAttrs, type TensorInfo, type _FusedMatMulAttrs } from '@tensorflow/tfjs-core';
 import type { NativeContext } from '../context.js';
 import { ACTIVATION } from '../params.js';
-import { SLOTS } from '../param-layout.js';
+import type { Code } from '../param-layout.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type KernelArgs, type KernelResult, type NativeKernel } from './types.js';
 
 function matmul(
@@ -14,7 +14,7 @@ function matmul(
   transposeA: boolean,
   transposeB: boolean,
   bias: TensorInfo | null,
-  act: number,
+  act: Code<'activation'>,
   alpha: number,
 ): KernelResult {
   const ra = a.shape.length, rb = b.shape.length;
@@ -30,12 +30,10 @@ function matmul(
   if (bias && (sizeOf(bias.shape) !== N || bias.shape[bias.shape.length - 1] !== N)) return fallback(args);
   const outShape = [...broadcast_util.assertAndGetBroadcastShape(outerA, outerB), M, N];
   const out = ctx.backend.makeOutput(outShape, 'float32');
-  ctx.syncHeap();
-  ctx.write(SLOTS.matmul, {
+  ctx.invoke('matmul', {
     a: ctx.offset(a), b: ctx.offset(b), bias: ctx.offsetOr(bias), out: ctx.offset(out),
     batchA, batchB, M, K, N, transposeA: transposeA ? 1 : 0, transposeB: transposeB ? 1 : 0, activation: act, alpha,
   });
-  ctx.addon.matmul();
   return out;
 }
 

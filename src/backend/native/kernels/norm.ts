@@ -5,7 +5,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FusedBatchNormAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeContext } from '../context.js';
-import { SLOTS } from '../param-layout.js';
 import { CONV_RECIPE, deferConv, type ConvRecipe } from './conv.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
@@ -62,13 +61,11 @@ export const fusedBatchNorm: NativeKernel = {
     ctx.deferred.materialize(x.dataId);
     const out = ctx.backend.makeOutput([...x.shape], 'float32');
     const len = (t: TensorInfo | undefined) => (t ? sizeOf(t.shape) : 0);
-    ctx.syncHeap();
-    ctx.write(SLOTS.batchNorm, {
+    ctx.invoke('batchNorm', {
       x: ctx.offset(x), mean: ctx.offset(mean), variance: ctx.offset(variance), offset: ctx.offsetOr(offset), scale: ctx.offsetOr(scale), y: ctx.offset(out),
       rows: n / C, channels: C, epsilon: varianceEpsilon,
       meanLength: len(mean), varianceLength: len(variance), offsetLength: len(offset), scaleLength: len(scale),
     });
-    ctx.addon.batchNorm();
     return out;
   },
 };
@@ -100,9 +97,7 @@ const moments: NativeKernel = {
     const [rows, C] = rowsAndChannels(x.shape);
     const mean = ctx.backend.makeOutput([C], 'float32');
     const variance = ctx.backend.makeOutput([C], 'float32');
-    ctx.syncHeap();
-    ctx.write(SLOTS.moments, { x: ctx.offset(x), mean: ctx.offset(mean), variance: ctx.offset(variance), rows, channels: C });
-    ctx.addon.moments();
+    ctx.invoke('moments', { x: ctx.offset(x), mean: ctx.offset(mean), variance: ctx.offset(variance), rows, channels: C });
     return [mean, variance];
   },
 };
@@ -115,9 +110,7 @@ const gradStats: NativeKernel = {
     const [rows, C] = rowsAndChannels(x.shape);
     const s1 = ctx.backend.makeOutput([C], 'float32');
     const s2 = ctx.backend.makeOutput([C], 'float32');
-    ctx.syncHeap();
-    ctx.write(SLOTS.batchNormGradStats, { dy: ctx.offset(dy), x: ctx.offset(x), mean: ctx.offset(mean), sumDy: ctx.offset(s1), sumDyCentred: ctx.offset(s2), rows, channels: C });
-    ctx.addon.batchNormGradStats();
+    ctx.invoke('batchNormGradStats', { dy: ctx.offset(dy), x: ctx.offset(x), mean: ctx.offset(mean), sumDy: ctx.offset(s1), sumDyCentred: ctx.offset(s2), rows, channels: C });
     return [s1, s2];
   },
 };
@@ -129,9 +122,7 @@ const momentsGrad: NativeKernel = {
     const { x, mean, dMean, dVariance } = inputsOf(args, 'x', 'mean', 'dMean', 'dVariance');
     const [rows, C] = rowsAndChannels(x.shape);
     const dx = ctx.backend.makeOutput([...x.shape], 'float32');
-    ctx.syncHeap();
-    ctx.write(SLOTS.momentsGrad, { x: ctx.offset(x), mean: ctx.offset(mean), dMean: ctx.offset(dMean), dVariance: ctx.offset(dVariance), dx: ctx.offset(dx), rows, channels: C });
-    ctx.addon.momentsGrad();
+    ctx.invoke('momentsGrad', { x: ctx.offset(x), mean: ctx.offset(mean), dMean: ctx.offset(dMean), dVariance: ctx.offset(dVariance), dx: ctx.offset(dx), rows, channels: C });
     return dx;
   },
 };
@@ -144,12 +135,10 @@ const trainingGradX: NativeKernel = {
     const { varianceEpsilon } = attrsOf<FusedBatchNormAttrs>(args);
     const [rows, C] = rowsAndChannels(x.shape);
     const dx = ctx.backend.makeOutput([...x.shape], 'float32');
-    ctx.syncHeap();
-    ctx.write(SLOTS.batchNormTrainingGradX, {
+    ctx.invoke('batchNormTrainingGradX', {
       dy: ctx.offset(dy), x: ctx.offset(x), mean: ctx.offset(mean), variance: ctx.offset(variance), scale: ctx.offsetOr(scale),
       sumDy: ctx.offset(s1), sumDyCentred: ctx.offset(s2), dx: ctx.offset(dx), rows, channels: C, epsilon: varianceEpsilon,
     });
-    ctx.addon.batchNormTrainingGradX();
     return dx;
   },
 };

@@ -4,7 +4,6 @@
  */
 import { backend_util, util } from '@tensorflow/tfjs-core';
 import { REDUCE } from '../params.js';
-import { SLOTS } from '../param-layout.js';
 import { allFloat32, attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
 /** [outer, reduced, inner] when the reduced axes (ignoring size-1 dimensions) are contiguous. */
@@ -43,9 +42,7 @@ function reduceKernel(name: keyof typeof REDUCE, axisAttr: 'axis' | 'reductionIn
       const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
       const shape = attrs.keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
       const out = ctx.backend.makeOutput(shape, 'float32');
-      ctx.syncHeap();
-      ctx.write(SLOTS.reduce, { op, x: ctx.offset(x), y: ctx.offset(out), outer, reduced, inner });
-      ctx.addon.reduce();
+      ctx.invoke('reduce', { op, x: ctx.offset(x), y: ctx.offset(out), outer, reduced, inner });
       return out;
     },
   };

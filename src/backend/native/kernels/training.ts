@@ -6,7 +6,7 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { aleaSeed } from '../alea.js';
 import type { NativeContext } from '../context.js';
 import { RANDOM_MODE } from '../params.js';
-import { SLOTS } from '../param-layout.js';
+import type { Code } from '../param-layout.js';
 import { attrsOf, inputsOf, sizeOf, type NativeKernel } from './types.js';
 
 export const DROPOUT_MASK = 'FashionCnnDropoutMask';
@@ -45,12 +45,12 @@ export interface AdamUpdateAttrs {
 }
 
 /**
- * Writes randomFill's arguments: the generator seeded with `seed` (none for applyBits); x and bits
- * are heap offsets, or -1 for the modes that do not read them.
+ * Calls randomFill: the generator seeded with `seed` (none for applyBits); x and bits are heap
+ * offsets, or -1 for the modes that do not read them.
  */
-function setRandomFill(ctx: NativeContext, mode: number, out: TensorInfo, count: number, seed: string | null, minOrKeep: number, range = 0, x = -1, bits = -1): void {
+function randomFill(ctx: NativeContext, mode: Code<'randomMode'>, out: TensorInfo, count: number, seed: string | null, minOrKeep: number, range = 0, x = -1, bits = -1): void {
   const s = seed === null ? { carry: 0, s0: 0, s1: 0, s2: 0 } : aleaSeed(seed);
-  ctx.write(SLOTS.randomFill, { out: ctx.offset(out), count, mode, carry: s.carry, s0: s.s0, s1: s.s1, s2: s.s2, minOrKeep, range, x, bits });
+  ctx.invoke('randomFill', { out: ctx.offset(out), count, mode, carry: s.carry, s0: s.s0, s1: s.s1, s2: s.s2, minOrKeep, range, x, bits });
 }
 
 const dropoutMask: NativeKernel = {
@@ -60,9 +60,7 @@ const dropoutMask: NativeKernel = {
     const out = ctx.backend.makeOutput(shape, 'float32');
     const n = sizeOf(shape);
     if (n === 0) return out;
-    ctx.syncHeap();
-    setRandomFill(ctx, RANDOM_MODE.dropoutMultiplier, out, n, seed, keepProb);
-    ctx.addon.randomFill();
+    randomFill(ctx, RANDOM_MODE.dropoutMultiplier, out, n, seed, keepProb);
     return out;
   },
 };
@@ -76,9 +74,7 @@ const dropout: NativeKernel = {
     const out = ctx.backend.makeOutput([...x.shape], 'float32');
     const bits = ctx.backend.makeOutput([Math.ceil(n / 32)], 'int32');
     if (n === 0) return [out, bits];
-    ctx.syncHeap();
-    setRandomFill(ctx, RANDOM_MODE.dropoutWithBits, out, n, seed, keepProb, 0, ctx.offset(x), ctx.offset(bits));
-    ctx.addon.randomFill();
+    randomFill(ctx, RANDOM_MODE.dropoutWithBits, out, n, seed, keepProb, 0, ctx.offset(x), ctx.offset(bits));
     return [out, bits];
   },
 };
@@ -92,9 +88,7 @@ const dropoutApplyMask: NativeKernel = {
     const n = sizeOf(x.shape);
     const out = ctx.backend.makeOutput([...x.shape], 'float32');
     if (n === 0) return out;
-    ctx.syncHeap();
-    setRandomFill(ctx, RANDOM_MODE.applyBits, out, n, null, keepProb, 0, ctx.offset(x), ctx.offset(bits));
-    ctx.addon.randomFill();
+    randomFill(ctx, RANDOM_MODE.applyBits, out, n, null, keepProb, 0, ctx.offset(x), ctx.offset(bits));
     return out;
   },
 };
@@ -107,9 +101,7 @@ const randomUniform: NativeKernel = {
     const out = ctx.backend.makeOutput(shape, 'float32');
     const n = sizeOf(shape);
     if (n === 0) return out;
-    ctx.syncHeap();
-    setRandomFill(ctx, RANDOM_MODE.uniform, out, n, seed, minval, maxval - minval);
-    ctx.addon.randomFill();
+    randomFill(ctx, RANDOM_MODE.uniform, out, n, seed, minval, maxval - minval);
     return out;
   },
 };
@@ -128,15 +120,13 @@ const adamUpdate: NativeKernel = {
     const outs = [0, 1, 2].map(() => ctx.backend.makeOutput([...value.shape], 'float32'));
     if (n === 0) return outs;
     const f = Math.fround;
-    ctx.syncHeap();
-    ctx.write(SLOTS.adamUpdate, {
+    ctx.invoke('adamUpdate', {
       value: ctx.offset(value), gradient: ctx.offset(gradient), m: ctx.offset(m), v: ctx.offset(v), count: n,
       newValue: ctx.offset(outs[0]), newM: ctx.offset(outs[1]), newV: ctx.offset(outs[2]),
       beta1: f(beta1), oneMinusBeta1: f(1 - beta1), beta2: f(beta2), oneMinusBeta2: f(1 - beta2),
       oneMinusAccBeta1: scalar(oneMinusAccBeta1), oneMinusAccBeta2: scalar(oneMinusAccBeta2),
       epsilon: f(epsilon), negLearningRate: f(-learningRate),
     });
-    ctx.addon.adamUpdate();
     return outs;
   },
 };
