@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import '../src/backend/index.js';
+import '../../src/backend/index.js';
 import { modelFlops } from '../../src/bench/flops.js';
 import { buildModel, requireModelSpec } from '../../src/models/build.js';
 import { runCli } from '../helpers/cli.js';
