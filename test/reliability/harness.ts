@@ -180,7 +180,7 @@ export async function runCases(cases: readonly Case[], concurrency = 2, onDone?:
 }
 
 /** Lines a command prints on stderr as it works, before any error: the backend in use, the run, a download. */
-export const PROGRESS_LINES: readonly RegExp[] = [/^downloading \S+( to \S+| \(\d+\.\d MB\))?$/, /^ {2}\S+: (done, [\d.]+ MB|\d+% \()/, /^backend: /, /^== \S+: /, /^note: /, /^run \S+: /, /^resuming \S+ after epoch \d+$/, /has no checkpoint yet: starting it from the beginning$/, /^\S+ phase [12] (\(augmented\) )?epoch \d+\/\d+/, /^\S+ epoch \d+ \[(base|augment)\] loss /];
+export const PROGRESS_LINES: readonly RegExp[] = [/^downloading \S+( to \S+| \(\d+\.\d MB\))?$/, /^ {2}\S+: (done, [\d.]+ MB|\d+% \()/, /^backend: /, /^== \S+: /, /^note: /, /^run \S+: /, /^resuming \S+ after epoch \d+$/, /has no checkpoint yet: starting it from the beginning$/, /^\S+ phase [12] (\(augmented\) )?epoch \d+\/\d+/, /^\S+ epoch \d+ \[(base|augment)\] loss /, /^compare: (timing a few training steps|model \d+ of \d+ )/];
 
 /**
  * What is wrong with an observed case, compared with its table entry ([] when it behaves as the
