@@ -78,7 +78,8 @@ describe('bench reports FLOPs, the peak and the share of it', { skip }, () => {
     assert.equal(row.trainFlopsPerImage, 3 * (conv + dense) - conv);
     const peakAtThreads = report.peak.gflops[String(row.threads)];
     assert.ok(Math.abs(row.trainPeakShare - (row.trainImgPerS * row.trainFlopsPerImage) / (peakAtThreads * 1e9)) < 1e-9);
-    assert.ok(row.trainPeakShare > 0 && row.trainPeakShare < 1 && row.inferPeakShare > 0 && row.inferPeakShare < 1);
+    // A share, not a bound: on a busy host the peak loop and the model are timed under different loads.
+    assert.ok(row.trainPeakShare > 0 && Number.isFinite(row.trainPeakShare) && row.inferPeakShare > 0 && Number.isFinite(row.inferPeakShare));
 
     const md = await runCli(['bench', '--models', 'cnn1', '--backends', 'native', '--steps', '1', '--no-torch'], { timeoutMs: 240_000 });
     assert.equal(md.code, 0, md.stderr);
