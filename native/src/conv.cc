@@ -9,6 +9,7 @@
 // shift after the activation (src/backend/native/kernels/norm.ts).
 #include "common.h"
 #include "dnnl_util.h"
+#include "first_layer.h"
 #include "pool.h"
 
 #include <algorithm>
@@ -56,6 +57,7 @@ struct Geometry {
   memory::dims dilates() const { return {DH - 1, DW - 1}; }
   memory::dims pad_l() const { return {padT, padL}; }
   memory::dims pad_r() const { return {padB, padR}; }
+  ConvShape shape() const { return {N, H, W, C, KH, KW, OC, OH, OW, SH, SW, DH, DW, padT, padL, padB, padR}; }
   int64_t src_size() const { return size_product({N, H, W, C}); }
   int64_t dst_size() const { return size_product({N, OH, OW, OC}); }
   int64_t wei_size() const { return size_product({KH, KW, C, OC}); }
@@ -183,9 +185,15 @@ void conv2d_forward() {
   const int act = read_code<arg::activationCode>(arg::activation);
   const float alpha = static_cast<float>(P(arg::alpha));
   float* scale_shift = heap_f32_opt(P(arg::scaleShift), 2 * g.OC);
-  ConvFwd* e = forward_entry(g, has_bias, act, alpha, scale_shift != nullptr);
-  run_forward(e, heap_f32(P(arg::a), g.src_size()), heap_f32(P(arg::b), g.wei_size()), heap_f32_opt(P(arg::bias), g.OC),
-              heap_f32(P(arg::out), g.dst_size()), scale_shift);
+  float* x = heap_f32(P(arg::a), g.src_size());
+  float* w = heap_f32(P(arg::b), g.wei_size());
+  float* b = heap_f32_opt(P(arg::bias), g.OC);
+  float* y = heap_f32(P(arg::out), g.dst_size());
+  if (first_conv_fits(g.shape(), act)) {
+    first_conv_forward(g.shape(), x, w, b, act, scale_shift, y, 0, g.N);
+    return;
+  }
+  run_forward(forward_entry(g, has_bias, act, alpha, scale_shift != nullptr), x, w, b, y, scale_shift);
 }
 
 // Convolution followed by max pooling, a few images at a time so that the convolution's output is
@@ -217,8 +225,8 @@ void conv2d_pool() {
     PoolGeometry pc = pg;
     pc.N = gc.N;
     float* out = y ? y + n0 * out_image : scratch.data();
-    run_forward(forward_entry(gc, b != nullptr, act, alpha, scale_shift != nullptr), x + n0 * in_image, w, b, out,
-                scale_shift);
+    if (first_conv_fits(gc.shape(), act)) first_conv_forward(gc.shape(), x + n0 * in_image, w, b, act, scale_shift, out, 0, gc.N);
+    else run_forward(forward_entry(gc, b != nullptr, act, alpha, scale_shift != nullptr), x + n0 * in_image, w, b, out, scale_shift);
     max_pool_images(pc, out, pooled + n0 * pooled_image);
   }
 }

@@ -1,4 +1,5 @@
-// The backward pass of a network's first layer when it is "3x3 convolution of a one-channel image
+// A network's first layer, when it is a 3x3 convolution of a one-channel image: the forward pass
+// (first_conv_forward, see first_layer.h), and the backward pass when the layer is "convolution
 // (+ bias) + ReLU, then 2x2 max pooling": the filter and bias gradients straight from the pooled
 // gradient, in one pass, without writing the layer's full-size gradient (dyAct, four times the
 // pooled one, three quarters zeros) and reading it back for the filter gradient. The images need no
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "common.h"
+#include "first_layer.h"
 #include "pool.h"
 
 // Multiply-adds as fused multiply-adds here (the rest of the addon keeps TF.js's separate rounding):
@@ -169,7 +171,119 @@ void conv_pool_filter_grad() {
   }
 }
 
+// Output pixels computed at once along a row: their sums stay in registers while the nine weight
+// vectors of each channel block are reused across them.
+constexpr int kPixels = 4;
+
+// One row of outputs, for channels [c0, c0 + NB * kLanes). xr: the padded image's row under the
+// output row (row stride xw); w: the filter [9][OC]; y: the output row. The weights are loaded
+// once per row, and kPixels outputs are summed at once, each with every weight vector.
+template <int NB, bool RELU, bool SCALE_SHIFT>
+void first_conv_row(const float* xr, int64_t xw, const float* w, const float* b, const float* scale_shift, int64_t OC,
+                    int64_t OW, int64_t c0, float* y) {
+  vf wt[9][NB], bias[NB], scale[NB], shift[NB];
+  for (int j = 0; j < NB; j++) {
+    for (int t = 0; t < 9; t++) wt[t][j] = load(w + t * OC + c0 + j * kLanes);
+    bias[j] = b ? load(b + c0 + j * kLanes) : vf{};
+    if (SCALE_SHIFT) {
+      scale[j] = load(scale_shift + c0 + j * kLanes);
+      shift[j] = load(scale_shift + OC + c0 + j * kLanes);
+    }
+  }
+  auto finish = [&](vf v, int j) {
+    if (RELU) v = v < 0.f ? vf{} : v;
+    if (SCALE_SHIFT) v = v * scale[j] + shift[j];
+    return v;
+  };
+  const float* x1 = xr + xw;
+  const float* x2 = xr + 2 * xw;
+  int64_t ow = 0;
+  for (; ow + kPixels <= OW; ow += kPixels) {
+    vf acc[kPixels][NB];
+    for (int p = 0; p < kPixels; p++)
+      for (int j = 0; j < NB; j++) acc[p][j] = bias[j];
+    for (int kw = 0; kw < 3; kw++)
+      for (int p = 0; p < kPixels; p++) {
+        const float a0 = xr[ow + p + kw], a1 = x1[ow + p + kw], a2 = x2[ow + p + kw];
+        for (int j = 0; j < NB; j++) acc[p][j] += a0 * wt[kw][j];
+        for (int j = 0; j < NB; j++) acc[p][j] += a1 * wt[3 + kw][j];
+        for (int j = 0; j < NB; j++) acc[p][j] += a2 * wt[6 + kw][j];
+      }
+    for (int p = 0; p < kPixels; p++)
+      for (int j = 0; j < NB; j++) store(y + (ow + p) * OC + c0 + j * kLanes, finish(acc[p][j], j));
+  }
+  for (; ow < OW; ow++) {
+    for (int j = 0; j < NB; j++) {
+      vf acc = bias[j];
+      for (int kw = 0; kw < 3; kw++) {
+        acc += xr[ow + kw] * wt[kw][j];
+        acc += x1[ow + kw] * wt[3 + kw][j];
+        acc += x2[ow + kw] * wt[6 + kw][j];
+      }
+      store(y + ow * OC + c0 + j * kLanes, finish(acc, j));
+    }
+  }
+}
+
+// Channel blocks per pass of the forward convolution: its nine weight vectors per block and the
+// kPixels sums per block must fit the registers (32 with AVX-512, 16 with AVX2).
+constexpr int kForwardBlocks = kLanes == 16 ? 2 : 1;
+
+template <bool RELU, bool SCALE_SHIFT>
+void first_conv_rows(const float* xr, int64_t xw, const float* w, const float* b, const float* scale_shift, int64_t OC,
+                     int64_t OW, float* y) {
+  int64_t c0 = 0;
+  for (; c0 + kForwardBlocks * kLanes <= OC; c0 += kForwardBlocks * kLanes)
+    first_conv_row<kForwardBlocks, RELU, SCALE_SHIFT>(xr, xw, w, b, scale_shift, OC, OW, c0, y);
+  for (; c0 < OC; c0 += kLanes) first_conv_row<1, RELU, SCALE_SHIFT>(xr, xw, w, b, scale_shift, OC, OW, c0, y);
+}
+
 }  // namespace
+
+bool first_conv_fits(const ConvShape& g, int act) {
+  return g.C == 1 && g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 && g.OC % kLanes == 0 &&
+         g.OH == g.H + g.padT + g.padB - 2 && g.OW == g.W + g.padL + g.padR - 2 &&
+         (act == codes::activation::linear || act == codes::activation::relu);
+}
+
+void first_conv_forward(const ConvShape& g, const float* x, const float* w, const float* b, int act,
+                        const float* scale_shift, float* y, int64_t n0, int64_t n1) {
+  if (!first_conv_fits(g, act)) throw std::runtime_error("first_conv_forward: not a 3x3, stride 1 convolution of one channel");
+  const int64_t xw = g.OW + 2, xh = g.OH + 2, in_image = g.H * g.W, out_row = g.OW * g.OC;
+  const bool relu = act == codes::activation::relu;
+  const int64_t rows = (n1 - n0) * g.OH;
+#pragma omp parallel if (rows * out_row > 16384)
+  {
+    // The image with its padding; each thread pads the images whose rows it computes.
+    std::vector<float> padded(static_cast<size_t>(xw * xh));
+    int64_t padded_n = -1;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t n = n0 + r / g.OH, oh = r % g.OH;
+      if (n != padded_n) {
+        std::fill(padded.begin(), padded.end(), 0.f);
+        for (int64_t pr = 0; pr < xh; pr++) {
+          const int64_t ih = pr - g.padT;
+          if (ih < 0 || ih >= g.H) continue;
+          for (int64_t pc = 0; pc < xw; pc++) {
+            const int64_t iw = pc - g.padL;
+            if (iw >= 0 && iw < g.W) padded[pr * xw + pc] = x[n * in_image + ih * g.W + iw];
+          }
+        }
+        padded_n = n;
+      }
+      float* yr = y + (n * g.OH + oh) * out_row;
+      const float* xr = padded.data() + oh * xw;
+      if (scale_shift) {
+        if (relu) first_conv_rows<true, true>(xr, xw, w, b, scale_shift, g.OC, g.OW, yr);
+        else first_conv_rows<false, true>(xr, xw, w, b, scale_shift, g.OC, g.OW, yr);
+      } else {
+        if (relu) first_conv_rows<true, false>(xr, xw, w, b, scale_shift, g.OC, g.OW, yr);
+        else first_conv_rows<false, false>(xr, xw, w, b, scale_shift, g.OC, g.OW, yr);
+      }
+    }
+  }
+}
 
 void init_first_layer(Napi::Env env, Napi::Object exports) {
   exports.Set("convPoolFilterGrad", Napi::Function::New(env, kernel<conv_pool_filter_grad>));

@@ -96,6 +96,13 @@ struct WindowCover {
   }
 };
 
+// Prefetches the pixels under the next row of windows (the same columns, `rows` input rows down):
+// the pooling loops compute between loads and leave the memory idle otherwise.
+inline void prefetch_rows_below(const float* p, int64_t rows, int64_t row_floats, int64_t pixels, int64_t C) {
+  for (int64_t r = 0; r < 2; r++)
+    for (int64_t q = 0; q < pixels * C; q += 16) __builtin_prefetch(p + (rows + r) * row_floats + q, 0, 0);
+}
+
 // A full 2x2 window at output (oh, ow): inside the image, no dilation.
 inline bool full_2x2(const PoolGeometry& g, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
   return g.KH == 2 && g.KW == 2 && g.DH == 1 && g.DW == 1 && h1 - h0 == 2 && w1 - w0 == 2;
@@ -117,6 +124,7 @@ void max_pool_images(const PoolGeometry& g, const float* x, float* y) {
         // A full 2x2 window: the same maxima, in the same order, without the bounds checks.
         const float* p = x + ((n * g.H + oh * g.SH - g.padT) * g.W + iw0) * C;
         const int64_t row = g.W * C;
+        prefetch_rows_below(p, g.SH, row, 2, C);
         for (; c0 + kLanes <= C; c0 += kLanes) {
           vf best = vf{} - std::numeric_limits<float>::infinity();
           for (const float* q : {p, p + C, p + row, p + row + C}) {
@@ -186,6 +194,7 @@ void max_pool_grad_disjoint(const PoolGeometry& g, const float* dy, const float*
           int64_t c0 = 0;
           if (full_2x2(g, h0, h1, w0, w1)) {
             const int64_t at = (h0 * g.W + w0) * C;
+            prefetch_rows_below(xn + at, g.SH, row, 2, C);
             for (; c0 + kLanes <= C; c0 += kLanes) {
               const Window2x2 w(xn + at + c0, row, C);
               const vf d = load(dyp + c0);
@@ -318,6 +327,7 @@ void pool_relu_grad_bias() {
           if (full_2x2(g, h0, h1, w0, w1)) {
             // The four pixels loaded once, the sum added in window order as below.
             const int64_t at = (h0 * g.W + w0) * C;
+            prefetch_rows_below(yn + at, g.SH, row_floats, 2, C);
             for (; c0 + kLanes <= C; c0 += kLanes) {
               const Window2x2 w(yn + at + c0, row_floats, C);
               const vf d = load(dyp + c0);

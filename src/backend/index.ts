@@ -67,4 +67,5 @@ export function currentBackend(): BackendInfo | null {
 
 /** Per TF.js kernel, its runs, wasm hand-overs and time on the native backend so far (null before it starts). */
 export { nativeKernelRuns, nativePeak } from './native/index.js';
+export { userEnvironment } from './native/wait-policy.js';
 export type { KernelRuns } from './native/context.js';

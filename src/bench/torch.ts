@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { UserError } from '../util/errors.js';
 import { packageRoot } from '../util/package-root.js';
+import { userEnvironment } from '../backend/index.js';
 
 const run = promisify(execFile);
 
@@ -99,7 +100,8 @@ export async function torchAvailable(): Promise<boolean> {
 export async function measureTorch(script: string, model: string, dataDir: string): Promise<TorchResult> {
   let stdout: string;
   try {
-    ({ stdout } = await run(PYTHON, [script, '--model', model, '--data', dataDir], { timeout: TORCH_TIMEOUT_MS, maxBuffer: 1 << 20 }));
+    // PyTorch runs with the user's environment, not the OpenMP settings we chose for ourselves.
+    ({ stdout } = await run(PYTHON, [script, '--model', model, '--data', dataDir], { timeout: TORCH_TIMEOUT_MS, maxBuffer: 1 << 20, env: userEnvironment() }));
   } catch (e) {
     // The script's own last words (a failed check, a traceback's last line) say more than "Command failed".
     const stderr = String((e as { stderr?: unknown }).stderr ?? '').trim().split('\n').pop();

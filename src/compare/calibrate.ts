@@ -2,7 +2,9 @@
  * A model's price for the comparison's ETA (./eta.ts): a few training steps at the run's batch size
  * and optimizer, and an inference pass, timed on this host before the comparison starts (a few
  * seconds for the article's three CNNs). The model is built under a random stream of its own and
- * thrown away: the runs' own streams, weights and results are untouched.
+ * thrown away: the runs' own streams, weights and results are untouched. The first model measured
+ * in a process pays for JavaScript's warm-up (V8 compiling TF.js's code as it runs): measureModelCosts
+ * measures it twice and keeps the second.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NUM_CLASSES, type ImageSet } from '../data/types.js';
@@ -16,8 +18,8 @@ import { Rng, withSeededMathRandom } from '../util/rng.js';
 import type { ModelCost } from './eta.js';
 
 /** Steps before timing (the first builds oneDNN's primitives), and steps timed (their median counts). */
-const WARMUP_STEPS = 2;
-const TIMED_STEPS = 3;
+const WARMUP_STEPS = 3;
+const TIMED_STEPS = 5;
 /** Images of the timed inference pass (the validation pass's batch). */
 const INFER_IMAGES = 1000;
 
@@ -54,4 +56,12 @@ export async function measureModelCost(spec: ModelSpec, hyper: Pick<TrainHyperPa
       optimizer.dispose();
     }
   });
+}
+
+/** Each model's price, in order; the first model is measured twice (see above). */
+export async function measureModelCosts(models: { spec: ModelSpec; hyper: Parameters<typeof measureModelCost>[1] }[], images: ImageSet): Promise<ModelCost[]> {
+  if (models.length > 0) await measureModelCost(models[0].spec, models[0].hyper, images);
+  const costs: ModelCost[] = [];
+  for (const m of models) costs.push(await measureModelCost(m.spec, m.hyper, images));
+  return costs;
 }

@@ -14,7 +14,7 @@ import type { FashionMnist } from '../data/types.js';
 import { trainRun } from '../train/run.js';
 import { stepsPerEpoch } from '../train/trainer.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
-import { measureModelCost } from './calibrate.js';
+import { measureModelCosts } from './calibrate.js';
 import { CompareEta, type ModelPlan } from './eta.js';
 import { CompareProgress } from './progress.js';
 import { compareMarkdown, compareRow, type CompareReport } from './table.js';
@@ -103,16 +103,17 @@ async function planProgress(
   log: (line: string) => void,
 ): Promise<CompareProgress> {
   if (specs.some((s) => s.kind !== 'transfer')) log('compare: timing a few training steps of each model, for the time estimate');
-  const plans: ModelPlan[] = [];
-  for (const spec of specs) {
+  const measured = specs.filter((s) => s.kind !== 'transfer');
+  const costs = await measureModelCosts(measured.map((spec) => ({ spec: applyModelOptions(spec, modelOptionsOf(spec)), hyper: protocolOf(spec.name).hyper })), images);
+  const plans: ModelPlan[] = specs.map((spec) => {
     const { hyper: h } = protocolOf(spec.name);
     const sizes = splitSizes(images.count, h.valSplit, h.limit);
     const phase = (p: 'base' | 'augment', epochs: number) => {
       const steps = stepsPerEpoch(p, sizes.train, h.batchSize);
       return { phase: p, epochs, stepsPerEpoch: steps, imagesPerEpoch: p === 'base' ? sizes.train : steps * h.batchSize };
     };
-    const cost = spec.kind === 'transfer' ? null : await measureModelCost(applyModelOptions(spec, modelOptionsOf(spec)), h, images);
-    plans.push({ model: spec.name, phases: [phase('base', h.epochs), phase('augment', h.augEpochs)].filter((p) => p.epochs > 0), valImages: sizes.val, cost });
-  }
+    const cost = spec.kind === 'transfer' ? null : costs[measured.indexOf(spec)];
+    return { model: spec.name, phases: [phase('base', h.epochs), phase('augment', h.augEpochs)].filter((p) => p.epochs > 0), valImages: sizes.val, cost };
+  });
   return new CompareProgress(new CompareEta(plans), log);
 }

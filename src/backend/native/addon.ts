@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { packageRoot } from '../../util/package-root.js';
 import { KERNEL_FUNCTIONS, type KernelFunction } from './param-layout.js';
+import { preferPassiveWaiting } from './wait-policy.js';
 
 export interface NativeAddonInfo {
   dnnl: string;
@@ -76,6 +77,7 @@ export function loadAddon(): AddonLoad {
     return { ok: false, reason: given ? `$${ADDON_ENV_VAR} names ${given}, which does not exist` : 'the native addon is not built (npm install builds it when oneDNN is installed)' };
   }
   try {
+    preferPassiveWaiting();
     const addon: unknown = createRequire(import.meta.url)(file);
     return { ok: true, addon, path: file };
   } catch (e) {
