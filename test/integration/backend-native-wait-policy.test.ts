@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { preferPassiveWaiting } from '../src/backend/native/wait-policy.js';
+import { preferPassiveWaiting } from '../../src/backend/native/wait-policy.js';
 
 describe('the OpenMP wait policy', () => {
   it('is passive unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is given', () => {
@@ -23,8 +23,8 @@ describe('the OpenMP wait policy', () => {
   });
 
   it('is set when the addon loads, and left out of the environment given to other programs', () => {
-    const backend = fileURLToPath(new URL('../src/backend/index.js', import.meta.url));
-    const script = `const b = await import(${JSON.stringify(backend)}); const r = await b.initBackend('wasm'); const n = await import(${JSON.stringify(fileURLToPath(new URL('../src/backend/native/addon.js', import.meta.url)))}); const l = n.loadAddon();
+    const backend = fileURLToPath(new URL('../../src/backend/index.js', import.meta.url));
+    const script = `const b = await import(${JSON.stringify(backend)}); const r = await b.initBackend('wasm'); const n = await import(${JSON.stringify(fileURLToPath(new URL('../../src/backend/native/addon.js', import.meta.url)))}); const l = n.loadAddon();
       console.log(JSON.stringify({ loaded: l.ok, own: process.env.OMP_WAIT_POLICY ?? null, others: b.userEnvironment().OMP_WAIT_POLICY ?? null }));`;
     const run = (env: NodeJS.ProcessEnv) => {
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' });
