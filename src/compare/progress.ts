@@ -6,15 +6,7 @@
  */
 import type { TrainCallback } from '../train/callbacks.js';
 import type { CompareEta } from './eta.js';
-
-/** "45 s", "5 min 02 s", "1 h 07 min". */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
-  const m = Math.round(s / 60);
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
-}
+import { formatDuration } from '../util/format.js';
 
 const clockTime = (d: Date) => `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 

@@ -7,17 +7,21 @@ import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { TestTimeAugmentation } from '../models/tta.js';
 import { requireDefaultModel } from '../runs/default-model.js';
-import { loadRunModel } from '../runs/index.js';
+import { ensembleRunDirs, loadEnsemble, loadRunModel } from '../runs/index.js';
+import { UserError } from '../util/errors.js';
 
 export interface ModelSource {
   /** A run directory (as `train` writes it); without it, the default model. */
   runDir?: string;
   /** Another default model's run directory (tests, deployments); else $FASHION_CNN_DEFAULT_MODEL, else the shipped one. */
   defaultModel?: string;
+  /** Run directories and folders of runs whose averaged probabilities classify instead (runs/ensemble.ts). */
+  ensemble?: string[];
 }
 
 export interface LoadedPredictor {
   model: tfl.LayersModel;
+  /** The run directory (an ensemble's, comma-separated). */
   runDir: string;
   /** True when no run was named and the default model is used. */
   isDefault: boolean;
@@ -28,6 +32,12 @@ export interface LoadedPredictor {
 
 /** Loads the named run's model, or the default one. Call `initBackend()` first. */
 export async function loadPredictor(source: ModelSource = {}): Promise<LoadedPredictor> {
+  if (source.ensemble) {
+    if (source.runDir !== undefined) throw new UserError('give a run directory or an ensemble, not both');
+    const runDirs = await ensembleRunDirs(source.ensemble, (l) => process.stderr.write(`${l}\n`));
+    const { model, tta } = await loadEnsemble(runDirs);
+    return { model, runDir: runDirs.join(','), isDefault: false, tta };
+  }
   const isDefault = source.runDir === undefined;
   const runDir = source.runDir ?? (await requireDefaultModel(source.defaultModel));
   const { model, tta } = await loadRunModel(runDir);

@@ -26,6 +26,8 @@ export interface ServeConfig {
   readOnly: boolean;
   /** A run directory holding the model that /api/predict uses. */
   defaultModelDir: string;
+  /** Run directories whose averaged probabilities /api/predict uses instead of defaultModelDir's model (serve --ensemble); empty: the single model. */
+  defaultEnsemble: string[];
   /** The dashboard's production build; not served when missing. */
   webDir: string;
   /** Largest upload accepted, bytes (413 past it). */
@@ -86,6 +88,7 @@ export const DEFAULT_SERVE_CONFIG: Omit<ServeConfig, 'token'> = {
   readOnly: false,
   // The model `fashion-cnn predict` uses without a run: the package's, or $FASHION_CNN_DEFAULT_MODEL.
   defaultModelDir: defaultModelDir(),
+  defaultEnsemble: [],
   webDir: path.join(PACKAGE_ROOT, 'dist', 'web'),
   maxUploadBytes: 10 * 1024 * 1024,
   requestTimeoutMs: 30_000,

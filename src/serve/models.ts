@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { TestTimeAugmentation } from '../models/tta.js';
-import { loadRunModel, locateRunModel } from '../runs/index.js';
+import { loadEnsemble, loadRunModel, locateRunModel } from '../runs/index.js';
 
 /** A run's model and the test-time augmentation its record asks for (as `predict` and `evaluate` use it). */
 export interface ServedModel {
@@ -31,16 +31,29 @@ export class ModelCache {
   constructor(private readonly size: number) {}
 
   async get(runDir: string): Promise<ServedModel> {
-    const key = path.resolve(runDir);
     const location = await locateRunModel(runDir);
+    return this.entry(path.resolve(runDir), location.dir, () => loadServedModel(runDir));
+  }
+
+  /** Several runs' averaged probabilities as one model (serve --ensemble), cached as one entry. */
+  async getEnsemble(runDirs: readonly string[]): Promise<ServedModel> {
+    const locations = await Promise.all(runDirs.map((d) => locateRunModel(d)));
+    const key = `ensemble:${runDirs.map((d) => path.resolve(d)).join(',')}`;
+    return this.entry(key, locations.map((l) => l.dir).join(','), async () => {
+      const { model, tta } = await loadEnsemble(runDirs);
+      return { model, tta };
+    });
+  }
+
+  private entry(key: string, source: string, load: () => Promise<ServedModel>): Promise<ServedModel> {
     const cached = this.entries.get(key);
-    if (cached && cached.source === location.dir) {
+    if (cached && cached.source === source) {
       this.entries.delete(key);
       this.entries.set(key, cached);
       return cached.model;
     }
     if (cached) this.drop(key, cached);
-    const entry: Entry = { source: location.dir, model: loadServedModel(runDir) };
+    const entry: Entry = { source, model: load() };
     this.entries.set(key, entry);
     entry.model.catch(() => this.entries.get(key) === entry && this.entries.delete(key));
     while (this.entries.size > this.size) {

@@ -3,7 +3,7 @@ import { IMAGE_SIZE, NUM_CLASSES } from '../../data/types.js';
 import type { TestTimeAugmentation } from '../../models/tta.js';
 import { DEFAULT_PREPROCESS_MODE, PREPROCESS_MODES, type PreprocessMode } from '../../predict/config.js';
 import type { ImagePrediction } from '../../predict/index.js';
-import { positiveInt } from '../options.js';
+import { commaList, positiveInt } from '../options.js';
 import { oneLine } from '../../util/errors.js';
 import { addBackendOption, printJson, type CommonFlags } from '../common.js';
 
@@ -14,6 +14,7 @@ interface PredictFlags extends Pick<CommonFlags, 'backend'> {
   run?: string;
   preprocess: PreprocessMode;
   tta?: TestTimeAugmentation;
+  ensemble?: string[];
 }
 
 // Typed against models/tta.ts, whose module loads TF.js: a flag error is reported before that.
@@ -51,6 +52,7 @@ export function registerPredict(program: Command): void {
     .option('--run <dir>', 'the run directory whose model classifies (default: the shipped model at models/default, or $FASHION_CNN_DEFAULT_MODEL)')
     .option('--top <k>', `how many classes to show per image (1-${NUM_CLASSES})`, positiveInt, 3)
     .addOption(new Option('--preprocess <mode>', 'how a photo becomes a Fashion-MNIST frame: mask (find the object), paper (the data set\'s own conversion), hybrid (mask crop, paper rendering)').choices(PREPROCESS_MODES).default(DEFAULT_PREPROCESS_MODE))
+    .option('--ensemble <runs>', 'classify with several runs together instead: comma-separated run directories or folders of runs (a sweep\'s folder: its finished runs), their probabilities averaged; slower by the number of runs', commaList)
     .addOption(new Option('--tta <mode>', 'test-time flip: average over the frame and its mirror (default: what the run\'s config.json says)').choices(TTA_FLAG_CHOICES))
     .option('--json', 'print one JSON document on stdout')
     .option('--save-preprocessed <dir>', `write each ${IMAGE_SIZE}x${IMAGE_SIZE} image the model saw (and an 8x enlargement) as PNG into DIR`);
@@ -58,9 +60,10 @@ export function registerPredict(program: Command): void {
     const { predictRun, looksLikeRunDir } = await import('../../predict/index.js');
     let runDir = f.run;
     let images = args;
-    if (runDir === undefined && (await looksLikeRunDir(args[0]))) [runDir, ...images] = args;
+    if (runDir === undefined && !f.ensemble && (await looksLikeRunDir(args[0]))) [runDir, ...images] = args;
+    if (runDir !== undefined && f.ensemble) cmd.error('error: give a run (RUN_DIR or --run) or --ensemble, not both', { exitCode: 2 });
     if (images.length === 0) cmd.error("error: missing required argument 'images'", { exitCode: 2 });
-    const { results, saved, failed } = await predictRun({ runDir, images, top: f.top, savePreprocessedDir: f.savePreprocessed, backend: f.backend, preprocess: f.preprocess, tta: f.tta });
+    const { results, saved, failed } = await predictRun({ runDir, images, top: f.top, savePreprocessedDir: f.savePreprocessed, backend: f.backend, preprocess: f.preprocess, tta: f.tta, ensemble: f.ensemble });
     if (f.json) printJson(results.map((p, i) => jsonResult(p, saved[i])));
     else for (const p of results) (p.ok ? process.stdout : process.stderr).write(`${textLine(p)}\n`);
     // With --json the document says which images failed and why; stderr still says that some did.

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { addBackendOption, type CommonFlags } from '../common.js';
-import { positiveInt } from '../options.js';
+import { commaList, positiveInt } from '../options.js';
 import { DEFAULT_SERVE_CONFIG as D } from '../../serve/config.js';
 
 const MB = 1024 * 1024;
@@ -13,6 +13,7 @@ interface ServeFlags extends Pick<CommonFlags, 'backend' | 'dataDir'> {
   token?: string;
   readOnly?: boolean;
   defaultModel?: string;
+  ensemble?: string[];
   maxUploadMb: number;
   requestTimeout: number;
   log?: boolean;
@@ -31,6 +32,7 @@ export function registerServe(program: Command): void {
     .option('--token <token>', "what routes that change anything (training) need as 'Authorization: Bearer TOKEN' (default: $FASHION_CNN_TOKEN, else a random one printed at start; '' turns the check off, loopback only). Other users can see a flag in ps: prefer the variable")
     .option('--read-only', 'no training routes: the dashboard, the runs and classification only (for a server others reach)')
     .option('--default-model <run-dir>', 'the run whose model POST /api/predict uses (default: the package\'s models/default)')
+    .option('--ensemble <runs>', 'POST /api/predict (and the dashboard\'s classifier) uses several runs together instead of the default model: comma-separated run directories or folders of runs, their probabilities averaged; slower by the number of runs', commaList)
     .option('--max-upload-mb <n>', 'largest upload accepted, MB', positiveInt, D.maxUploadBytes / MB)
     .option('--request-timeout <seconds>', 'a request (its body included: slow clients) must arrive within this', positiveInt, D.requestTimeoutMs / 1000)
     .option('--data-dir <dir>', 'Fashion-MNIST folder for training and projections')
@@ -38,6 +40,9 @@ export function registerServe(program: Command): void {
   addBackendOption(cmd).action(async (f: ServeFlags) => {
     const { startServer } = await import('../../serve/index.js');
     const log = (line: string) => process.stderr.write(`fashion-cnn serve: ${line}\n`);
+    if (f.ensemble && f.defaultModel) cmd.error('error: give --default-model or --ensemble, not both', { exitCode: 2 });
+    // The members are found before the server starts: a mistyped run fails now, not at the first upload.
+    const ensemble = f.ensemble ? await (await import('../../runs/ensemble.js')).ensembleRunDirs(f.ensemble, log) : [];
     const { url, loginUrl, warnings, closed } = await startServer(
       {
         runsDir: f.runs,
@@ -47,6 +52,7 @@ export function registerServe(program: Command): void {
         ...(f.token !== undefined ? { token: f.token } : {}),
         readOnly: f.readOnly ?? false,
         ...(f.defaultModel ? { defaultModelDir: f.defaultModel } : {}),
+        defaultEnsemble: ensemble,
         maxUploadBytes: f.maxUploadMb * MB,
         requestTimeoutMs: f.requestTimeout * 1000,
         dataDir: f.dataDir,

@@ -8,6 +8,8 @@ import { addBackendOption, addDataOptions, printJson } from '../common.js';
 import { commaList, nonNegativeInt, positiveInt } from '../options.js';
 import { addTrainingOptions, checkModelNames, givenOn, overridesFromFlags, type TrainingFlags } from './train.js';
 import type { GridValue, SweepDefinition, SweepJob, SweepSummary } from '../../sweep/index.js';
+import { sweepSecondsLeft } from '../../sweep/eta.js';
+import { formatDuration } from '../../util/format.js';
 
 /** The sweep stage, loaded once the flags are checked. */
 type SweepModule = typeof import('../../sweep/index.js');
@@ -84,7 +86,10 @@ function expandJobs(f: SweepFlags, cmd: Command, grid: [string, GridValue[]][], 
   return jobs;
 }
 
-/** A progress bar over every epoch of every run, with an ETA (plain lines when stderr is not a terminal). */
+/**
+ * A progress bar over every epoch of every run, with an ETA priced per configuration
+ * (src/sweep/eta.ts); plain lines when stderr is not a terminal, with the same ETA.
+ */
 function sweepProgress(): { update(s: SweepSummary): void; stop(): void } {
   const tty = Boolean(process.stderr.isTTY);
   let bar: cliProgress.SingleBar | null = null;
@@ -94,13 +99,16 @@ function sweepProgress(): { update(s: SweepSummary): void; stop(): void } {
       const planned = s.jobs.reduce((a, j) => a + j.plannedEpochs, 0);
       const done = s.jobs.reduce((a, j) => a + (j.state === 'done' ? j.plannedEpochs : j.epochs), 0);
       const runs = `${s.counts.done}/${s.jobs.length} runs${s.counts.running ? `, ${s.counts.running} running` : ''}${s.counts.failed ? `, ${s.counts.failed} failed` : ''}`;
+      const secondsLeft = sweepSecondsLeft(s);
+      const eta = done >= planned ? 'done' : secondsLeft === null ? 'time left not known yet' : `about ${formatDuration(secondsLeft)} left`;
       if (tty) {
-        bar ??= new cliProgress.SingleBar({ format: 'sweep [{bar}] {percentage}% | {runs} | epochs {value}/{total} | ETA {eta_formatted}', etaBuffer: 50, stream: process.stderr }, cliProgress.Presets.shades_classic);
-        if (!bar.isActive) bar.start(planned, done, { runs });
-        bar.update(done, { runs });
+        bar ??= new cliProgress.SingleBar({ format: 'sweep [{bar}] {percentage}% | {runs} | epochs {value}/{total} | {eta}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+        if (!bar.isActive) bar.start(planned, done, { runs, eta });
+        bar.update(done, { runs, eta });
       } else {
+        // One line per finished epoch, not per poll: a log stays readable.
         const line = `sweep: ${runs}, epochs ${done}/${planned}`;
-        if (line !== lastLine) process.stderr.write(line + '\n');
+        if (line !== lastLine) process.stderr.write(`${line}; ${eta}\n`);
         lastLine = line;
       }
     },

@@ -20,7 +20,7 @@ export const predictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const limit = { rateLimit: { max: config.rateLimit.predictPerMinute, timeWindow: '1 minute' } };
 
   const defaultModel = () =>
-    models.get(config.defaultModelDir).catch((e: unknown) => {
+    (config.defaultEnsemble.length ? models.getEnsemble(config.defaultEnsemble) : models.get(config.defaultModelDir)).catch((e: unknown) => {
       if (e instanceof RunNotFoundError || e instanceof RunFileMissingError) throw new HttpError(503, NO_DEFAULT_MODEL);
       throw e;
     });

@@ -1,0 +1,109 @@
+/**
+ * Ensembles of trained runs: which runs a `--ensemble` list names, and loading them as one model.
+ * A list entry is a run directory, or a folder of runs (a sweep's folder): then every run in it
+ * that has finished, in name order.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { averageModels } from '../models/ensemble.js';
+import type { TestTimeAugmentation } from '../models/tta.js';
+import { UserError } from '../util/errors.js';
+import { RunNotFoundError } from './errors.js';
+import { runPath } from './files.js';
+import { refuseWhileTraining } from './lock.js';
+import { loadRunModel, type LoadedRunModel } from './model.js';
+import { hasModelJson } from './model-dir.js';
+import { hasRunConfig, readRunConfig, requireRunDir } from './read.js';
+
+/** A run directory: it has a record or a model of its own. */
+const isRun = async (dir: string) => (await hasRunConfig(dir)) || (await hasModelJson(runPath(dir, 'model')));
+
+/**
+ * The run directories an ensemble list names, each once, in the order given. A folder that is not
+ * a run itself stands for its finished runs (a run without a final model, still training or
+ * interrupted, is left out and `log` says so); a run named on its own must have finished.
+ */
+export async function ensembleRunDirs(entries: readonly string[], log: (line: string) => void = () => {}): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const entry of entries) {
+    await requireRunDir(entry);
+    if (await isRun(entry)) {
+      if (!(await hasModelJson(runPath(entry, 'model')))) throw new UserError(`ensemble member ${entry} has no final model (its training has not finished)`);
+      dirs.push(entry);
+      continue;
+    }
+    const names = (await fs.readdir(entry, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    let found = 0;
+    const unfinished: string[] = [];
+    for (const name of names) {
+      const dir = path.join(entry, name);
+      if (!(await isRun(dir))) continue;
+      if (await hasModelJson(runPath(dir, 'model'))) {
+        dirs.push(dir);
+        found++;
+      } else unfinished.push(name);
+    }
+    if (unfinished.length) log(`ensemble: ${entry}: left out ${unfinished.length} unfinished run${unfinished.length > 1 ? 's' : ''} (${unfinished.join(', ')})`);
+    if (found === 0) throw new RunNotFoundError(entry, 'is neither a run directory nor a folder holding finished runs');
+  }
+  const seen = new Set<string>();
+  for (const d of dirs) {
+    const key = path.resolve(d);
+    if (seen.has(key)) throw new UserError(`ensemble: ${d} is named twice (each run is one member)`);
+    seen.add(key);
+  }
+  if (dirs.length < 2) throw new UserError(`an ensemble needs at least two runs; ${entries.join(',')} gives ${dirs.length}`);
+  // Read from the records, so that members asked differently fail before any weights load.
+  const ttas = await Promise.all(dirs.map(async (d) => ((await hasRunConfig(d)) ? (await readRunConfig(d)).hyper.tta : 'none')));
+  refuseMixedTta(dirs, ttas);
+  return dirs;
+}
+
+/**
+ * The ensemble keeps its members' test-time augmentation, so they must share it: averaging a
+ * member's two views with another's one would need a flip inside the model.
+ */
+function refuseMixedTta(dirs: readonly string[], ttas: readonly TestTimeAugmentation[]): void {
+  if (new Set(ttas).size > 1) throw new UserError(`ensemble members differ in test-time augmentation (${dirs.map((d, i) => `${d}: ${ttas[i]}`).join(', ')}): give runs that are asked the same way`);
+}
+
+export interface LoadedEnsemble {
+  /** The members' averaged probabilities, as one model (models/ensemble.ts). */
+  model: tfl.LayersModel;
+  /** The members' common test-time augmentation, which the ensemble keeps. */
+  tta: TestTimeAugmentation;
+  members: { runDir: string; config: LoadedRunModel['config'] }[];
+}
+
+/** The members, each loaded and checked as `loadRunModel` does. */
+export async function loadEnsembleMembers(runDirs: readonly string[]): Promise<LoadedRunModel[]> {
+  const loaded: LoadedRunModel[] = [];
+  try {
+    for (const dir of runDirs) {
+      await refuseWhileTraining(dir);
+      loaded.push(await loadRunModel(dir));
+    }
+  } catch (e) {
+    for (const m of loaded) m.model.dispose();
+    throw e;
+  }
+  try {
+    refuseMixedTta(runDirs, loaded.map((m) => m.tta));
+  } catch (e) {
+    for (const m of loaded) m.model.dispose();
+    throw e;
+  }
+  return loaded;
+}
+
+/** Loads the runs as one model that averages their probabilities. Call `initBackend()` first. */
+export async function loadEnsemble(runDirs: readonly string[]): Promise<LoadedEnsemble> {
+  const loaded = await loadEnsembleMembers(runDirs);
+  try {
+    return { model: averageModels(loaded.map((m) => m.model)), tta: loaded[0].tta, members: loaded.map((m, i) => ({ runDir: runDirs[i], config: m.config })) };
+  } catch (e) {
+    for (const m of loaded) m.model.dispose();
+    throw e;
+  }
+}
