@@ -3,6 +3,7 @@
  * A list entry is a run directory, or a folder of runs (a sweep's folder): then every run in it
  * that has finished, in name order.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -24,7 +25,7 @@ const isRun = async (dir: string) => (await hasRunConfig(dir)) || (await hasMode
  * a run itself stands for its finished runs (a run without a final model, still training or
  * interrupted, is left out and `log` says so); a run named on its own must have finished.
  */
-export async function ensembleRunDirs(entries: readonly string[], log: (line: string) => void = () => {}): Promise<string[]> {
+export async function ensembleRunDirs(entries: readonly string[], log: (line: string) => void = () => {}, what: { minMembers: number; name: string } = { minMembers: 2, name: 'an ensemble' }): Promise<string[]> {
   const dirs: string[] = [];
   for (const entry of entries) {
     await requireRunDir(entry);
@@ -53,7 +54,7 @@ export async function ensembleRunDirs(entries: readonly string[], log: (line: st
     if (seen.has(key)) throw new UserError(`ensemble: ${d} is named twice (each run is one member)`);
     seen.add(key);
   }
-  if (dirs.length < 2) throw new UserError(`an ensemble needs at least two runs; ${entries.join(',')} gives ${dirs.length}`);
+  if (dirs.length < what.minMembers) throw new UserError(`${what.name} needs at least ${what.minMembers === 1 ? 'one run' : what.minMembers === 2 ? 'two runs' : `${what.minMembers} runs`}; ${entries.join(',')} gives ${dirs.length}`);
   // Read from the records, so that members asked differently fail before any weights load.
   const ttas = await Promise.all(dirs.map(async (d) => ((await hasRunConfig(d)) ? (await readRunConfig(d)).hyper.tta : 'none')));
   refuseMixedTta(dirs, ttas);
@@ -106,4 +107,20 @@ export async function loadEnsemble(runDirs: readonly string[]): Promise<LoadedEn
     for (const m of loaded) m.model.dispose();
     throw e;
   }
+}
+
+/**
+ * A digest of the runs' final models (every file of each model folder, in order): what a distilled
+ * run records of its teacher, so that resuming it with a teacher that changed is refused.
+ */
+export async function modelsDigest(runDirs: readonly string[]): Promise<string> {
+  const h = createHash('sha256');
+  for (const dir of runDirs) {
+    const modelDir = runPath(dir, 'model');
+    for (const name of (await fs.readdir(modelDir)).sort()) {
+      h.update(name);
+      h.update(await fs.readFile(path.join(modelDir, name)));
+    }
+  }
+  return h.digest('hex');
 }

@@ -14,4 +14,4 @@ export { saveCheckpoint, loadCheckpoint, loadAveragedCheckpointModel, hasCheckpo
 export { locateRunModel, loadRunModel, saveRunModel, type RunModelLocation, type LoadedRunModel } from './model.js';
 export { loadModelDir } from './model-dir.js';
 export { listRuns, type RunListing } from './list.js';
-export { ensembleRunDirs, loadEnsemble, loadEnsembleMembers, type LoadedEnsemble } from './ensemble.js';
+export { ensembleRunDirs, loadEnsemble, loadEnsembleMembers, modelsDigest, type LoadedEnsemble } from './ensemble.js';

@@ -94,7 +94,7 @@ export async function hasRunConfig(runDir: string): Promise<boolean> {
  * records from before `interpolation` existed were trained with bilinear sampling, and from before
  * `optimizer` and `labelSmoothing` with Adam (TF.js defaults) and no smoothing, SGD without weight
  * decay; before schedules, early stopping, test-time augmentation, random crops, flips, erasing,
- * photo-like augmentation and weight averaging existed, none was used; before model options,
+ * photo-like augmentation, weight averaging and distillation existed, none was used; before model options,
  * models took none. Only objects are filled: anything else is left for the check to name.
  */
 function migrateConfig(raw: Record<string, unknown>): Record<string, unknown> {
@@ -110,6 +110,7 @@ function migrateConfig(raw: Record<string, unknown>): Record<string, unknown> {
       labelSmoothing: h.labelSmoothing ?? 0,
       tta: h.tta ?? 'none',
       ema: h.ema ?? null,
+      distill: h.distill ?? null,
     };
   }
   if (isObject(raw.augmentation)) {

@@ -72,6 +72,20 @@ export const WeightAverageDecaySchema = Type.Number({ exclusiveMinimum: 0, exclu
 
 export const TestTimeAugmentationSchema = oneOf(['none', 'flip'], '"none" or "flip"');
 
+/**
+ * Knowledge distillation (Hinton et al. 2015): the student learns from the labels and from a
+ * teacher's probabilities softened by a temperature (src/train/distill.ts).
+ */
+export const DistillSchema = Type.Object({
+  /** The teacher: run directories (an ensemble when several), as absolute paths. */
+  teacher: Type.Array(Type.String(), { minItems: 1 }),
+  /** Softening temperature T of both the teacher's and the student's probabilities. */
+  temperature: Type.Number({ exclusiveMinimum: 0, ...what('a positive number') }),
+  /** Share of the soft (teacher) term in the loss; the labels' term has 1 - weight. */
+  weight: Type.Number({ minimum: 0, maximum: 1, ...what('a number from 0 to 1') }),
+});
+export type DistillSettings = Static<typeof DistillSchema>;
+
 export const TrainHyperParamsSchema = Type.Object({
   epochs: WholeNumber,
   augEpochs: WholeNumber,
@@ -92,6 +106,8 @@ export const TrainHyperParamsSchema = Type.Object({
    * (e.g. 0.999), or null for none. Validation, test and the saved model use the average.
    */
   ema: nullable(WeightAverageDecaySchema, 'null or a number between 0 and 1'),
+  /** Learn from a teacher besides the labels, or null for the labels alone. */
+  distill: nullable(DistillSchema, 'null or {teacher, temperature, weight}'),
 });
 export type TrainHyperParams = Static<typeof TrainHyperParamsSchema>;
 
@@ -162,6 +178,13 @@ export type ParamCounts = Static<typeof ParamCountsSchema>;
 export const RUN_FORMAT = 2;
 
 /** config.json */
+export const TeacherRecordSchema = Type.Object({
+  /** SHA-256 over every member's model files, in order. */
+  digest: Type.String(),
+  members: Type.Array(Type.Object({ runDir: Type.String(), model: Type.String() })),
+});
+export type TeacherRecord = Static<typeof TeacherRecordSchema>;
+
 export const RunConfigSchema = Type.Object({
   /** RUN_FORMAT when written; records from before the field existed are format 1. */
   format: Type.Integer({ minimum: 1, ...what('a version number') }),
@@ -176,6 +199,8 @@ export const RunConfigSchema = Type.Object({
   backend: Type.String(),
   params: ParamCountsSchema,
   versions: Type.Record(Type.String(), Type.String()),
+  /** A distilled run's teacher as it was when the run started: a changed teacher is not resumed with. */
+  teacher: Type.Optional(TeacherRecordSchema),
 });
 export type RunConfig = Static<typeof RunConfigSchema>;
 

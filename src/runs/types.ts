@@ -10,6 +10,7 @@ export {
   RUN_FORMAT,
   type AugmentConfig,
   type ClassMetrics,
+  type DistillSettings,
   type EvalReport,
   type EvalResult,
   type HistoryRow,
@@ -18,6 +19,7 @@ export {
   type ParamCounts,
   type Phase,
   type RunConfig,
+  type TeacherRecord,
   type TrainHyperParams,
 } from './records.js';
 import type { HistoryRow, Phase } from './records.js';

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { OptimizerSpec, TrainHyperParams } from '../runs/types.js';
 import { WeightAverage } from './weight-average.js';
+import { distillationLoss } from './distill.js';
 import { ARTICLE_PROTOCOL } from './protocol.js';
 
 /** An optimizer whose learning rate a schedule can read and set between steps. */
@@ -179,9 +180,11 @@ export function withWeightAverage(optimizer: TrainOptimizer, average: WeightAver
 }
 
 /** Compiles `model` for training with the run's optimizer and loss (and weight average, when asked); returns the optimizer. */
-export function compileForTraining(model: tfl.LayersModel, hyper: Pick<TrainHyperParams, 'optimizer' | 'lr' | 'labelSmoothing'> & Partial<Pick<TrainHyperParams, 'ema'>>): TrainOptimizer {
+export function compileForTraining(model: tfl.LayersModel, hyper: Pick<TrainHyperParams, 'optimizer' | 'lr' | 'labelSmoothing'> & Partial<Pick<TrainHyperParams, 'ema' | 'distill'>>): TrainOptimizer {
   const plain = makeOptimizer(hyper.optimizer, hyper.lr);
   const optimizer = hyper.ema != null ? withWeightAverage(plain, new WeightAverage(model, hyper.ema)) : plain;
-  model.compile({ optimizer, loss: makeLoss(hyper.labelSmoothing), metrics: ['accuracy'] });
+  // A distilled run's targets carry the teacher's probabilities beside the labels (./distill.ts).
+  const loss = hyper.distill ? distillationLoss(hyper.distill, hyper.labelSmoothing) : makeLoss(hyper.labelSmoothing);
+  model.compile({ optimizer, loss, metrics: ['accuracy'] });
   return optimizer;
 }

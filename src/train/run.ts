@@ -18,6 +18,9 @@ import { applyModelOptions, findModelSpec, modelNames, type ModelOptions, type M
 import {
   cleanStaleFiles,
   createRunRecord,
+  ensembleRunDirs,
+  loadEnsembleMembers,
+  modelsDigest,
   hasCheckpoint,
   hasRunConfig,
   loadCheckpoint,
@@ -39,6 +42,7 @@ import {
   type NamedTensor,
   type Phase,
   type RunConfig,
+  type TeacherRecord,
   type TrainHyperParams,
   type TrainState,
 } from '../runs/index.js';
@@ -52,6 +56,9 @@ import { checkAugmentation } from './augment.js';
 import { EarlyStopping, type TrainCallback } from './callbacks.js';
 import { checkLrSchedule, LrScheduler } from './lr-schedule.js';
 import { compileForTraining, type TrainOptimizer } from './optimizer.js';
+import { Teacher } from './distill.js';
+import { averageModels } from '../models/ensemble.js';
+import { formatShape, modelImageShape, sameShape } from '../models/shape.js';
 import { ProgressDisplay } from './progress.js';
 import { freshTrainState, runTraining } from './trainer.js';
 import { metric, percent } from '../util/format.js';
@@ -160,9 +167,11 @@ export async function openRun(opts: Pick<TrainRunOptions, 'model' | 'modelOption
   }
   if (!opts.model) throw new UserError(`train needs --model (one of ${modelNames().join(', ')})`);
   checkValidationNeeds(opts.hyper);
+  checkDistillation(opts.hyper);
   checkWeightAverage(opts.hyper);
   const modelOptions = opts.modelOptions ?? {};
   const spec = applyModelOptions(requireModelSpec(opts.model), modelOptions);
+  if (opts.hyper.distill && trainsOnFeatures(spec, opts.hyper)) throw new UserError(`${spec.name} trains its head on cached features, not on images: it cannot learn from a teacher (--teacher)`);
   checkLrSchedule(opts.hyper.lrSchedule, opts.hyper.lr);
   checkAugmentation(opts.augmentation, spec.input[0], spec.input[1]);
   const runDir = opts.runDir ?? defaultRunDir(spec.name);
@@ -175,6 +184,15 @@ export function checkValidationNeeds(hyper: TrainHyperParams): void {
   if (hyper.valSplit > 0) return;
   if (hyper.earlyStop) throw new UserError('--early-stop watches the validation loss: it needs a validation split (--val-split above 0)');
   if (hyper.lrSchedule.kind === 'plateau') throw new UserError('the plateau schedule watches the validation loss: it needs a validation split (--val-split above 0)');
+}
+
+/** The distillation settings the CLI's parsers allow; the library's callers get the same answers. */
+function checkDistillation(hyper: TrainHyperParams): void {
+  const d = hyper.distill;
+  if (!d) return;
+  if (d.teacher.length === 0) throw new UserError('distillation needs a teacher (--teacher RUNS)');
+  if (!(d.temperature > 0)) throw new UserError(`the distillation temperature must be above 0, got ${d.temperature}`);
+  if (!(d.weight >= 0 && d.weight <= 1)) throw new UserError(`the distillation weight must be from 0 to 1, got ${d.weight}`);
 }
 
 /** The CLI's fraction parser refuses other decays; the library's callers get the same answer (a record with ema 0 could not be read back). */
@@ -252,6 +270,37 @@ export async function restoreOrBuildModel(plan: RunPlan, log: (line: string) => 
   return { model, state: freshTrainState(plan.hyper.seed, plan.hyper.lr), optimizerWeights: null };
 }
 
+export interface LoadedTeacher {
+  teacher: Teacher;
+  record: TeacherRecord;
+}
+
+/**
+ * Step 4b: a distilled run's teacher, its runs loaded as one model (an ensemble when several). Its
+ * digest goes into the record; a resumed run whose teacher's models changed since is refused.
+ */
+export async function loadTeacher(plan: RunPlan, log: (line: string) => void): Promise<LoadedTeacher | null> {
+  const d = plan.hyper.distill;
+  if (!d) return null;
+  const runDirs = await ensembleRunDirs(d.teacher, log, { minMembers: 1, name: 'a teacher' });
+  const digest = await modelsDigest(runDirs);
+  if (plan.existing?.teacher && plan.existing.teacher.digest !== digest) {
+    throw new RunMismatchError(plan.runDir, `its teacher's models changed since the run started (${runDirs.join(', ')}): a resumed run learns from the teacher it started with (restore it, or start a new run)`);
+  }
+  const members = await loadEnsembleMembers(runDirs);
+  const model = members.length === 1 ? members[0].model : averageModels(members.map((m) => m.model), 'teacher');
+  const shape = modelImageShape(model);
+  if (!sameShape(shape, plan.spec.input)) {
+    model.dispose();
+    throw new UserError(`the teacher takes ${formatShape(shape)} images, the student (${plan.spec.name}) ${formatShape(plan.spec.input)}: a teacher must see the student's images`);
+  }
+  log(`teacher: ${runDirs.length === 1 ? runDirs[0] : `an ensemble of ${runDirs.length} runs`} (temperature ${d.temperature}, weight ${d.weight} on the teacher)`);
+  return {
+    teacher: new Teacher(model, members[0].tta, d.temperature),
+    record: { digest, members: members.map((m, i) => ({ runDir: runDirs[i], model: m.config?.model ?? m.model.name })) },
+  };
+}
+
 /** Refuses a checkpoint whose model is not the one the record names (other weights or shapes). */
 async function checkModelMatchesRecord(plan: RunPlan, model: tfl.LayersModel, dir: string): Promise<void> {
   const reference = await buildModel(plan.spec);
@@ -279,7 +328,7 @@ export async function compileModel(start: ModelStart, hyper: TrainHyperParams): 
 }
 
 /** Step 6: config.json and an empty history for a new run; a resumed run keeps its record. */
-export async function recordRunStart(plan: RunPlan, params: ParamCounts, data: RunData, backend: BackendInfo): Promise<RunConfig> {
+export async function recordRunStart(plan: RunPlan, params: ParamCounts, data: RunData, backend: BackendInfo, teacher: TeacherRecord | null = null): Promise<RunConfig> {
   if (plan.existing) return plan.existing;
   const config: RunConfig = {
     format: RUN_FORMAT,
@@ -293,6 +342,7 @@ export async function recordRunStart(plan: RunPlan, params: ParamCounts, data: R
     backend: backend.description,
     params,
     versions: versions(),
+    ...(teacher ? { teacher } : {}),
   };
   await createRunRecord(plan.runDir, config);
   return config;
@@ -377,10 +427,11 @@ async function trainPlan(plan: RunPlan, opts: TrainRunOptions, log: (line: strin
   // A frozen backbone's features are computed once (or found in the cache); only the head trains.
   const features: FeatureRun | null = trainsOnFeatures(plan.spec, plan.hyper) ? await prepareFeatureRun(plan.spec, data, { seed: plan.hyper.seed, tta: plan.hyper.tta, log }) : null;
   const trained: RunPlan = features ? { ...plan, spec: features.head } : plan;
+  const teacher = await loadTeacher(plan, log);
   const start = await restoreOrBuildModel(trained, log);
   const { model } = start;
   const optimizer = await compileModel(start, plan.hyper);
-  const config = await recordRunStart(plan, features ? features.params(model) : countParams(model), data, backend);
+  const config = await recordRunStart(plan, features ? features.params(model) : countParams(model), data, backend, teacher?.record);
   log(`run ${plan.runDir}: ${plan.spec.name}, ${data.split.train.count} train / ${data.split.val.count} validation / ${data.test.count} test images${features ? ' (the head trains on cached features)' : ''}`);
 
   let latest: LatestEvaluation | null = null;
@@ -392,6 +443,7 @@ async function trainPlan(plan: RunPlan, opts: TrainRunOptions, log: (line: strin
     augmentation: plan.augmentation,
     callbacks: trainingCallbacks(plan, opts),
     state: start.state,
+    teacher: teacher?.teacher,
     saveCheckpoint: (s) => saveCheckpoint(plan.runDir, model, optimizer, s),
     onPhaseDone: async (phase, s) => {
       latest = await evaluateAfterPhase(plan, model, features?.test ?? data.test, phase, s, log);
@@ -402,5 +454,6 @@ async function trainPlan(plan: RunPlan, opts: TrainRunOptions, log: (line: strin
   if (whole !== model) whole.dispose();
   model.dispose();
   optimizer.dispose();
+  teacher?.teacher.dispose();
   return { runDir: plan.runDir, config, history: state.history, eval: report, seconds: (performance.now() - started) / 1000 };
 }

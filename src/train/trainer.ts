@@ -14,6 +14,7 @@ import { predictProbs } from '../evaluate/predict.js';
 import { augmentBatch } from './augment.js';
 import type { EpochInfo, TrainCallback, TrainControl } from './callbacks.js';
 import type { TrainOptimizer } from './optimizer.js';
+import type { Teacher } from './distill.js';
 
 export const PHASES: readonly Phase[] = ['base', 'augment'];
 
@@ -27,6 +28,8 @@ export interface TrainerOptions {
   state: TrainState;
   /** Called after every epoch and every phase end with the state to persist. */
   saveCheckpoint(state: TrainState): Promise<void>;
+  /** A distilled run's teacher: it makes each batch's targets from the images the student sees. */
+  teacher?: Teacher;
   /** Called when a phase ends (evaluation); runs before the phase is marked done. */
   onPhaseDone?(phase: Phase, state: TrainState): Promise<void>;
 }
@@ -149,9 +152,11 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
       const batch = gatherBatch(train, order, start, n);
       const x = phase === 'augment' ? augmentBatch(batch.x, n, rows, cols, opts.augmentation, augmentRng) : batch.x;
       const xs = tf.tensor4d(x, [n, rows, cols, channels]);
-      const ys = tf.tensor2d(batch.y, [n, NUM_CLASSES]);
+      const oneHot = tf.tensor2d(batch.y, [n, NUM_CLASSES]);
+      const ys = opts.teacher ? opts.teacher.targets(xs, oneHot) : oneHot;
       const out = await model.trainOnBatch(xs, ys);
       xs.dispose();
+      oneHot.dispose();
       ys.dispose();
       const [loss, acc] = out as number[];
       if (!Number.isFinite(loss)) throw new UserError(`training diverged: the loss is ${loss} at ${phase} epoch ${info.epochInPhase}, step ${step + 1} (try a lower --lr)`);

@@ -113,7 +113,7 @@ test('the average is part of the optimizer\'s state: saved, restored, and refuse
 
 const hyper: TrainHyperParams = {
   epochs: 1, augEpochs: 2, batchSize: 64, lr: 0.001, seed: 5, valSplit: 0.2, limit: 512, earlyStop: null, lrSchedule: { kind: 'constant' },
-  optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null }, labelSmoothing: 0, tta: 'none', ema: 0.9,
+  optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: null }, labelSmoothing: 0, tta: 'none', ema: 0.9, distill: null,
 };
 test('a weight-average decay outside (0, 1) is refused before anything is written', async () => {
   const runDir = path.join(mkdtempSync(path.join(tmpdir(), 'fcnn-ema-bad-')), 'r');

@@ -14,7 +14,7 @@ const skip = HAVE_DATA ? false : 'Fashion-MNIST not installed (apt-get install d
 
 const hyper: TrainHyperParams = {
   epochs: 2, augEpochs: 2, batchSize: 64, lr: 0.001, seed: 5, valSplit: 0.2, limit: 512, earlyStop: null, lrSchedule: { kind: 'constant' },
-  optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null,
+  optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null, distill: null,
 };
 const withoutSeconds = (rows: { seconds: number }[]) => rows.map(({ seconds: _s, ...rest }) => rest);
 

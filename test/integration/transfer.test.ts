@@ -216,7 +216,7 @@ describe('vgg19: Keras weights', () => {
 
 const HYPER: TrainHyperParams = {
   epochs: 3, augEpochs: 0, batchSize: 64, lr: 0.001, seed: 4, valSplit: 0.2, limit: null, earlyStop: null,
-  lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null,
+  lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null, distill: null,
 };
 
 const firstOf = (set: ImageSet, n: number): ImageSet => ({ ...set, count: n, images: set.images.slice(0, n * set.rows * set.cols), labels: set.labels.slice(0, n) });

@@ -62,7 +62,7 @@ export function runConfig(id: string, model: string, dataDir: string): RunConfig
     createdAt: '2026-01-01T00:00:00.000Z',
     hyper: {
       epochs: 1, augEpochs: 0, batchSize: 32, lr: 0.001, seed: 13, valSplit: 0.2, limit: null, earlyStop: null,
-      lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null,
+      lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null, distill: null,
     },
     augmentation: ARTICLE_AUGMENTATION,
     // The fake run was not trained on these files: its record names them without checksums of its own.

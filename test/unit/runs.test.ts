@@ -43,7 +43,7 @@ function config(model = 'cnn1'): RunConfig {
     modelOptions: {},
     model,
     createdAt: '2026-01-01T00:00:00.000Z',
-    hyper: { epochs: 1, augEpochs: 0, batchSize: 32, lr: 0.001, seed: 1, valSplit: 0.2, limit: 100, earlyStop: null, lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null },
+    hyper: { epochs: 1, augEpochs: 0, batchSize: 32, lr: 0.001, seed: 1, valSplit: 0.2, limit: 100, earlyStop: null, lrSchedule: { kind: 'constant' }, optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null, distill: null },
     augmentation: ARTICLE_AUGMENTATION,
     data: { kind: 'system', dir: '/data', files: Object.fromEntries(['trainImages', 'trainLabels', 'testImages', 'testLabels'].map((k) => [k, { path: `/data/${k}`, md5: '0'.repeat(32), verified: true }])) as RunConfig['data']['files'], trainCount: 80, valCount: 20, testCount: 10 },
     backend: 'cpu',

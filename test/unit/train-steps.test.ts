@@ -16,7 +16,7 @@ import { Rng, withSeededMathRandom } from '../../src/util/rng.js';
 
 const hyper: TrainHyperParams = {
   epochs: 1, augEpochs: 1, batchSize: 8, lr: 0.002, seed: 4, valSplit: 0.2, limit: 64, earlyStop: null, lrSchedule: { kind: 'constant' },
-  optimizer: { kind: 'sgd', momentum: 0.5, nesterov: true, weightDecay: 0.01 }, labelSmoothing: 0.1, tta: 'flip', ema: null,
+  optimizer: { kind: 'sgd', momentum: 0.5, nesterov: true, weightDecay: 0.01 }, labelSmoothing: 0.1, tta: 'flip', ema: null, distill: null,
 };
 const quiet = () => {};
 const fresh = () => path.join(mkdtempSync(path.join(tmpdir(), 'fcnn-steps-')), 'run');

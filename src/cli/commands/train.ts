@@ -1,13 +1,14 @@
+import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { ARTICLE_AUGMENTATION, NO_AUGMENTATION } from '../../train/augment.js';
 import { LR_SCHEDULE_HELP, parseLrSchedule } from '../../train/lr-schedule.js';
-import { ARTICLE_PROTOCOL, FINE_TUNE_LR, OPTIMIZER_DEFAULTS, OPTIMIZER_KINDS, checkOptimizerOptions, optimizerSpec, resolveProtocol, type OptimizerKind, type Protocol, type ProtocolOverrides } from '../../train/protocol.js';
+import { ARTICLE_PROTOCOL, DISTILL_DEFAULTS, FINE_TUNE_LR, OPTIMIZER_DEFAULTS, OPTIMIZER_KINDS, checkOptimizerOptions, optimizerSpec, resolveProtocol, type OptimizerKind, type Protocol, type ProtocolOverrides } from '../../train/protocol.js';
 import { requireRunDirOrNothing } from '../../runs/read.js';
 import type { AugmentConfig, TrainHyperParams } from '../../runs/types.js';
 import { UserError } from '../../util/errors.js';
 import { findModelSpec, modelNames, type ModelOptions } from '../../models/registry.js';
 import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '../common.js';
-import { fraction, nonNegativeInt, positiveInt, positiveNumber, unitInterval, zeroToBelowOne } from '../options.js';
+import { commaList, fraction, nonNegativeInt, positiveInt, positiveNumber, unitInterval, zeroToBelowOne } from '../options.js';
 import { percent } from '../../util/format.js';
 
 /** The flags of one training run's protocol (shared by train and compare). */
@@ -28,6 +29,9 @@ export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epoc
   photo: number;
   tta: TrainHyperParams['tta'];
   ema?: number;
+  teacher?: string[];
+  distillTemperature?: number;
+  distillWeight?: number;
 }
 
 /** A transfer model's options (see ModelOptions). */
@@ -96,6 +100,12 @@ export function overridesFromFlags(f: TrainingFlags, given: GivenFlag): Protocol
   };
   const hyper: Partial<TrainHyperParams> = {};
   for (const k of HYPER_FLAGS) if (given(k)) Object.assign(hyper, { [k]: values[k] });
+  if (given('teacher')) {
+    // Absolute, so that the record names the same runs from any working directory (and worker).
+    hyper.distill = { teacher: (f.teacher ?? []).map((p) => path.resolve(p)), temperature: f.distillTemperature ?? DISTILL_DEFAULTS.temperature, weight: f.distillWeight ?? DISTILL_DEFAULTS.weight };
+  } else if (given('distillTemperature') || given('distillWeight')) {
+    throw new UserError('--distill-temperature and --distill-weight go with --teacher RUNS (the runs the student learns from)');
+  }
   // Checked even when no optimizer is named: --momentum alone is for sgd, not the default adam.
   checkOptimizerOptions(f.optimizer, f);
   if (OPTIMIZER_FLAGS.some(given)) hyper.optimizer = optimizerSpec(f.optimizer, f);
@@ -154,7 +164,10 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--no-flip', 'no mirroring (to turn off a recipe\'s)')
     .option('--erase <p>', 'phase 2: random erasing of a rectangle with this probability, 0 (off) to <1', zeroToBelowOne, ARTICLE_PROTOCOL.augmentation.erase)
     .option('--photo <p>', 'phase 2: photo-like augmentation (slight perspective, exposure and contrast, blur or sharpening, background clutter) with this probability, 0 (off) to <1', zeroToBelowOne, ARTICLE_PROTOCOL.augmentation.photo)
-    .addOption(new Option('--tta <mode>', 'test-time augmentation of validation and test predictions (flip: averaged with the mirror image)').choices(['none', 'flip']).default(ARTICLE_PROTOCOL.hyper.tta));
+    .addOption(new Option('--tta <mode>', 'test-time augmentation of validation and test predictions (flip: averaged with the mirror image)').choices(['none', 'flip']).default(ARTICLE_PROTOCOL.hyper.tta))
+    .option('--teacher <runs>', 'distil: learn from these runs\' probabilities besides the labels (Hinton et al. 2015); comma-separated run directories or folders of runs (a sweep\'s: its finished runs), averaged as an ensemble (the teacher answers every batch as the student sees it)', commaList)
+    .option('--distill-temperature <T>', `with --teacher: the temperature that softens the teacher's and the student's probabilities (default ${DISTILL_DEFAULTS.temperature})`, positiveNumber)
+    .option('--distill-weight <w>', `with --teacher: the teacher's share of the loss, 0 to 1; the labels get the rest (default ${DISTILL_DEFAULTS.weight})`, unitInterval);
 }
 
 export function registerTrain(program: Command): void {

@@ -1,0 +1,94 @@
+/**
+ * `train --teacher`: a student learns from a teacher's probabilities (src/train/distill.ts). The
+ * teacher is the shared tiny run and a second one of another seed; the students are tiny too.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { trainRun } from '../../src/train/run.js';
+import { resolveProtocol } from '../../src/train/protocol.js';
+import { readRunConfig, type TrainHyperParams } from '../../src/runs/index.js';
+import { runMain } from '../helpers/cli.js';
+import { copyTrainedRun, TRAINED_RUN_FLAGS } from '../helpers/trained-run.js';
+
+let dir: string;
+let a: string;
+let b: string;
+
+before(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fashion-cnn-distill-'));
+  a = await copyTrainedRun(path.join(dir, 'teachers', 'a'));
+  b = path.join(dir, 'teachers', 'b');
+  const trained = await runMain(['train', ...TRAINED_RUN_FLAGS, '--seed', '7', '--no-pictures', '--run-dir', b]);
+  assert.equal(trained.code, 0, trained.stderr);
+});
+
+after(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const STUDENT = ['--model', 'cnn1', '--limit', '600', '--epochs', '1', '--aug-epochs', '1', '--batch-size', '64', '--no-pictures'];
+const withoutSeconds = (rows: { seconds: number }[]) => rows.map(({ seconds: _s, ...rest }) => rest);
+const history = (run: string) => readFileSync(path.join(run, 'history.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seconds: number; loss: number });
+
+describe('train --teacher', () => {
+  it('with weight 0 trains exactly the run without a teacher; with weight 0.5 another, recording its teacher', async () => {
+    const plain = path.join(dir, 'plain'), zero = path.join(dir, 'zero'), half = path.join(dir, 'half');
+    for (const [run, extra] of [[plain, []], [zero, ['--teacher', `${a},${b}`, '--distill-weight', '0']], [half, ['--teacher', `${a},${b}`]]] as const) {
+      const r = await runMain(['train', ...STUDENT, ...extra, '--run-dir', run]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.deepEqual(withoutSeconds(history(zero)), withoutSeconds(history(plain)));
+    assert.notDeepEqual(history(half).map((r) => r.loss), history(plain).map((r) => r.loss));
+    const config = await readRunConfig(half);
+    assert.deepEqual(config.hyper.distill, { teacher: [a, b], temperature: 4, weight: 0.5 });
+    assert.deepEqual(config.teacher?.members, [{ runDir: a, model: 'cnn1' }, { runDir: b, model: 'cnn1' }]);
+    assert.match(config.teacher?.digest ?? '', /^[0-9a-f]{64}$/);
+    assert.equal((await readRunConfig(plain)).hyper.distill, null);
+  });
+
+  it('resumes exactly, and refuses to resume once the teacher changed', async () => {
+    const { hyper, augmentation } = resolveProtocol('cnn1', { hyper: { epochs: 2, augEpochs: 2, batchSize: 64, limit: 512, seed: 3, distill: { teacher: [a, b], temperature: 2, weight: 0.8 } } });
+    const common = { model: 'cnn1', hyper: hyper as TrainHyperParams, augmentation, pictures: false, progress: false, log: () => {} };
+    const straight = await trainRun({ ...common, runDir: path.join(dir, 'straight') });
+    const interrupted = path.join(dir, 'interrupted');
+    class Interrupt extends Error {}
+    await assert.rejects(trainRun({ ...common, runDir: interrupted, callbacks: [{ onEpochEnd: (_c, row) => { if (row.epoch === 3) throw new Interrupt('simulated crash'); } }] }), Interrupt);
+    const resumed = await trainRun({ ...common, runDir: interrupted, resume: true });
+    assert.equal(straight.history.length, 4);
+    assert.deepEqual(withoutSeconds(resumed.history), withoutSeconds(straight.history));
+    assert.deepEqual(resumed.eval.results.map((r) => r.test_acc), straight.eval.results.map((r) => r.test_acc));
+
+    const changing = path.join(dir, 'changing');
+    await assert.rejects(trainRun({ ...common, runDir: changing, callbacks: [{ onEpochEnd: (_c, row) => { if (row.epoch === 2) throw new Interrupt('simulated crash'); } }] }), Interrupt);
+    const weights = path.join(b, 'model', 'weights.bin');
+    const original = await fs.readFile(weights);
+    const changed = Buffer.from(original);
+    changed.writeFloatLE(changed.readFloatLE(0) + 0.5, 0);
+    await fs.writeFile(weights, changed);
+    try {
+      const r = await runMain(['train', '--resume', '--run-dir', changing, '--no-pictures']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /teacher's models changed since the run started/);
+    } finally {
+      await fs.writeFile(weights, original);
+    }
+  });
+
+  it('refuses bad distillation flags with one line', async () => {
+    const cases: [string[], RegExp][] = [
+      [['train', ...STUDENT, '--distill-weight', '0.3'], /go with --teacher/],
+      [['train', ...STUDENT, '--teacher', a, '--distill-weight', '1.5'], /--distill-weight/],
+      [['train', ...STUDENT, '--teacher', a, '--distill-temperature', '0'], /--distill-temperature/],
+      [['train', ...STUDENT, '--teacher', path.join(dir, 'no-such-run'), '--run-dir', path.join(dir, 'x1')], /no-such-run/],
+      [['train', '--model', 'vgg19', '--teacher', a, '--run-dir', path.join(dir, 'x2')], /cannot learn from a teacher/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runMain(args);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, re, args.join(' '));
+    }
+  });
+});
