@@ -179,3 +179,46 @@ export async function writeFeatures(dir: string, meta: FeatureEntryMeta, x: Floa
   }
   return null;
 }
+
+/** What `cachedOrComputed` gives: the values, and where they came from. */
+export interface CachedValues {
+  x: Float32Array;
+  cached: boolean;
+  /** Images per second of the computation (the one that made the entry, when reused). */
+  imagesPerSecond: number;
+  file: string;
+}
+
+/**
+ * The values of `parts` for `count` images from the cache, verified, or else computed (each batch
+ * fed to the digest as it comes) and written to it. A damaged entry is reported and recomputed;
+ * values with NaN or infinities are refused (`nonFinite` says what failed) and not cached.
+ */
+export async function cachedOrComputed(
+  dir: string,
+  parts: FeatureKeyParts,
+  count: number,
+  shape: ImageShape,
+  compute: (digest: FeatureDigest) => Promise<Float32Array>,
+  what: { label: string; log: (line: string) => void; nonFinite: (n: number) => Error },
+): Promise<CachedValues> {
+  const key = featureKey(parts);
+  const file = `${dir}/${key}.f32`;
+  const cached = await readFeatures(dir, key, count, shape);
+  if (cached.kind === 'entry') {
+    what.log(`${what.label} (${count} images) reused from the cache ${file}`);
+    return { x: cached.x, cached: true, imagesPerSecond: cached.meta.imagesPerSecond, file };
+  }
+  if (cached.kind === 'damaged') what.log(`${what.label} cache ${cached.reason}: recomputing`);
+  const t0 = performance.now();
+  const digest = new FeatureDigest();
+  const x = await compute(digest);
+  if (digest.nonFinite > 0) throw what.nonFinite(digest.nonFinite);
+  const seconds = (performance.now() - t0) / 1000;
+  const imagesPerSecond = count / Math.max(seconds, 1e-6);
+  const computed = `${what.label} (${count} images) computed in ${seconds.toFixed(1)} s (${imagesPerSecond.toFixed(0)} img/s)`;
+  const meta = { format: CACHE_FORMAT, key, parts, count, shape, createdAt: new Date().toISOString(), imagesPerSecond, sha256: digest.hex() };
+  const unwritten = await writeFeatures(dir, meta, x);
+  what.log(unwritten ? `${computed}, not cached (${unwritten})` : `${computed}, cached in ${file}`);
+  return { x, cached: false, imagesPerSecond, file };
+}

@@ -14,10 +14,10 @@ import { buildExtractor, buildTransfer, copyHeadWeights, headSpec, type FeatureE
 import type { TrainHyperParams } from '../runs/types.js';
 import { UserError } from '../util/errors.js';
 import { Rng, withSeededMathRandom } from '../util/rng.js';
-import { CACHE_FORMAT, digestPixels, FeatureDigest, featureCacheDir, featureKey, readFeatures, writeFeatures } from './cache.js';
+import { cachedOrComputed, digestPixels, featureCacheDir } from './cache.js';
 import { extractFeatures } from './extract.js';
 
-export { featureCacheDir } from './cache.js';
+export { cachedOrComputed, digestPixels, featureCacheDir, type CachedValues } from './cache.js';
 
 /**
  * Which runs train on cached features: transfer models without augmentation (an augmented image's
@@ -97,26 +97,14 @@ async function cachedFeatures(
   log: (line: string) => void,
   report: (s: FeatureRun['sources']['train']) => void,
 ): Promise<Float32Array> {
-  const parts = { extractor: identity, images: digestPixels(images.x) };
-  const key = featureKey(parts);
-  const file = `${dir}/${key}.f32`;
-  const cached = await readFeatures(dir, key, images.count, extractor.featureShape);
-  if (cached.kind === 'entry') {
-    log(`features: ${name} (${images.count} images) reused from the cache ${file}`);
-    report({ cached: true, imagesPerSecond: cached.meta.imagesPerSecond, file });
-    return cached.x;
-  }
-  if (cached.kind === 'damaged') log(`features: ${name} cache ${cached.reason}: recomputing`);
-  const t0 = performance.now();
-  const digest = new FeatureDigest();
-  const x = await extractFeatures(extractor.model, images, extractor.featureShape, { label: `${spec.name} features (${name})`, onBatch: (b) => digest.update(b) });
-  if (digest.nonFinite > 0) throw new UserError(`${spec.name}: the backbone gives NaN or infinite features (${digest.nonFinite} values for the ${name} images); nothing was cached`);
-  const seconds = (performance.now() - t0) / 1000;
-  const imagesPerSecond = images.count / Math.max(seconds, 1e-6);
-  const computed = `features: ${name} (${images.count} images) computed in ${seconds.toFixed(1)} s (${imagesPerSecond.toFixed(0)} img/s)`;
-  const meta = { format: CACHE_FORMAT, key, parts, count: images.count, shape: extractor.featureShape, createdAt: new Date().toISOString(), imagesPerSecond, sha256: digest.hex() };
-  const unwritten = await writeFeatures(dir, meta, x);
-  log(unwritten ? `${computed}, not cached (${unwritten})` : `${computed}, cached in ${file}`);
-  report({ cached: false, imagesPerSecond, file });
+  const { x, cached, imagesPerSecond, file } = await cachedOrComputed(
+    dir,
+    { extractor: identity, images: digestPixels(images.x) },
+    images.count,
+    extractor.featureShape,
+    (digest) => extractFeatures(extractor.model, images, extractor.featureShape, { label: `${spec.name} features (${name})`, onBatch: (b) => digest.update(b) }),
+    { label: `features: ${name}`, log, nonFinite: (n) => new UserError(`${spec.name}: the backbone gives NaN or infinite features (${n} values for the ${name} images); nothing was cached`) },
+  );
+  report({ cached, imagesPerSecond, file });
   return x;
 }

@@ -110,7 +110,7 @@ function migrateConfig(raw: Record<string, unknown>): Record<string, unknown> {
       labelSmoothing: h.labelSmoothing ?? 0,
       tta: h.tta ?? 'none',
       ema: h.ema ?? null,
-      distill: h.distill ?? null,
+      distill: isObject(h.distill) ? { targets: 'batch', ...h.distill } : (h.distill ?? null),
     };
   }
   if (isObject(raw.augmentation)) {

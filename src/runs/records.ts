@@ -83,6 +83,12 @@ export const DistillSchema = Type.Object({
   temperature: Type.Number({ exclusiveMinimum: 0, ...what('a positive number') }),
   /** Share of the soft (teacher) term in the loss; the labels' term has 1 - weight. */
   weight: Type.Number({ minimum: 0, maximum: 1, ...what('a number from 0 to 1') }),
+  /**
+   * 'batch': the teacher answers every batch as the student sees it (augmented included);
+   * 'clean': its answers for the un-augmented images, computed once (and cached), stand for
+   * every augmented copy of them.
+   */
+  targets: oneOf(['batch', 'clean'], '"batch" or "clean"'),
 });
 export type DistillSettings = Static<typeof DistillSchema>;
 

@@ -17,7 +17,9 @@
  * since log p = z - logsumexp(z) only shifts every class alike.
  *
  * The teacher answers each batch as the student sees it (augmented included), in inference mode:
- * it draws no random numbers, so the student's run stays the one its seed makes.
+ * it draws no random numbers, so the student's run stays the one its seed makes. Or ('clean'
+ * targets) its answers for the un-augmented images, computed once, stand for their augmented
+ * copies: a teacher of five models with flip averaging costs about three student steps a step.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -59,17 +61,28 @@ export function distillationLoss(d: Pick<DistillSettings, 'temperature' | 'weigh
     });
 }
 
-/** A teacher model (an ensemble, or one run) that makes each batch's targets. */
+/**
+ * A teacher model (an ensemble, or one run) that makes each batch's targets: from the batch's own
+ * images, or, given its probabilities for the un-augmented training images ('clean' targets, see
+ * teacher-cache.ts), from those rows.
+ */
 export class Teacher {
   constructor(
     private readonly model: tfl.LayersModel,
     private readonly tta: TestTimeAugmentation,
     private readonly temperature: number,
+    private readonly clean: Float32Array | null = null,
   ) {}
 
-  /** The packed targets for images `x` with one-hot labels `oneHot`. */
-  targets(x: tf.Tensor4D, oneHot: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => packTargets(oneHot, soften(predictBatch(this.model, x, this.tta), this.temperature)));
+  /** The packed targets for images `x` (training images `indices`) with one-hot labels `oneHot`. */
+  targets(x: tf.Tensor4D, oneHot: tf.Tensor2D, indices: ArrayLike<number>): tf.Tensor2D {
+    return tf.tidy(() => packTargets(oneHot, soften(this.clean ? this.cleanRows(indices, oneHot.shape[1]) : predictBatch(this.model, x, this.tta), this.temperature)));
+  }
+
+  private cleanRows(indices: ArrayLike<number>, classes: number): tf.Tensor2D {
+    const rows = new Float32Array(indices.length * classes);
+    for (let i = 0; i < indices.length; i++) rows.set(this.clean!.subarray(indices[i] * classes, (indices[i] + 1) * classes), i * classes);
+    return tf.tensor2d(rows, [indices.length, classes]);
   }
 
   dispose(): void {

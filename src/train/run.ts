@@ -57,6 +57,7 @@ import { EarlyStopping, type TrainCallback } from './callbacks.js';
 import { checkLrSchedule, LrScheduler } from './lr-schedule.js';
 import { compileForTraining, type TrainOptimizer } from './optimizer.js';
 import { Teacher } from './distill.js';
+import { cleanTeacherProbs } from './teacher-cache.js';
 import { averageModels } from '../models/ensemble.js';
 import { formatShape, modelImageShape, sameShape } from '../models/shape.js';
 import { ProgressDisplay } from './progress.js';
@@ -279,7 +280,7 @@ export interface LoadedTeacher {
  * Step 4b: a distilled run's teacher, its runs loaded as one model (an ensemble when several). Its
  * digest goes into the record; a resumed run whose teacher's models changed since is refused.
  */
-export async function loadTeacher(plan: RunPlan, log: (line: string) => void): Promise<LoadedTeacher | null> {
+export async function loadTeacher(plan: RunPlan, train: Examples, log: (line: string) => void): Promise<LoadedTeacher | null> {
   const d = plan.hyper.distill;
   if (!d) return null;
   const runDirs = await ensembleRunDirs(d.teacher, log, { minMembers: 1, name: 'a teacher' });
@@ -294,9 +295,16 @@ export async function loadTeacher(plan: RunPlan, log: (line: string) => void): P
     model.dispose();
     throw new UserError(`the teacher takes ${formatShape(shape)} images, the student (${plan.spec.name}) ${formatShape(plan.spec.input)}: a teacher must see the student's images`);
   }
-  log(`teacher: ${runDirs.length === 1 ? runDirs[0] : `an ensemble of ${runDirs.length} runs`} (temperature ${d.temperature}, weight ${d.weight} on the teacher)`);
+  log(`teacher: ${runDirs.length === 1 ? runDirs[0] : `an ensemble of ${runDirs.length} runs`} (temperature ${d.temperature}, weight ${d.weight} on the teacher, ${d.targets} targets)`);
+  let clean: Float32Array | null = null;
+  try {
+    if (d.targets === 'clean') clean = await cleanTeacherProbs({ model, tta: members[0].tta, digest }, train, log);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   return {
-    teacher: new Teacher(model, members[0].tta, d.temperature),
+    teacher: new Teacher(model, members[0].tta, d.temperature, clean),
     record: { digest, members: members.map((m, i) => ({ runDir: runDirs[i], model: m.config?.model ?? m.model.name })) },
   };
 }
@@ -427,7 +435,7 @@ async function trainPlan(plan: RunPlan, opts: TrainRunOptions, log: (line: strin
   // A frozen backbone's features are computed once (or found in the cache); only the head trains.
   const features: FeatureRun | null = trainsOnFeatures(plan.spec, plan.hyper) ? await prepareFeatureRun(plan.spec, data, { seed: plan.hyper.seed, tta: plan.hyper.tta, log }) : null;
   const trained: RunPlan = features ? { ...plan, spec: features.head } : plan;
-  const teacher = await loadTeacher(plan, log);
+  const teacher = await loadTeacher(plan, data.split.train, log);
   const start = await restoreOrBuildModel(trained, log);
   const { model } = start;
   const optimizer = await compileModel(start, plan.hyper);

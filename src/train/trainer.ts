@@ -153,7 +153,7 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
       const x = phase === 'augment' ? augmentBatch(batch.x, n, rows, cols, opts.augmentation, augmentRng) : batch.x;
       const xs = tf.tensor4d(x, [n, rows, cols, channels]);
       const oneHot = tf.tensor2d(batch.y, [n, NUM_CLASSES]);
-      const ys = opts.teacher ? opts.teacher.targets(xs, oneHot) : oneHot;
+      const ys = opts.teacher ? opts.teacher.targets(xs, oneHot, order.subarray(start, start + n)) : oneHot;
       const out = await model.trainOnBatch(xs, ys);
       xs.dispose();
       oneHot.dispose();

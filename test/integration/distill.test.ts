@@ -43,14 +43,14 @@ describe('train --teacher', () => {
     assert.deepEqual(withoutSeconds(history(zero)), withoutSeconds(history(plain)));
     assert.notDeepEqual(history(half).map((r) => r.loss), history(plain).map((r) => r.loss));
     const config = await readRunConfig(half);
-    assert.deepEqual(config.hyper.distill, { teacher: [a, b], temperature: 4, weight: 0.5 });
+    assert.deepEqual(config.hyper.distill, { teacher: [a, b], temperature: 4, weight: 0.5, targets: 'batch' });
     assert.deepEqual(config.teacher?.members, [{ runDir: a, model: 'cnn1' }, { runDir: b, model: 'cnn1' }]);
     assert.match(config.teacher?.digest ?? '', /^[0-9a-f]{64}$/);
     assert.equal((await readRunConfig(plain)).hyper.distill, null);
   });
 
   it('resumes exactly, and refuses to resume once the teacher changed', async () => {
-    const { hyper, augmentation } = resolveProtocol('cnn1', { hyper: { epochs: 2, augEpochs: 2, batchSize: 64, limit: 512, seed: 3, distill: { teacher: [a, b], temperature: 2, weight: 0.8 } } });
+    const { hyper, augmentation } = resolveProtocol('cnn1', { hyper: { epochs: 2, augEpochs: 2, batchSize: 64, limit: 512, seed: 3, distill: { teacher: [a, b], temperature: 2, weight: 0.8, targets: 'batch' } } });
     const common = { model: 'cnn1', hyper: hyper as TrainHyperParams, augmentation, pictures: false, progress: false, log: () => {} };
     const straight = await trainRun({ ...common, runDir: path.join(dir, 'straight') });
     const interrupted = path.join(dir, 'interrupted');
@@ -90,5 +90,29 @@ describe('train --teacher', () => {
       assert.notEqual(r.code, 0, args.join(' '));
       assert.match(r.stderr, re, args.join(' '));
     }
+  });
+});
+
+describe('train --teacher --teacher-targets clean', () => {
+  it("uses the teacher's cached answers for the clean images: computed once, reused by the next run, recomputed for another teacher", async () => {
+    const cache = path.join(dir, 'cache');
+    const env = { FASHION_CNN_CACHE: cache };
+    const train = (run: string, teacher: string) => runMain(['train', ...STUDENT, '--teacher', teacher, '--teacher-targets', 'clean', '--run-dir', path.join(dir, run)], { env });
+    const first = await train('clean1', `${a},${b}`);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /teacher: probabilities of the training images \(600 images\) computed in .*, cached in /);
+    const second = await train('clean2', `${a},${b}`);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /teacher: probabilities of the training images \(600 images\) reused from the cache /);
+    // The same seed and teacher with the same cached answers: the same run.
+    assert.deepEqual(withoutSeconds(history(path.join(dir, 'clean2'))), withoutSeconds(history(path.join(dir, 'clean1'))));
+    const other = await train('clean3', a);
+    assert.match(other.stderr, /computed in/, 'another teacher is another key');
+    // Clean targets differ from the batch ones only in phase 2, where the images are augmented.
+    const batch = path.join(dir, 'batch-targets');
+    assert.equal((await runMain(['train', ...STUDENT, '--teacher', `${a},${b}`, '--run-dir', batch])).code, 0);
+    const [c, bt] = [history(path.join(dir, 'clean1')), history(batch)];
+    assert.deepEqual(withoutSeconds(c.slice(0, 1)), withoutSeconds(bt.slice(0, 1)));
+    assert.notDeepEqual(c[1].loss, bt[1].loss);
   });
 });

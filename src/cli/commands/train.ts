@@ -32,6 +32,7 @@ export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epoc
   teacher?: string[];
   distillTemperature?: number;
   distillWeight?: number;
+  teacherTargets?: 'batch' | 'clean';
 }
 
 /** A transfer model's options (see ModelOptions). */
@@ -102,9 +103,9 @@ export function overridesFromFlags(f: TrainingFlags, given: GivenFlag): Protocol
   for (const k of HYPER_FLAGS) if (given(k)) Object.assign(hyper, { [k]: values[k] });
   if (given('teacher')) {
     // Absolute, so that the record names the same runs from any working directory (and worker).
-    hyper.distill = { teacher: (f.teacher ?? []).map((p) => path.resolve(p)), temperature: f.distillTemperature ?? DISTILL_DEFAULTS.temperature, weight: f.distillWeight ?? DISTILL_DEFAULTS.weight };
-  } else if (given('distillTemperature') || given('distillWeight')) {
-    throw new UserError('--distill-temperature and --distill-weight go with --teacher RUNS (the runs the student learns from)');
+    hyper.distill = { teacher: (f.teacher ?? []).map((p) => path.resolve(p)), temperature: f.distillTemperature ?? DISTILL_DEFAULTS.temperature, weight: f.distillWeight ?? DISTILL_DEFAULTS.weight, targets: f.teacherTargets ?? DISTILL_DEFAULTS.targets };
+  } else if (given('distillTemperature') || given('distillWeight') || given('teacherTargets')) {
+    throw new UserError('--distill-temperature, --distill-weight and --teacher-targets go with --teacher RUNS (the runs the student learns from)');
   }
   // Checked even when no optimizer is named: --momentum alone is for sgd, not the default adam.
   checkOptimizerOptions(f.optimizer, f);
@@ -167,7 +168,8 @@ export function addTrainingOptions(cmd: Command): Command {
     .addOption(new Option('--tta <mode>', 'test-time augmentation of validation and test predictions (flip: averaged with the mirror image)').choices(['none', 'flip']).default(ARTICLE_PROTOCOL.hyper.tta))
     .option('--teacher <runs>', 'distil: learn from these runs\' probabilities besides the labels (Hinton et al. 2015); comma-separated run directories or folders of runs (a sweep\'s: its finished runs), averaged as an ensemble (the teacher answers every batch as the student sees it)', commaList)
     .option('--distill-temperature <T>', `with --teacher: the temperature that softens the teacher's and the student's probabilities (default ${DISTILL_DEFAULTS.temperature})`, positiveNumber)
-    .option('--distill-weight <w>', `with --teacher: the teacher's share of the loss, 0 to 1; the labels get the rest (default ${DISTILL_DEFAULTS.weight})`, unitInterval);
+    .option('--distill-weight <w>', `with --teacher: the teacher's share of the loss, 0 to 1; the labels get the rest (default ${DISTILL_DEFAULTS.weight})`, unitInterval)
+    .addOption(new Option('--teacher-targets <how>', `with --teacher: batch (the teacher answers every batch as the student sees it, augmented included) or clean (its answers for the un-augmented images, computed once and cached, stand for their augmented copies: faster by the teacher's cost per step, exact only where augmentation does not change its answer) (default ${DISTILL_DEFAULTS.targets})`).choices(['batch', 'clean']));
 }
 
 export function registerTrain(program: Command): void {
