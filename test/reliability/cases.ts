@@ -689,6 +689,27 @@ export const CASES: Case[] = [
   { id: 'Q06', area: 'flags', given: 'worker --runs naming a folder that does not exist', code: 2, line: /^fashion-cnn: --runs \S+\/nowhere: no such folder \(mount the runs folder the sweep uses\)$/,
     setup: async (ctx) => ['worker', '--queue', 'redis://127.0.0.1:6379', '--runs', path.join(ctx.dir, 'nowhere')] },
 
+  // ensembles and distillation: members and teachers checked before any weights load
+  { id: 'E01', area: 'flags', given: 'evaluate --ensemble naming one run', code: 2, line: /^fashion-cnn: an ensemble needs at least two runs; \S+\/run gives 1$/,
+    setup: async (ctx) => ['evaluate', '--ensemble', await fakeRun(ctx), ...dataFlags(ctx)] },
+  { id: 'E02', area: 'flags', given: 'evaluate --ensemble naming a run twice', code: 2, line: /^fashion-cnn: ensemble: \S+\/run is named twice \(each run is one member\)$/,
+    setup: async (ctx) => { const run = await fakeRun(ctx); return ['evaluate', '--ensemble', `${run},${run}`, ...dataFlags(ctx)]; } },
+  { id: 'E03', area: 'flags', given: 'evaluate --ensemble of runs asked differently (one with test-time flip)', code: 2, line: /^fashion-cnn: ensemble members differ in test-time augmentation \(\S+\/run: none, \S+\/flipped: flip\): give runs that are asked the same way$/,
+    setup: async (ctx) => {
+      const run = await fakeRun(ctx);
+      const flipped = await copyDir(run, path.join(ctx.dir, 'flipped'));
+      await editJson(path.join(flipped, 'config.json'), (c) => Object.assign(c.hyper as object, { tta: 'flip' }));
+      return ['evaluate', '--ensemble', `${run},${flipped}`, ...dataFlags(ctx)];
+    } },
+  { id: 'E04', area: 'flags', given: 'evaluate with both a run directory and --ensemble', code: 2, line: /^fashion-cnn: give a run directory or --ensemble, not both; see fashion-cnn evaluate --help$/,
+    setup: async (ctx) => { const run = await fakeRun(ctx); return ['evaluate', run, '--ensemble', `${run},${run}`, ...dataFlags(ctx)]; } },
+  { id: 'E05', area: 'flags', given: 'evaluate --ensemble naming a run that has no final model', code: 2, line: /^fashion-cnn: ensemble member \S+\/run has no final model \(its training has not finished\)$/,
+    setup: async (ctx) => ['evaluate', '--ensemble', `${await fakeRun(ctx, (run) => fs.rm(path.join(run, 'model'), { recursive: true }))},${ctx.fx.fakeRun}`, ...dataFlags(ctx)] },
+  { id: 'E06', area: 'flags', given: 'train --distill-weight without --teacher', code: 2, line: /^fashion-cnn: --distill-temperature, --distill-weight and --teacher-targets go with --teacher RUNS \(the runs the student learns from\)$/,
+    setup: async (ctx) => ['train', '--model', 'cnn1', '--distill-weight', '0.3', '--run-dir', path.join(ctx.dir, 'student'), ...dataFlags(ctx)], check: noRunDir('student') },
+  { id: 'E07', area: 'flags', given: 'train --teacher naming a folder that holds no runs', code: 2, line: /^fashion-cnn: run directory \S+\/empty is neither a run directory nor a folder holding finished runs$/,
+    setup: async (ctx) => { await fs.mkdir(path.join(ctx.dir, 'empty')); return ['train', '--model', 'cnn1', '--teacher', path.join(ctx.dir, 'empty'), '--run-dir', path.join(ctx.dir, 'student'), ...dataFlags(ctx)]; } },
+
   // ---- run directories -------------------------------------------------------------------------
   { id: 'R01', area: 'run directory', given: 'evaluate: the run directory does not exist', code: 2, line: /^fashion-cnn: run directory \S+\/nope does not exist$/,
     setup: async (ctx) => ['evaluate', path.join(ctx.dir, 'nope'), ...dataFlags(ctx)] },
