@@ -35,6 +35,21 @@ namespace {
 
 namespace arg = slots::convPoolFilterGrad;
 
+// One image (H x W, one channel) into `padded` (xh x xw) at the convolution's padding, zeros
+// around it, so that every 3x3 window is read without bounds checks.
+template <typename Geometry>
+void pad_image(const Geometry& g, const float* image, int64_t xw, int64_t xh, std::vector<float>& padded) {
+  std::fill(padded.begin(), padded.end(), 0.f);
+  for (int64_t r = 0; r < xh; r++) {
+    const int64_t ih = r - g.padT;
+    if (ih < 0 || ih >= g.H) continue;
+    for (int64_t c = 0; c < xw; c++) {
+      const int64_t iw = c - g.padL;
+      if (iw >= 0 && iw < g.W) padded[r * xw + c] = image[ih * g.W + iw];
+    }
+  }
+}
+
 struct ConvGeom {
   int64_t N, H, W, C, KH, KW, OC, OH, OW, SH, SW, DH, DW, padT, padL, padB, padR;
   static ConvGeom read() {
@@ -147,15 +162,7 @@ void conv_pool_filter_grad() {
     std::vector<float> padded(static_cast<size_t>(xw * xh));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.N; n++) {
-      std::fill(padded.begin(), padded.end(), 0.f);
-      for (int64_t r = 0; r < xh; r++) {
-        const int64_t ih = r - g.padT;
-        if (ih < 0 || ih >= g.H) continue;
-        for (int64_t c = 0; c < xw; c++) {
-          const int64_t iw = c - g.padL;
-          if (iw >= 0 && iw < g.W) padded[r * xw + c] = x[n * in_image + ih * g.W + iw];
-        }
-      }
+      pad_image(g, x + n * in_image, xw, xh, padded);
       float* w = part.data() + n * 10 * OC;
       float* b = w + 9 * OC;
       std::fill(w, w + 10 * OC, 0.f);
@@ -261,15 +268,7 @@ void first_conv_forward(const ConvShape& g, const float* x, const float* w, cons
     for (int64_t r = 0; r < rows; r++) {
       const int64_t n = n0 + r / g.OH, oh = r % g.OH;
       if (n != padded_n) {
-        std::fill(padded.begin(), padded.end(), 0.f);
-        for (int64_t pr = 0; pr < xh; pr++) {
-          const int64_t ih = pr - g.padT;
-          if (ih < 0 || ih >= g.H) continue;
-          for (int64_t pc = 0; pc < xw; pc++) {
-            const int64_t iw = pc - g.padL;
-            if (iw >= 0 && iw < g.W) padded[pr * xw + pc] = x[n * in_image + ih * g.W + iw];
-          }
-        }
+        pad_image(g, x + n * in_image, xw, xh, padded);
         padded_n = n;
       }
       float* yr = y + (n * g.OH + oh) * out_row;
