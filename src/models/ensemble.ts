@@ -8,9 +8,37 @@ import { UserError } from '../util/errors.js';
 import { formatShape, modelImageShape, sameShape } from './shape.js';
 
 /**
+ * Gives a member, its layers and their weights names of their own. Runs of one architecture share
+ * every name, and tfjs-layers refuses two layers of one name in a model and, when it loads a saved
+ * model, two weights of one name: the ensemble's model files (which the dashboard loads) would not
+ * load back. Layer.name and LayerVariable.originalName are declared read-only but are plain fields,
+ * read when the container is built and when it is saved.
+ */
+function renameMember(model: tfl.LayersModel, name: string): void {
+  // A functional model remembers which of its layers' nodes it holds by "<layer name>_ib-<i>" keys
+  // (Container.containerNodes), made when it was built; they follow the layers' new names, or
+  // saving it would drop every connection.
+  const nodes = (model as unknown as { containerNodes?: Set<string> }).containerNodes;
+  for (const layer of model.layers) {
+    const renamed = `${name}_${layer.name}`;
+    if (nodes) {
+      for (const key of [...nodes]) {
+        const m = /^(.*)_ib-(\d+)$/.exec(key);
+        if (m && m[1] === layer.name) {
+          nodes.delete(key);
+          nodes.add(`${renamed}_ib-${m[2]}`);
+        }
+      }
+    }
+    for (const w of layer.weights) Object.assign(w, { originalName: w.originalName.replace(layer.name, renamed) });
+    Object.assign(layer, { name: renamed });
+  }
+  Object.assign(model, { name });
+}
+
+/**
  * The members' averaged probabilities as one model. The members become its layers, so they are
- * renamed member_1, member_2, ... first: tfjs-layers refuses two layers of one name, and runs of
- * one architecture all carry its name. Disposing the ensemble disposes the members.
+ * renamed member_1, member_2, ... first (renameMember). Disposing the ensemble disposes the members.
  */
 export function averageModels(members: readonly tfl.LayersModel[], name = 'ensemble'): tfl.LayersModel {
   if (members.length === 0) throw new UserError('an ensemble needs at least one member');
@@ -19,8 +47,7 @@ export function averageModels(members: readonly tfl.LayersModel[], name = 'ensem
     const other = modelImageShape(m);
     if (!sameShape(other, shape)) throw new UserError(`ensemble member ${i + 1} ("${m.name}") takes ${formatShape(other)} images, member 1 ("${members[0].name}") ${formatShape(shape)}: members must take the same images`);
   });
-  // Layer.name is declared read-only but is a plain field, read when the container is built.
-  members.forEach((m, i) => Object.assign(m, { name: `member_${i + 1}` }));
+  members.forEach((m, i) => renameMember(m, `member_${i + 1}`));
   const input = tfl.input({ shape: [...shape] });
   const outputs = members.map((m) => m.apply(input) as tfl.SymbolicTensor);
   const output = members.length === 1 ? outputs[0] : (tfl.layers.average().apply(outputs) as tfl.SymbolicTensor);

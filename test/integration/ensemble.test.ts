@@ -12,7 +12,9 @@ import { initBackend } from '../../src/backend/index.js';
 import { loadFashionMnist, toExamples } from '../../src/data/index.js';
 import { lossAndAccuracy } from '../../src/evaluate/metrics.js';
 import { predictProbs } from '../../src/evaluate/predict.js';
-import { loadRunModel } from '../../src/runs/index.js';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { loadEnsemble, loadRunModel } from '../../src/runs/index.js';
 import { buildServer } from '../../src/serve/index.js';
 import { REPO_ROOT, runCli, runMain } from '../helpers/cli.js';
 import { simplePhoto } from '../helpers/predict-fixtures.js';
@@ -101,6 +103,25 @@ describe('evaluate --ensemble', () => {
   });
 });
 
+describe('ensembles of functional models', () => {
+  it('save and load back as one model (best, the shipped default, twice)', async () => {
+    await initBackend();
+    const dflt = path.join(REPO_ROOT, 'models', 'default');
+    const { model } = await loadEnsemble([dflt, dflt]);
+    let saved: tf.io.ModelArtifacts | null = null;
+    await model.save(tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    const back = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
+    const x = tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', 3);
+    const diff = tf.max(tf.abs(tf.sub(back.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor))).dataSync()[0];
+    assert.ok(diff < 1e-6, `max difference ${diff}`);
+    back.dispose();
+    model.dispose();
+  });
+});
+
 describe('predict and serve --ensemble', () => {
   const probsOf = (json: string) => {
     const [p] = JSON.parse(json) as { top: { class: number; prob: number }[] }[];
@@ -132,9 +153,20 @@ describe('predict and serve --ensemble', () => {
       const cli = await runCli(['predict', '--ensemble', `${a},${b}`, '--top', '10', '--json', photo]);
       const expected = probsOf(cli.stdout);
       for (const t of body.top) assert.ok(Math.abs(t.prob - expected[t.class]) < 1e-5, `class ${t.class}`);
+      // The files the dashboard loads into TF.js load back (each member's weights named apart) and answer as the ensemble.
       const file = await server.app.inject({ method: 'GET', url: '/api/model/model.json' });
       assert.equal(file.statusCode, 200);
-      assert.equal((file.json() as { modelTopology: { config: { name: string } } }).modelTopology.config.name, 'ensemble');
+      const json = file.json() as { modelTopology: { config: { name: string } }; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
+      assert.equal(json.modelTopology.config.name, 'ensemble');
+      const weights = await server.app.inject({ method: 'GET', url: '/api/model/weights.bin' });
+      const bytes = weights.rawPayload;
+      const back = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) }));
+      const { model: direct } = await loadEnsemble([a, b]);
+      const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 5);
+      const diff = tf.max(tf.abs(tf.sub(back.predict(x) as tf.Tensor, direct.predict(x) as tf.Tensor))).dataSync()[0];
+      assert.ok(diff < 1e-6, `the reloaded ensemble answers as the ensemble (max difference ${diff})`);
+      back.dispose();
+      direct.dispose();
     } finally {
       await server.shutdown();
     }
