@@ -101,11 +101,14 @@ export function overridesFromFlags(f: TrainingFlags, given: GivenFlag): Protocol
   };
   const hyper: Partial<TrainHyperParams> = {};
   for (const k of HYPER_FLAGS) if (given(k)) Object.assign(hyper, { [k]: values[k] });
-  if (given('teacher')) {
+  if (f.teacher?.length) {
     // Absolute, so that the record names the same runs from any working directory (and worker).
-    hyper.distill = { teacher: (f.teacher ?? []).map((p) => path.resolve(p)), temperature: f.distillTemperature ?? DISTILL_DEFAULTS.temperature, weight: f.distillWeight ?? DISTILL_DEFAULTS.weight, targets: f.teacherTargets ?? DISTILL_DEFAULTS.targets };
-  } else if (given('distillTemperature') || given('distillWeight') || given('teacherTargets')) {
-    throw new UserError('--distill-temperature, --distill-weight and --teacher-targets go with --teacher RUNS (the runs the student learns from)');
+    hyper.distill = { teacher: f.teacher.map((p) => path.resolve(p)), temperature: f.distillTemperature ?? DISTILL_DEFAULTS.temperature, weight: f.distillWeight ?? DISTILL_DEFAULTS.weight, targets: f.teacherTargets ?? DISTILL_DEFAULTS.targets };
+  } else {
+    if (f.distillTemperature !== undefined || f.distillWeight !== undefined || f.teacherTargets !== undefined) {
+      throw new UserError('--distill-temperature, --distill-weight and --teacher-targets go with --teacher RUNS (the runs the student learns from)');
+    }
+    if (given('teacher')) hyper.distill = null;
   }
   // Checked even when no optimizer is named: --momentum alone is for sgd, not the default adam.
   checkOptimizerOptions(f.optimizer, f);
