@@ -16,9 +16,10 @@ export function evaluateModel(model: tfl.LayersModel, test: Examples, at: { phas
   return { result: evaluationFromProbs(probs, test.y, at), probs };
 }
 
-export function formatEvalResult(r: EvalResult): string {
+/** The evaluation as text; `of` names what was evaluated (default: when, "after <phase> epoch <n>"). */
+export function formatEvalResult(r: EvalResult, of = `after ${r.phase} epoch ${r.epoch}`): string {
   const lines = [
-    `test loss ${metric(r.test_loss)}  test accuracy ${percent(r.test_acc)}  (${r.count} images, after ${r.phase} epoch ${r.epoch})`,
+    `test loss ${metric(r.test_loss)}  test accuracy ${percent(r.test_acc)}  (${r.count} images, ${of})`,
     `${'class'.padEnd(12)} precision  recall     f1  support`,
     ...r.per_class.map(
       (c) => `${c.name.padEnd(12)} ${c.precision.toFixed(3).padStart(9)} ${c.recall.toFixed(3).padStart(7)} ${c.f1.toFixed(3).padStart(6)} ${String(c.support).padStart(8)}`,

@@ -74,7 +74,8 @@ export interface LoadedEnsemble {
   model: tfl.LayersModel;
   /** The members' common test-time augmentation, which the ensemble keeps. */
   tta: TestTimeAugmentation;
-  members: { runDir: string; config: LoadedRunModel['config'] }[];
+  /** Each member's run, record and model name (config.json's, else the model's own). */
+  members: { runDir: string; config: LoadedRunModel['config']; model: string }[];
 }
 
 /** The members, each loaded and checked as `loadRunModel` does. */
@@ -99,10 +100,12 @@ export async function loadEnsembleMembers(runDirs: readonly string[]): Promise<L
 }
 
 /** Loads the runs as one model that averages their probabilities. Call `initBackend()` first. */
-export async function loadEnsemble(runDirs: readonly string[]): Promise<LoadedEnsemble> {
+export async function loadEnsemble(runDirs: readonly string[], name = 'ensemble'): Promise<LoadedEnsemble> {
   const loaded = await loadEnsembleMembers(runDirs);
+  // Named before averageModels renames the members.
+  const members = loaded.map((m, i) => ({ runDir: runDirs[i], config: m.config, model: m.config?.model ?? m.model.name }));
   try {
-    return { model: averageModels(loaded.map((m) => m.model)), tta: loaded[0].tta, members: loaded.map((m, i) => ({ runDir: runDirs[i], config: m.config })) };
+    return { model: averageModels(loaded.map((m) => m.model), name), tta: loaded[0].tta, members };
   } catch (e) {
     for (const m of loaded) m.model.dispose();
     throw e;

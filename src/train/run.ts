@@ -19,7 +19,7 @@ import {
   cleanStaleFiles,
   createRunRecord,
   ensembleRunDirs,
-  loadEnsembleMembers,
+  loadEnsemble,
   modelsDigest,
   hasCheckpoint,
   hasRunConfig,
@@ -58,7 +58,6 @@ import { checkLrSchedule, LrScheduler } from './lr-schedule.js';
 import { compileForTraining, type TrainOptimizer } from './optimizer.js';
 import { Teacher } from './distill.js';
 import { cleanTeacherProbs } from './teacher-cache.js';
-import { averageModels } from '../models/ensemble.js';
 import { formatShape, modelImageShape, sameShape } from '../models/shape.js';
 import { ProgressDisplay } from './progress.js';
 import { freshTrainState, runTraining } from './trainer.js';
@@ -288,8 +287,7 @@ export async function loadTeacher(plan: RunPlan, train: Examples, log: (line: st
   if (plan.existing?.teacher && plan.existing.teacher.digest !== digest) {
     throw new RunMismatchError(plan.runDir, `its teacher's models changed since the run started (${runDirs.join(', ')}): a resumed run learns from the teacher it started with (restore it, or start a new run)`);
   }
-  const members = await loadEnsembleMembers(runDirs);
-  const model = members.length === 1 ? members[0].model : averageModels(members.map((m) => m.model), 'teacher');
+  const { model, tta, members } = await loadEnsemble(runDirs, 'teacher');
   const shape = modelImageShape(model);
   if (!sameShape(shape, plan.spec.input)) {
     model.dispose();
@@ -298,14 +296,14 @@ export async function loadTeacher(plan: RunPlan, train: Examples, log: (line: st
   log(`teacher: ${runDirs.length === 1 ? runDirs[0] : `an ensemble of ${runDirs.length} runs`} (temperature ${d.temperature}, weight ${d.weight} on the teacher, ${d.targets} targets)`);
   let clean: Float32Array | null = null;
   try {
-    if (d.targets === 'clean') clean = await cleanTeacherProbs({ model, tta: members[0].tta, digest }, train, log);
+    if (d.targets === 'clean') clean = await cleanTeacherProbs({ model, tta, digest }, train, log);
   } catch (e) {
     model.dispose();
     throw e;
   }
   return {
-    teacher: new Teacher(model, members[0].tta, d.temperature, clean),
-    record: { digest, members: members.map((m, i) => ({ runDir: runDirs[i], model: m.config?.model ?? m.model.name })) },
+    teacher: new Teacher(model, tta, d.temperature, clean),
+    record: { digest, members: members.map((m) => ({ runDir: m.runDir, model: m.model })) },
   };
 }
 

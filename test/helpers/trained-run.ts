@@ -13,7 +13,7 @@ import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readEvalReport, readHistory, readRunConfig } from '../../src/runs/index.js';
-import { REPO_ROOT, runCli } from './cli.js';
+import { REPO_ROOT, runCli, runMain } from './cli.js';
 
 /** The run's recipe: `fashion-cnn train` with these flags (and --run-dir). */
 export const TRAINED_RUN_FLAGS = ['--model', 'cnn1', '--limit', '600', '--epochs', '1', '--aug-epochs', '0'] as const;
@@ -116,4 +116,16 @@ export function trainedRun(): Promise<string> {
 export async function copyTrainedRun(dest: string): Promise<string> {
   await fs.cp(await trainedRun(), dest, { recursive: true });
   return dest;
+}
+
+/**
+ * Two tiny runs that differ (the members of an ensemble, a teacher): a copy of the shared run at
+ * `folder`/a, and the same recipe with seed 7 trained at `folder`/b.
+ */
+export async function twoTinyRuns(folder: string): Promise<[string, string]> {
+  const a = await copyTrainedRun(path.join(folder, 'a'));
+  const b = path.join(folder, 'b');
+  const trained = await runMain(['train', ...TRAINED_RUN_FLAGS, '--seed', '7', '--no-pictures', '--run-dir', b]);
+  if (trained.code !== 0) throw new Error(`training the second tiny run failed (exit ${trained.code}): ${trained.stderr}`);
+  return [a, b];
 }

@@ -11,7 +11,7 @@ import { trainRun } from '../../src/train/run.js';
 import { resolveProtocol } from '../../src/train/protocol.js';
 import { readRunConfig, type TrainHyperParams } from '../../src/runs/index.js';
 import { runMain } from '../helpers/cli.js';
-import { copyTrainedRun, TRAINED_RUN_FLAGS } from '../helpers/trained-run.js';
+import { twoTinyRuns } from '../helpers/trained-run.js';
 
 let dir: string;
 let a: string;
@@ -19,10 +19,7 @@ let b: string;
 
 before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fashion-cnn-distill-'));
-  a = await copyTrainedRun(path.join(dir, 'teachers', 'a'));
-  b = path.join(dir, 'teachers', 'b');
-  const trained = await runMain(['train', ...TRAINED_RUN_FLAGS, '--seed', '7', '--no-pictures', '--run-dir', b]);
-  assert.equal(trained.code, 0, trained.stderr);
+  [a, b] = await twoTinyRuns(path.join(dir, 'teachers'));
 });
 
 after(async () => {

@@ -18,7 +18,7 @@ import { loadEnsemble, loadRunModel } from '../../src/runs/index.js';
 import { buildServer } from '../../src/serve/index.js';
 import { REPO_ROOT, runCli, runMain } from '../helpers/cli.js';
 import { simplePhoto } from '../helpers/predict-fixtures.js';
-import { copyTrainedRun, TRAINED_RUN_FLAGS } from '../helpers/trained-run.js';
+import { twoTinyRuns } from '../helpers/trained-run.js';
 
 let dir: string;
 let a: string;
@@ -27,10 +27,7 @@ let photo: string;
 
 before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fashion-cnn-ensemble-'));
-  a = await copyTrainedRun(path.join(dir, 'runs', 'a'));
-  b = path.join(dir, 'runs', 'b');
-  const trained = await runMain(['train', ...TRAINED_RUN_FLAGS, '--seed', '7', '--no-pictures', '--run-dir', b]);
-  assert.equal(trained.code, 0, trained.stderr);
+  [a, b] = await twoTinyRuns(path.join(dir, 'runs'));
   photo = path.join(dir, 'shirt.jpg');
   await fs.writeFile(photo, await simplePhoto('jpeg', 200, 240));
 });

@@ -23,7 +23,7 @@ export function registerEvaluate(program: Command): void {
       const { formatEvalResult } = await import('../../evaluate/report.js');
       const e = await evaluateEnsemble({ entries: f.ensemble, backend: f.backend, dataDir: f.dataDir, verify: f.verify });
       if (f.json) printJson(e);
-      else console.log(`${formatMembers(e)}\n\n${formatEvalResult(e.result).replace(/, after final epoch 0\)/, ', the ensemble)')}`);
+      else console.log(`${formatMembers(e)}\n\n${formatEvalResult(e.result, 'the ensemble')}`);
       return;
     }
     if (runDir === undefined) return cmd.error("error: missing required argument 'run-dir' (or give --ensemble RUNS)", { exitCode: 2 });
