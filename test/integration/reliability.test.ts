@@ -1,6 +1,6 @@
 /**
  * The bad-input matrix (test/reliability/cases.ts): the cases that need a process of their own
- * (resumes and trainings, kills, locks held by another process, slow pipes, commands that could
+ * (trainings, kills, locks held by another process, slow pipes, commands that could
  * hang or leave a server listening), each through the real CLI in a child process, two at a time:
  * each case's exit code and stderr line, no stack trace, one line and nothing on stdout for an
  * error. The other cases, the table itself and the doc are test/unit/reliability.test.ts's.

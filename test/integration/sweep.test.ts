@@ -89,8 +89,9 @@ describe('a local sweep', { skip: HAVE_DATA ? false : 'Fashion-MNIST not install
   test('a job whose process dies three times is marked failed with its error; the other jobs go on and the sweep exits 1', async () => {
     const out = path.join(dir, 'crashing');
     const sweep = start(['sweep', '--models', 'cnn1', '--seeds', '3,4', ...TINY, '--out', out]);
-    // Seed 3 runs first: its process is killed as soon as it starts, three times.
-    const jobProcesses = () => spawnSync('pgrep', ['-f', 'sweep/job-process.js']).stdout.toString().split('\n').filter(Boolean).map(Number);
+    // Seed 3 runs first: its process is killed as soon as it starts, three times. Only this sweep's
+    // own job processes (its children): a sweep training elsewhere on the machine is left alone.
+    const jobProcesses = () => spawnSync('pgrep', ['-P', String(sweep.child.pid), '-f', 'sweep/job-process.js']).stdout.toString().split('\n').filter(Boolean).map(Number);
     for (let kill = 1; kill <= 3; kill++) {
       await until(() => (sweep.output().match(/cnn1-s3: attempt \d of 3 failed/g) ?? []).length === kill - 1 && jobProcesses().length > 0, 60_000, `attempt ${kill} running`);
       for (const pid of jobProcesses()) process.kill(pid, 'SIGKILL');
@@ -247,13 +248,14 @@ describe('sweeps on BullMQ and Redis', { skip: !HAVE_DATA ? 'Fashion-MNIST not i
       [['worker', '--queue', url, '--runs', path.join(dir, 'no-runs-here')], /^fashion-cnn: --runs \S+: no such folder \(mount the runs folder the sweep uses\)$/],
     ];
     try {
-      for (const [args, line] of cases) {
+      // All at once: each waits on its own connection.
+      await Promise.all(cases.map(async ([args, line]) => {
         const t0 = Date.now();
         const r = await runCli(args, { cwd: dir, timeoutMs: 20_000 });
         assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
         assert.match(r.stderr.trim(), line);
         assert.ok(Date.now() - t0 < 15_000, `${args.join(' ')} answered within 15 s`);
-      }
+      }));
       assert.ok(!existsSync(path.join(dir, 'refused')), 'nothing recorded for a sweep whose queue is unreachable');
     } finally {
       silent.close();

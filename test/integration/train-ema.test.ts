@@ -127,7 +127,8 @@ const withoutSeconds = (rows: { seconds: number }[]) => rows.map(({ seconds: _s,
 
 test('--ema: validation, test and the saved model use the average; a resumed run ends as an uninterrupted one', { skip }, async () => {
   const base = mkdtempSync(path.join(tmpdir(), 'fcnn-ema-'));
-  const common = { model: 'cnn1', augmentation: NO_AUGMENTATION, backend: 'wasm' as const, pictures: false, progress: false, log: () => {} };
+  const data = await loadFashionMnist();
+  const common = { model: 'cnn1', augmentation: NO_AUGMENTATION, backend: 'native' as const, data, pictures: false, progress: false, log: () => {} };
   const straight = await trainRun({ ...common, hyper, runDir: path.join(base, 'straight') });
   const plain = await trainRun({ ...common, hyper: { ...hyper, ema: null }, runDir: path.join(base, 'plain') });
   // Same seed, same steps: the training loss is the same, the validation (of the average) is not.
@@ -143,7 +144,6 @@ test('--ema: validation, test and the saved model use the average; a resumed run
   saved.weights.forEach((w, i) => assert.deepEqual(Array.from(w.read().dataSync()), Array.from(averages[i].tensor.dataSync()), `weight ${i}`));
   assert.notDeepEqual(values(ck.model), values(saved));
   // The test figures recorded are the saved average's.
-  const data = await loadFashionMnist();
   const last = straight.eval.results.at(-1)!;
   assert.deepEqual(evaluateModel(saved, toExamples(data.test), { phase: last.phase, epoch: last.epoch }).result, last);
   assert.notDeepEqual(plain.eval.results.at(-1), last);

@@ -7,6 +7,8 @@ import { trainRun } from '../../src/train/run.js';
 import { ARTICLE_AUGMENTATION } from '../../src/train/augment.js';
 import { DEFAULT_OPTIMIZER } from '../../src/train/optimizer.js';
 import { readHistory, type TrainHyperParams } from '../../src/runs/index.js';
+import { loadFashionMnist } from '../../src/data/index.js';
+import type { FashionMnist } from '../../src/data/types.js';
 import { runCli } from '../helpers/cli.js';
 
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
@@ -17,10 +19,13 @@ const hyper: TrainHyperParams = {
   optimizer: DEFAULT_OPTIMIZER, labelSmoothing: 0, tta: 'none', ema: null, distill: null,
 };
 const withoutSeconds = (rows: { seconds: number }[]) => rows.map(({ seconds: _s, ...rest }) => rest);
+/** The data set, read once for every run of this file (each run would otherwise read and verify it again). */
+let dataOnce: Promise<FashionMnist> | undefined;
+const fashion = () => (dataOnce ??= loadFashionMnist());
 
 test('a resumed run ends with the same history and test results as an uninterrupted one', { skip }, async () => {
   const base = mkdtempSync(path.join(tmpdir(), 'fcnn-resume-'));
-  const common = { model: 'cnn1', hyper, augmentation: ARTICLE_AUGMENTATION, backend: 'wasm' as const, pictures: false, progress: false, log: () => {} };
+  const common = { model: 'cnn1', hyper, augmentation: ARTICLE_AUGMENTATION, backend: 'native' as const, data: await fashion(), pictures: false, progress: false, log: () => {} };
   const straight = await trainRun({ ...common, runDir: path.join(base, 'straight') });
 
   const interrupted = path.join(base, 'interrupted');
@@ -48,7 +53,7 @@ test('a resumed run ends with the same history and test results as an uninterrup
 
 test('the same seed gives the same history; another seed a different one', { skip }, async () => {
   const base = mkdtempSync(path.join(tmpdir(), 'fcnn-seed-'));
-  const common = { model: 'cnn1', augmentation: ARTICLE_AUGMENTATION, backend: 'wasm' as const, pictures: false, progress: false, log: () => {} };
+  const common = { model: 'cnn1', augmentation: ARTICLE_AUGMENTATION, backend: 'native' as const, data: await fashion(), pictures: false, progress: false, log: () => {} };
   const small = { ...hyper, epochs: 1, augEpochs: 1, limit: 256 };
   const a = await trainRun({ ...common, hyper: small, runDir: path.join(base, 'a') });
   const b = await trainRun({ ...common, hyper: small, runDir: path.join(base, 'b') });
@@ -59,7 +64,7 @@ test('the same seed gives the same history; another seed a different one', { ski
 
 test('--val-split 0 trains on every image: rows without validation, a record that says so, readable back; early stopping refused', { skip }, async () => {
   const base = mkdtempSync(path.join(tmpdir(), 'fcnn-noval-'));
-  const common = { model: 'cnn1', augmentation: ARTICLE_AUGMENTATION, backend: 'wasm' as const, pictures: false, progress: false, log: () => {} };
+  const common = { model: 'cnn1', augmentation: ARTICLE_AUGMENTATION, backend: 'native' as const, data: await fashion(), pictures: false, progress: false, log: () => {} };
   const all = { ...hyper, epochs: 1, augEpochs: 1, limit: 300, valSplit: 0 };
   const run = await trainRun({ ...common, hyper: all, runDir: path.join(base, 'all') });
   assert.equal(run.config.data.trainCount, 300);
@@ -117,6 +122,7 @@ test('no tensor or memory leak: tensor count and RSS are stable across epochs', 
     model: 'cnn3',
     hyper: { ...hyper, epochs: 3, augEpochs: 3, limit: 1024 },
     augmentation: ARTICLE_AUGMENTATION,
+    data: await fashion(),
     runDir: path.join(base, 'run'),
     pictures: false,
     progress: false,

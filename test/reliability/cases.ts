@@ -99,6 +99,11 @@ async function fifo(file: string): Promise<void> {
   if (r.status !== 0) throw new Error(`mkfifo failed: ${r.stderr}`);
 }
 
+/** A photo's name of 200 characters: the lines that name it are long, so fewer photos fill a pipe (each is classified). */
+const LONG_NAME = `a-photo-of-a-garment-${'with-a-long-name-'.repeat(10)}`.slice(0, 191) + '-long-name.png';
+/** The fixtures' photo copied into ctx.dir under LONG_NAME. */
+const longNamedPhoto = (ctx: CaseContext) => copyDir(ctx.fx.photo, path.join(ctx.dir, LONG_NAME));
+
 const noiseJpeg = () => sharp({ create: { width: 160, height: 120, channels: 3, background: '#000000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
 const predictOn = (ctx: CaseContext, ...images: string[]) => ['predict', ctx.fx.fakeRun, ...images];
 const lines = (s: string) => s.split('\n').filter((l) => l.trim() !== '');
@@ -864,13 +869,13 @@ export const CASES: Case[] = [
     setup: resumeCmd((run) => editJson(path.join(run, 'config.json'), (c) => ((c.hyper as Record<string, unknown>).epochs = 'ten'))) },
   { id: 'S21', area: 'resume', given: 'config.json naming a model this version does not have', code: 2, line: /^fashion-cnn: \S+\/run: \S+\/run\/config\.json names model "resnet", which this fashion-cnn does not have \(it has cnn1, cnn3, cnn4, best, resnet-mini, vgg19, darknet-transfer, transfer\)$/,
     setup: resumeCmd((run) => editJson(path.join(run, 'config.json'), (c) => (c.model = 'resnet'))) },
-  { id: 'S22', area: 'resume', given: 'a run killed before its first checkpoint (config.json and an empty history only): starts over', code: 0, line: /has no checkpoint yet: starting it from the beginning$/,
+  { id: 'S22', area: 'resume', given: 'a run killed before its first checkpoint (config.json and an empty history only): starts over', ownProcess: 'it trains a model', code: 0, line: /has no checkpoint yet: starting it from the beginning$/,
     setup: resumeCmd(async (run) => {
       for (const f of ['checkpoint', 'model', 'eval.json']) await fs.rm(path.join(run, f), { recursive: true });
       await write(path.join(run, 'history.jsonl'), '');
     }),
     check: async (ctx) => assert.equal(lines(await fs.readFile(path.join(ctx.dir, 'run', 'history.jsonl'), 'utf8')).length, 1) },
-  { id: 'S23', area: 'resume', given: 'a run killed while writing its first checkpoint (only a .tmp- folder): starts over, leftovers removed', code: 0, line: /has no checkpoint yet: starting it from the beginning$/,
+  { id: 'S23', area: 'resume', given: 'a run killed while writing its first checkpoint (only a .tmp- folder): starts over, leftovers removed', ownProcess: 'it trains a model', code: 0, line: /has no checkpoint yet: starting it from the beginning$/,
     setup: resumeCmd(async (run, ck) => {
       for (const f of ['model', 'eval.json']) await fs.rm(path.join(run, f), { recursive: true });
       await fs.rename(ck, path.join(run, 'checkpoint', `.tmp-${path.basename(ck)}`));
@@ -881,7 +886,7 @@ export const CASES: Case[] = [
       const left = await fs.readdir(path.join(ctx.dir, 'run', 'checkpoint'));
       assert.ok(!left.some((e) => e.startsWith('.tmp-')), `leftovers removed: ${left.join(', ')}`);
     } },
-  { id: 'S24', area: 'resume', given: 'resuming a finished run: nothing more to train', code: 0, line: /^resuming \S+\/run after epoch 1$/,
+  { id: 'S24', area: 'resume', given: 'resuming a finished run: nothing more to train', ownProcess: 'it trains a model', code: 0, line: /^resuming \S+\/run after epoch 1$/,
     setup: resumeCmd(async () => {}),
     check: async (ctx) => assert.equal(lines(await fs.readFile(path.join(ctx.dir, 'run', 'history.jsonl'), 'utf8')).length, 1) },
   { id: 'S25', area: 'resume', given: '--resume with RUN_DIR a file', code: 2, line: /^fashion-cnn: run directory \S+\/file is not a directory$/,
@@ -937,17 +942,17 @@ export const CASES: Case[] = [
 
   // ---- output through a slow pipe ----------------------------------------------------------------
   // A pipe holds 64 KiB: the rest of a larger output waits in the CLI until the reader takes it.
-  { id: 'O01', area: 'output', given: 'predict --json of 400 photos (a JSON document over 64 KiB) read by a slow reader: the whole document arrives', code: 0, line: /^\]$/, stream: 'stdout', slowReaderMs: 1500,
-    setup: async (ctx) => ['predict', ctx.fx.fakeRun, ...Array.from({ length: 400 }, () => ctx.fx.photo), '--json'],
+  { id: 'O01', area: 'output', given: 'predict --json of 100 photos (a JSON document over 64 KiB) read by a slow reader: the whole document arrives', code: 0, line: /^\]$/, stream: 'stdout', slowReaderMs: 1500,
+    setup: async (ctx) => ['predict', ctx.fx.fakeRun, ...Array<string>(100).fill(await longNamedPhoto(ctx)), '--json'],
     check: (_ctx, r) => {
       assert.ok(r.stdout.length > PIPE_BYTES, `${r.stdout.length} bytes`);
-      assert.equal((JSON.parse(r.stdout) as unknown[]).length, 400);
+      assert.equal((JSON.parse(r.stdout) as unknown[]).length, 100);
     } },
-  { id: 'O02', area: 'output', given: 'predict of 1,000 photos (text over 64 KiB) read by a slow reader: every photo\'s lines arrive', code: 0, line: /garment\.png: \S/, stream: 'stdout', slowReaderMs: 1500,
-    setup: async (ctx) => ['predict', ctx.fx.fakeRun, ...Array.from({ length: 1000 }, () => ctx.fx.photo)],
+  { id: 'O02', area: 'output', given: 'predict of 300 photos (text over 64 KiB) read by a slow reader: every photo\'s lines arrive', code: 0, line: /long-name\.png: \S/, stream: 'stdout', slowReaderMs: 1500,
+    setup: async (ctx) => ['predict', ctx.fx.fakeRun, ...Array<string>(300).fill(await longNamedPhoto(ctx))],
     check: (ctx, r) => {
       assert.ok(r.stdout.length > PIPE_BYTES, `${r.stdout.length} bytes`);
-      assert.equal(r.stdout.split('\n').filter((l) => l.startsWith(`${ctx.fx.photo}:`)).length, 1000);
+      assert.equal(r.stdout.split('\n').filter((l) => l.startsWith(`${path.join(ctx.dir, LONG_NAME)}:`)).length, 300);
     } },
   { id: 'O03', area: 'output', given: 'predict of 700 missing photos (errors over 64 KiB on stderr) read by a slow reader: every line and the count arrive', code: 1, line: /^fashion-cnn: 700 of 700 images could not be classified$/, slowReaderMs: 1500,
     setup: async (ctx) => ['predict', ctx.fx.fakeRun, ...Array.from({ length: 700 }, (_, i) => path.join(ctx.dir, `missing-photo-${String(i).padStart(4, '0')}-with-a-long-name-so-that-the-line-is-long.jpg`))],

@@ -1,9 +1,9 @@
 /**
  * Shared, read-only inputs of the bad-input matrix (test/reliability/cases.ts), each made once on
  * first use: a tiny data set, fake run directories holding a tiny saved TF.js model and a complete
- * run record, photos, and a real (tiny) trained run with a checkpoint, trained only when a case
- * first asks for it (the cases of the unit tier and the server's never do). Cases copy what they
- * damage into their own folder.
+ * run record, photos, and a real (tiny) trained run with a checkpoint, trained (in a child
+ * process) only when a case first asks for it (the resume cases do; the server's never). Cases
+ * copy what they damage into their own folder.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';

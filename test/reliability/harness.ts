@@ -85,11 +85,12 @@ export function shorten(text: string, ctx: CaseContext): string {
 }
 
 /**
- * Areas whose cases need a process of their own: they train (resume, cache), kill a run
- * (interrupt), hold a run's lock by process id beside another process (concurrency), or read the
- * CLI through slow pipes (output).
+ * Areas whose cases need a process of their own: they train (cache), kill a run (interrupt), hold
+ * a run's lock by process id beside another process (concurrency), or read the CLI through slow
+ * pipes (output). A resume case is refused before any training, so it runs in-process unless it
+ * trains (`ownProcess`).
  */
-export const PROCESS_AREAS: readonly Area[] = ['resume', 'interrupt', 'concurrency', 'cache', 'output'];
+export const PROCESS_AREAS: readonly Area[] = ['interrupt', 'concurrency', 'cache', 'output'];
 
 /**
  * Whether a case runs in the test's own process, through the CLI's exported main(argv) (with its

@@ -1,7 +1,7 @@
 /**
  * The bad-input matrix (test/reliability/cases.ts): the table itself, the doc that lists it, and
  * the cases that need no process of their own (flags, damaged data files, images, run
- * directories), run in this process through the CLI's main(argv), one after another
+ * directories, refused resumes), run in this process through the CLI's main(argv), one after another
  * (runsInProcess in harness.ts says which; test/integration/reliability.test.ts runs the others
  * as child processes). Each is checked as the others are: its exit code and stderr line, no stack
  * trace, one line and nothing on stdout for an error.
