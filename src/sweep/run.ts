@@ -8,7 +8,7 @@ import path from 'node:path';
 import { UserError, errorMessage } from '../util/errors.js';
 import type { SweepDefinition, SweepJob } from './definition.js';
 import { checkRedis, SweepQueue, type RedisTarget } from './queue.js';
-import { runJob, type JobRunOptions } from './run-job.js';
+import { runJob, type JobRunOptions, type RunningJob } from './run-job.js';
 import { ensureRunsMarker, isJobDone, openSweep, type SweepRecord } from './store.js';
 import { sweepSummary, writeSummary, type SweepSummary } from './summary.js';
 
@@ -30,6 +30,11 @@ export interface SweepRunOptions extends Pick<JobRunOptions, 'dataDir' | 'backen
   log?: (line: string) => void;
   /** The summary as it stands, at least every few seconds while jobs run. */
   onProgress?: (s: SweepSummary) => void;
+  /**
+   * Stops the local pool: each job under way stops once its epoch is checkpointed, and no other
+   * starts; the summary is written as it stands and the same sweep resumes later.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SweepOutcome {
@@ -67,20 +72,33 @@ async function runLocally(record: SweepRecord, pending: SweepJob[], opts: SweepR
   const running = new Set<string>();
   const failed = new Map<string, string>();
   const queue = [...pending];
+  const underWay = new Set<RunningJob>();
+  const stopAll = () => {
+    queue.length = 0;
+    for (const j of underWay) j.stop();
+  };
+  if (opts.signal?.aborted) stopAll();
+  opts.signal?.addEventListener('abort', stopAll, { once: true });
   const worker = async () => {
     for (let job = queue.shift(); job; job = queue.shift()) {
       running.add(job.id);
       for (let attempt = 1; ; attempt++) {
+        const handle = runJob(job, path.join(opts.dir, job.id), { dataDir: opts.dataDir, backend: opts.backend, onLog: (l) => log(`${job!.id}: ${l}`) });
+        underWay.add(handle);
         try {
-          await runJob(job, path.join(opts.dir, job.id), { dataDir: opts.dataDir, backend: opts.backend, onLog: (l) => log(`${job!.id}: ${l}`) }).finished;
+          if ((await handle.finished) === 'stopped') log(`${job.id}: stopped at its last checkpoint`);
           break;
         } catch (e) {
           const last = e instanceof UserError || attempt === LOCAL_ATTEMPTS;
-          log(`${job.id}: attempt ${attempt} of ${LOCAL_ATTEMPTS} failed: ${errorMessage(e)}${last ? '' : ' (trying again from its last checkpoint)'}`);
+          const stopping = opts.signal?.aborted === true;
+          log(`${job.id}: attempt ${attempt} of ${LOCAL_ATTEMPTS} failed: ${errorMessage(e)}${last ? '' : stopping ? ' (the sweep is stopping: running the sweep again resumes it)' : ' (trying again from its last checkpoint)'}`);
           if (last) {
             failed.set(job.id, errorMessage(e));
             break;
           }
+          if (stopping) break;
+        } finally {
+          underWay.delete(handle);
         }
       }
       running.delete(job.id);

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -102,6 +102,45 @@ describe('a local sweep', { skip: HAVE_DATA ? false : 'Fashion-MNIST not install
     assert.deepEqual(record.summary.runs.map((r) => [r.id, r.state]), [['cnn1-s3', 'failed'], ['cnn1-s4', 'done']]);
     assert.match(record.summary.runs[0].error ?? '', /SIGKILL/);
     assert.match(await fs.readFile(path.join(out, 'sweep.md'), 'utf8'), /\| cnn1-s3 \| cnn1 \| 3 \| — \| failed: the job's process ended with SIGKILL/);
+  });
+
+  test('SIGTERM stops a local sweep once the epoch under way is checkpointed; a killed sweep leaves no job training', async () => {
+    // best on 1,024 images: an epoch lasts a few seconds, long enough to be in the middle of one.
+    const slow = ['--models', 'best', '--limit', '1024', '--epochs', '2', '--aug-epochs', '0', '--batch-size', '64', '--no-pictures'];
+    const childrenOf = (pid: number) => spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number);
+    // Alive: it exists and is not a zombie (an orphan's parent is whatever reaps it, if anything does).
+    const running = (pid: number) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+
+    const termed = path.join(dir, 'termed-local');
+    const sweep = start(['sweep', ...slow, '--seeds', '1,2', '--out', termed]);
+    await until(() => existsSync(path.join(termed, 'best-s1', 'config.json')), 60_000, 'the first job');
+    sweep.child.kill('SIGTERM');
+    assert.equal(await sweep.exited, 128 + os.constants.signals.SIGTERM, sweep.output());
+    assert.match(sweep.output(), /sweep: SIGTERM: the runs under way stop once their epoch is checkpointed/);
+    assert.match(sweep.output(), /best-s1: stopped at its last checkpoint/);
+    assert.match(sweep.output(), /sweep termed-local: stopped with 0 of 2 runs done; written: .*; the same command resumes it/);
+    assert.equal((await rows(path.join(termed, 'best-s1'))).length, 1, 'the epoch under way was finished and recorded');
+    assert.ok(existsSync(path.join(termed, 'best-s1', 'checkpoint', 'CURRENT')), 'and checkpointed');
+    assert.ok(!existsSync(path.join(termed, 'best-s2')), 'no other job started');
+    assert.ok(!existsSync(path.join(termed, 'best-s1', 'train.lock')), 'the run is free to resume');
+
+    // SIGKILL: the job's process sees its channel close within a step or two and ends, mid-epoch.
+    const killed = path.join(dir, 'killed-local');
+    const victim = start(['sweep', ...slow, '--seeds', '3', '--out', killed]);
+    await until(() => existsSync(path.join(killed, 'best-s3', 'config.json')), 60_000, 'the job');
+    const [job] = childrenOf(victim.child.pid!);
+    assert.ok(job, 'the job runs in a child process');
+    victim.child.kill('SIGKILL');
+    const t0 = Date.now();
+    await until(() => !running(job), 10_000, 'the orphaned job to end');
+    assert.ok(Date.now() - t0 < 5_000, `the job ended ${Date.now() - t0} ms after its sweep`);
+    assert.equal((await rows(path.join(killed, 'best-s3'))).length, 0, 'it ended mid-epoch, without finishing it');
   });
 
   test('the API: GET /api/sweeps, GET /api/sweeps/{id} (no filesystem path in it) and its event stream', async () => {

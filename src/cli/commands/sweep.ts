@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import os from 'node:os';
 import { Command, InvalidArgumentError, type Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { UserError } from '../../util/errors.js';
@@ -116,6 +117,34 @@ function sweepProgress(): { update(s: SweepSummary): void; stop(): void } {
   };
 }
 
+/**
+ * SIGINT and SIGTERM stop a local sweep cleanly: each run under way finishes its epoch and its
+ * checkpoint, then the summary is written (and the exit code is 128 + the signal's number, as a
+ * shell reports a process the signal ended). A second signal ends at once; the jobs' processes see
+ * their channel close and end too, and their runs resume from the last checkpoint. A sweep on a
+ * queue only watches the workers, so a signal ends it at once.
+ */
+function stopOnSignal(onQueue: boolean, log: (line: string) => void) {
+  const controller = new AbortController();
+  let received: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received || onQueue) process.exit(128 + (os.constants.signals[signal] ?? 0));
+    received = signal;
+    log(`sweep: ${signal}: the runs under way stop once their epoch is checkpointed (a second ${signal} stops them at once)`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    exitCode: () => 128 + (received ? os.constants.signals[received] : 0),
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 export function registerSweep(program: Command): void {
   const cmd = program
     .command('sweep')
@@ -146,14 +175,20 @@ export function registerSweep(program: Command): void {
     const name = `${f.models.join('+')}-${createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 8)}`;
     const dir = f.out ?? path.join(f.runs, 'sweeps', name);
     const progress = sweepProgress();
+    const stopping = stopOnSignal(queue !== undefined, (l) => {
+      progress.stop();
+      process.stderr.write(`${l}\n`);
+    });
     try {
-      const { summary, files } = await sweep.runSweep({ dir, name: path.basename(dir), definition, jobs, workers: f.workers, queue, runsRoot: queue ? f.runs : undefined, dataDir: f.dataDir, backend: f.backend, onProgress: (s) => progress.update(s), log: (l) => process.stderr.write(`${l}\n`) });
+      const { summary, files } = await sweep.runSweep({ dir, name: path.basename(dir), definition, jobs, workers: f.workers, queue, runsRoot: queue ? f.runs : undefined, dataDir: f.dataDir, backend: f.backend, onProgress: (s) => progress.update(s), log: (l) => process.stderr.write(`${l}\n`), signal: stopping.signal });
       progress.stop();
       if (f.json) printJson(summary);
-      else process.stderr.write(`sweep ${summary.name}: ${summary.counts.done} of ${summary.jobs.length} runs done${summary.counts.failed ? `, ${summary.counts.failed} failed` : ''}; written: ${files.json}, ${files.markdown}\n`);
-      if (summary.counts.failed) process.exitCode = 1;
+      else process.stderr.write(`sweep ${summary.name}: ${stopping.signal.aborted ? 'stopped with ' : ''}${summary.counts.done} of ${summary.jobs.length} runs done${summary.counts.failed ? `, ${summary.counts.failed} failed` : ''}; written: ${files.json}, ${files.markdown}${stopping.signal.aborted ? '; the same command resumes it' : ''}\n`);
+      if (stopping.signal.aborted) process.exitCode = stopping.exitCode();
+      else if (summary.counts.failed) process.exitCode = 1;
     } finally {
       progress.stop();
+      stopping.dispose();
     }
   });
 }
