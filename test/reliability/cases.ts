@@ -286,18 +286,34 @@ interface FeatureEntry {
   meta: string;
 }
 
+let featureFirst: Promise<{ dir: string; names: Record<FeatureSet, string> }> | null = null;
 /**
- * Trains the tiny transfer run once (ctx.dir/first), which caches its features, lets `damage`
- * change the entries, and returns the same run again (ctx.dir/run) on that cache.
+ * The tiny transfer run every feature-cache case starts from, trained once (in the fixtures'
+ * folder: `first`, and the features it cached in `cache`), and the cache entries' file names.
+ */
+function featureFirstRun(ctx: CaseContext) {
+  featureFirst ??= (async () => {
+    const dir = path.join(ctx.fx.root, 'feature-first');
+    await fs.mkdir(dir);
+    const log = await firstRun({ ...ctx, dir }, transferRun({ ...ctx, dir }, 'first'), { FASHION_CNN_CACHE: path.join(dir, 'cache') }, 0);
+    const names: Partial<Record<FeatureSet, string>> = {};
+    for (const m of log.matchAll(/^features: (train|val|test) \(\d+ images\) computed .*, cached in (\S+)\.f32$/gm)) names[m[1] as FeatureSet] = path.relative(dir, m[2]);
+    if (!names.train || !names.val || !names.test) throw new Error(`the first run did not cache its features: ${log}`);
+    return { dir, names: names as Record<FeatureSet, string> };
+  })();
+  return featureFirst;
+}
+
+/**
+ * The tiny transfer run and the features it cached, copied into ctx.dir (`first`, `cache`); lets
+ * `damage` change the entries, and returns the same run again (ctx.dir/run) on that cache.
  */
 async function damagedFeatureCache(ctx: CaseContext, damage: (entries: Record<FeatureSet, FeatureEntry>) => Promise<void>): Promise<Invocation> {
-  const env = ownCache(ctx);
-  const log = await firstRun(ctx, transferRun(ctx, 'first'), env, 0);
-  const entries: Partial<Record<FeatureSet, FeatureEntry>> = {};
-  for (const m of log.matchAll(/^features: (train|val|test) \(\d+ images\) computed .*, cached in (\S+)\.f32$/gm)) entries[m[1] as FeatureSet] = { data: `${m[2]}.f32`, meta: `${m[2]}.json` };
-  if (!entries.train || !entries.val || !entries.test) throw new Error(`the first run did not cache its features: ${log}`);
-  await damage(entries as Record<FeatureSet, FeatureEntry>);
-  return { args: transferRun(ctx, 'run'), env };
+  const first = await featureFirstRun(ctx);
+  for (const d of ['first', 'cache']) await copyDir(path.join(first.dir, d), path.join(ctx.dir, d));
+  const entry = (set: FeatureSet): FeatureEntry => ({ data: path.join(ctx.dir, `${first.names[set]}.f32`), meta: path.join(ctx.dir, `${first.names[set]}.json`) });
+  await damage({ train: entry('train'), val: entry('val'), test: entry('test') });
+  return { args: transferRun(ctx, 'run'), env: ownCache(ctx) };
 }
 
 /** Features of the same size that are not the ones computed: random bytes, or NaNs. */

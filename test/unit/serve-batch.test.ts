@@ -113,7 +113,8 @@ describe('topClassSaliency', () => {
     const answers = topClassSaliency(model, frames);
     for (const [i, frame] of frames.entries()) {
       assertSameSaliency(answers[i].saliency, await cpuSaliency(frame, answers[i].top, apply), `frame ${i}`);
-      // And not the map of another class.
+      // And not the map of another class (a few frames: each reference gradient takes the cpu backend a third of a second).
+      if (i >= 3) continue;
       const other = await cpuSaliency(frame, (answers[i].top + 1) % 10, apply);
       assert.throws(() => assertSameSaliency(answers[i].saliency, other, `frame ${i}, another class`));
     }
@@ -127,6 +128,8 @@ describe('topClassSaliency', () => {
     for (const [i, frame] of frames.entries()) {
       assert.ok(maxDiff(flipped[i].probs, averaged[i]) < 1e-5, `frame ${i}: probabilities against predict's mirror average`);
       assert.equal(flipped[i].top, topK(averaged[i], 1)[0].class, `frame ${i}: top class`);
+      // The reference gradient of the mirror average (two passes on the cpu backend) for a few frames.
+      if (i >= 4) continue;
       assertSameSaliency(flipped[i].saliency, await cpuSaliency(frame, flipped[i].top, (x) => tf.mul(tf.add(apply(x), apply(tf.reverse(x, 2))), 0.5)), `frame ${i}, mirror average`);
     }
   });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addBackendOption, type CommonFlags } from '../common.js';
 import { commaList, positiveInt } from '../options.js';
-import { DEFAULT_SERVE_CONFIG as D } from '../../serve/config.js';
+import { DEFAULT_SERVE_CONFIG as D, resolveServeConfig } from '../../serve/config.js';
 
 const MB = 1024 * 1024;
 
@@ -38,29 +38,27 @@ export function registerServe(program: Command): void {
     .option('--data-dir <dir>', 'Fashion-MNIST folder for training and projections')
     .option('--log', 'log every request (JSON lines on stdout)');
   addBackendOption(cmd).action(async (f: ServeFlags) => {
-    const { startServer } = await import('../../serve/index.js');
     const log = (line: string) => process.stderr.write(`fashion-cnn serve: ${line}\n`);
     if (f.ensemble && f.defaultModel) cmd.error('error: give --default-model or --ensemble, not both', { exitCode: 2 });
+    // Settings that cannot work are refused before the server's stage (Fastify, TF.js, sharp) is loaded.
+    const config = resolveServeConfig({
+      runsDir: f.runs,
+      port: f.port,
+      host: f.host,
+      allowHosts: f.allowHost ?? [],
+      ...(f.token !== undefined ? { token: f.token } : {}),
+      readOnly: f.readOnly ?? false,
+      ...(f.defaultModel ? { defaultModelDir: f.defaultModel } : {}),
+      maxUploadBytes: f.maxUploadMb * MB,
+      requestTimeoutMs: f.requestTimeout * 1000,
+      dataDir: f.dataDir,
+      backend: f.backend,
+      logRequests: f.log ?? false,
+    });
     // The members are found before the server starts: a mistyped run fails now, not at the first upload.
     const ensemble = f.ensemble ? await (await import('../../runs/ensemble.js')).ensembleRunDirs(f.ensemble, log) : [];
-    const { url, loginUrl, warnings, closed } = await startServer(
-      {
-        runsDir: f.runs,
-        port: f.port,
-        host: f.host,
-        allowHosts: f.allowHost ?? [],
-        ...(f.token !== undefined ? { token: f.token } : {}),
-        readOnly: f.readOnly ?? false,
-        ...(f.defaultModel ? { defaultModelDir: f.defaultModel } : {}),
-        defaultEnsemble: ensemble,
-        maxUploadBytes: f.maxUploadMb * MB,
-        requestTimeoutMs: f.requestTimeout * 1000,
-        dataDir: f.dataDir,
-        backend: f.backend,
-        logRequests: f.log ?? false,
-      },
-      log,
-    );
+    const { startServer } = await import('../../serve/index.js');
+    const { url, loginUrl, warnings, closed } = await startServer({ ...config, defaultEnsemble: ensemble }, log);
     log(`listening on ${url} (runs: ${f.runs})`);
     if (loginUrl) log(`open ${loginUrl} for the dashboard, logged in (training needs this token; API clients send it as Authorization: Bearer TOKEN)`);
     for (const w of warnings) log(w);
