@@ -5,6 +5,7 @@
  * one core would sit idle while the last of them finishes.
  *
  *   node dist/scripts/run-tests.js integration unit
+ *   node dist/scripts/run-tests.js --timings integration unit   (and each file's time, slowest first)
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +17,9 @@ const TESTS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'tes
 /** Files run at once: the tests were timed for 2 cores, and several start processes or threads of their own. */
 const CONCURRENCY = 2;
 
-const tiers = process.argv.slice(2);
+const args = process.argv.slice(2);
+const timings = args.includes('--timings');
+const tiers = args.filter((a) => a !== '--timings');
 if (tiers.length === 0) {
   process.stderr.write('usage: node dist/scripts/run-tests.js TIER... (folders of dist/test/, e.g. integration unit)\n');
   process.exit(2);
@@ -29,7 +32,20 @@ const files = tiers.flatMap((tier) =>
 );
 
 const stream = run({ files, concurrency: CONCURRENCY });
-stream.on('test:fail', () => {
+/** Each file's time: its top-level tests' durations added up (they run one after another). */
+const fileSeconds = new Map<string, number>();
+const note = (d: { file?: string; nesting: number; details: { duration_ms: number } }) => {
+  if (timings && d.file && d.nesting === 0) fileSeconds.set(d.file, (fileSeconds.get(d.file) ?? 0) + d.details.duration_ms / 1000);
+};
+stream.on('test:pass', note);
+stream.on('test:fail', (d) => {
   process.exitCode = 1;
+  note(d);
 });
-stream.compose(new spec()).pipe(process.stdout);
+const out = stream.compose(new spec());
+out.pipe(process.stdout);
+out.on('end', () => {
+  if (!timings) return;
+  const rows = [...fileSeconds].sort((a, b) => b[1] - a[1]);
+  for (const [file, seconds] of rows) process.stderr.write(`${seconds.toFixed(1).padStart(6)} s  ${path.relative(TESTS, file)}\n`);
+});
