@@ -232,6 +232,8 @@ async function trainingInBackground(ctx: CaseContext, runDir = path.join(ctx.dir
   try {
     await untilHolds(() => ended || committed(runDir) !== null, 120_000, 'for the background training to commit its first epoch');
     if (ended) throw new Error(`the background training ended: ${stderr}`);
+    // Paused from here on: it still holds the run (a process that lives), and takes no CPU from the cases beside it.
+    child.kill('SIGSTOP');
   } catch (e) {
     await stopTraining(ctx);
     throw e;
