@@ -145,24 +145,26 @@ describe('resnet-mini (the residual demo)', () => {
   it('trains on the native backend to the cpu backend\'s first loss (same seed)', async (t) => {
     const reason = await startNative();
     if (reason) return t.skip(reason);
-    const ex = examples(4, 'resnet-native');
-    const step = async (backend: string) => {
+    const ex = examples(2, 'resnet-native');
+    // The reference takes only the first step: the cpu backend's convolution gradients take seconds a step.
+    const step = async (backend: string, steps: number) => {
       await tfc.setBackend(backend);
       const model = await withSeededMathRandom(new Rng('resnet-native'), () => buildModel(resnetSpec()));
       model.compile({ optimizer: tfc.train.adam(0.01), loss: 'categoricalCrossentropy' });
       const { x, y } = batch(ex);
-      const losses = [(await model.trainOnBatch(x, y)) as number, (await model.trainOnBatch(x, y)) as number];
-      const probs = predictProbs(model, ex);
+      const losses: number[] = [];
+      for (let i = 0; i < steps; i++) losses.push((await model.trainOnBatch(x, y)) as number);
+      const probs = steps > 1 ? predictProbs(model, ex) : new Float32Array(0);
       tfc.dispose([x, y]);
       model.dispose();
       return { losses, probs };
     };
     try {
-      const native = await step('native');
-      const cpu = await step('cpu');
+      const native = await step('native', 2);
+      const cpu = await step('cpu', 1);
       assert.ok(Math.abs(native.losses[0] - cpu.losses[0]) <= 1e-4 * Math.abs(cpu.losses[0]), `first loss: native ${native.losses[0]}, cpu ${cpu.losses[0]}`);
       assert.ok(native.losses[1] < native.losses[0], 'the loss falls on a repeated batch');
-      assert.equal(native.probs.length, 40);
+      assert.equal(native.probs.length, 20);
     } finally {
       await tfc.setBackend('cpu');
     }
