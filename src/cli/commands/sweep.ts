@@ -126,9 +126,10 @@ function sweepProgress(): { update(s: SweepSummary): void; stop(): void } {
  */
 function stopOnSignal(onQueue: boolean, log: (line: string) => void) {
   const controller = new AbortController();
+  const exitCodeOf = (signal: NodeJS.Signals) => 128 + os.constants.signals[signal];
   let received: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (received || onQueue) process.exit(128 + (os.constants.signals[signal] ?? 0));
+    if (received || onQueue) process.exit(exitCodeOf(signal));
     received = signal;
     log(`sweep: ${signal}: the runs under way stop once their epoch is checkpointed (a second ${signal} stops them at once)`);
     controller.abort();
@@ -137,7 +138,8 @@ function stopOnSignal(onQueue: boolean, log: (line: string) => void) {
   process.on('SIGTERM', onSignal);
   return {
     signal: controller.signal,
-    exitCode: () => 128 + (received ? os.constants.signals[received] : 0),
+    /** The exit code of a sweep that a signal stopped. */
+    exitCode: () => (received ? exitCodeOf(received) : 0),
     dispose: () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
