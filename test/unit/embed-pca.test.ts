@@ -94,6 +94,34 @@ test('both solvers agree with ml-pca (eigenvalues and eigenvectors) on 300-dimen
   }
 });
 
+test('fewer points than dimensions: the Gram-matrix solver, chosen by default, agrees with ml-pca and with the full decomposition', () => {
+  const n = 60;
+  const d = 300;
+  const x = anisotropic(n, d, 'dual');
+  const rows: number[][] = [];
+  for (let i = 0; i < n; i++) rows.push(Array.from(x.data.subarray(i * d, (i + 1) * d)));
+  const ref = new PCA(rows, { method: 'covarianceMatrix' });
+  const refValues = ref.getEigenvalues();
+  const refVectors = ref.getEigenvectors();
+  const fit = fitPca(x, { top: 10 });
+  assert.equal(fit.method, 'dual-gram');
+  const full = fitPca(x, { top: 10, solver: 'full-eigen' });
+  assert.ok(Math.abs(fit.totalVariance - full.totalVariance) / full.totalVariance < 1e-6, `${fit.totalVariance} vs ${full.totalVariance}`);
+  for (let c = 0; c < 10; c++) {
+    assert.ok(Math.abs(fit.eigenvalues[c] - refValues[c]) / refValues[c] < 1e-4, `eigenvalue ${c}: ${fit.eigenvalues[c]} vs ${refValues[c]}`);
+    let cos = 0;
+    let same = 0;
+    for (let j = 0; j < d; j++) {
+      cos += fit.vectors[c][j] * refVectors.get(j, c);
+      same += fit.vectors[c][j] * full.vectors[c][j];
+    }
+    assert.ok(Math.abs(Math.abs(cos) - 1) < 1e-3, `eigenvector ${c}: |cos| = ${Math.abs(cos)}`);
+    assert.ok(same > 1 - 1e-3, `eigenvector ${c} has the full decomposition's sign: cos = ${same}`);
+  }
+  // Too few points for ten components with a direction each: the covariance's own solvers.
+  assert.equal(fitPca(anisotropic(11, d, 'few'), { top: 10 }).method, 'subspace-iteration');
+});
+
 test('projection coordinates are centred and their variances are the eigenvalues', () => {
   const x = anisotropic(500, 20, 'proj');
   const fit = fitPca(x, { top: 3 });

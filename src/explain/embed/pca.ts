@@ -4,6 +4,9 @@
  * for large ones (784 pixels) that takes ~8 s of JavaScript, so the top components come from
  * subspace iteration with Rayleigh-Ritz, run until every wanted eigenpair's residual
  * |C u - λ u| is below 1e-10·λ₁ (exact to float64 round-off; the tests check it against ml-pca).
+ * Fewer points than dimensions (200 photos of 784 pixels) have at most n - 1 nonzero components:
+ * the n x n Gram matrix of the centred points has the same nonzero eigenvalues, and Xᵀv gives the
+ * eigenvectors, so a full decomposition of that small matrix replaces the slow iteration.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { Rng } from '../../util/rng.js';
@@ -25,16 +28,18 @@ export interface PcaFit {
   vectors: Float64Array[];
   /** Trace of the covariance = total variance. */
   totalVariance: number;
-  method: 'full-eigen' | 'subspace-iteration';
-  /** Subspace iterations used (0 for full-eigen). */
+  method: PcaSolver;
+  /** Subspace iterations used (0 for the other solvers). */
   iterations: number;
 }
 
 export interface PcaOptions {
   top?: number;
   /** Force a solver (tests). */
-  solver?: 'full-eigen' | 'subspace-iteration';
+  solver?: PcaSolver;
 }
+
+export type PcaSolver = 'full-eigen' | 'subspace-iteration' | 'dual-gram';
 
 /** Sample covariance (divided by n - 1, as ml-pca and numpy do), float64 row-major. */
 export function covariance(x: DenseMatrix, mean = columnMeans(x)): Float64Array {
@@ -57,16 +62,61 @@ export function fitPca(x: DenseMatrix, opts: PcaOptions = {}): PcaFit {
   const d = x.cols;
   const top = Math.min(opts.top ?? PCA_TOP, d);
   const mean = columnMeans(x);
+  const solver = opts.solver ?? defaultSolver(x.rows, d, top);
+  if (solver === 'dual-gram') {
+    const { values, vectors, totalVariance } = dualEigen(x, mean, top);
+    vectors.forEach(fixSign);
+    return { dim: d, mean, eigenvalues: values, vectors, totalVariance, method: solver, iterations: 0 };
+  }
   const cov = covariance(x, mean);
   let totalVariance = 0;
   for (let i = 0; i < d; i++) totalVariance += cov[i * d + i];
-  const solver = opts.solver ?? (d <= FULL_EIGEN_MAX_DIM ? 'full-eigen' : 'subspace-iteration');
   let pairs: { values: number[]; vectors: Float64Array[]; iterations: number } | null = null;
   if (solver === 'subspace-iteration') pairs = subspaceEigen(cov, d, top);
   const method = pairs ? 'subspace-iteration' : 'full-eigen';
   pairs ??= { ...fullEigen(cov, d, top), iterations: 0 };
   pairs.vectors.forEach(fixSign);
   return { dim: d, mean, eigenvalues: pairs.values, vectors: pairs.vectors, totalVariance, method, iterations: pairs.iterations };
+}
+
+/**
+ * Few dimensions: a full decomposition. Fewer points than dimensions, and more than the wanted
+ * components (so that each has a nonzero eigenvalue, and its vector a direction): the Gram matrix.
+ */
+function defaultSolver(n: number, d: number, top: number): PcaSolver {
+  if (d <= FULL_EIGEN_MAX_DIM) return 'full-eigen';
+  return n < d && n <= FULL_EIGEN_MAX_DIM && n > top + 1 ? 'dual-gram' : 'subspace-iteration';
+}
+
+/** Top eigenpairs of the covariance from the n x n Gram matrix of the centred points (float64). */
+function dualEigen(x: DenseMatrix, mean: Float64Array, top: number): { values: number[]; vectors: Float64Array[]; totalVariance: number } {
+  const { rows: n, cols: d } = x;
+  const c = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) c[i * d + j] = x.data[i * d + j] - mean[j];
+  const k = new Float64Array(n * n);
+  const denom = Math.max(1, n - 1);
+  for (let a = 0; a < n; a++) {
+    for (let b = a; b < n; b++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += c[a * d + j] * c[b * d + j];
+      k[a * n + b] = s / denom;
+      k[b * n + a] = s / denom;
+    }
+  }
+  let totalVariance = 0;
+  for (let a = 0; a < n; a++) totalVariance += k[a * n + a];
+  const small = fullEigen(k, n, top);
+  const vectors = small.vectors.map((v) => {
+    const u = new Float64Array(d);
+    for (let i = 0; i < n; i++) {
+      if (v[i] === 0) continue;
+      for (let j = 0; j < d; j++) u[j] += v[i] * c[i * d + j];
+    }
+    const norm = Math.sqrt(dot(u, u));
+    if (norm > 0) for (let j = 0; j < d; j++) u[j] /= norm;
+    return u;
+  });
+  return { values: small.values, vectors, totalVariance };
 }
 
 /** Coordinates of every point on the given (0-based) components. */
