@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import path from 'node:path';
 import { UserError, errorMessage } from '../util/errors.js';
 import type { SweepJob } from './definition.js';
+import type { RedisTarget } from './redis-url.js';
 import { runJob, type JobRunOptions, type RunningJob } from './run-job.js';
 import { checkRunsFolder } from './store.js';
 
@@ -24,39 +25,6 @@ export interface QueuedJob {
   /** The runs folder's marker id: a worker whose --runs holds another marker is not looking at the same folder. */
   runsId: string;
   job: SweepJob;
-}
-
-export interface RedisTarget {
-  url: string;
-  host: string;
-  port: number;
-  db: number;
-  password?: string;
-  username?: string;
-  tls: boolean;
-}
-
-/** Reads `redis://[user:password@]host:port[/db]` (or rediss:// for TLS); a bad URL is one line. */
-export function parseRedisUrl(url: string): RedisTarget {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new UserError(`--queue ${url}: not a URL (expected redis://host:port)`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UserError(`--queue ${url}: not a redis:// URL (expected redis://host:port)`);
-  if (!u.hostname) throw new UserError(`--queue ${url}: no host (expected redis://host:port)`);
-  const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new UserError(`--queue ${url}: "${u.pathname.slice(1)}" is not a database number`);
-  return {
-    url,
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port ? Number(u.port) : 6379,
-    db,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    username: u.username ? decodeURIComponent(u.username) : undefined,
-    tls: u.protocol === 'rediss:',
-  };
 }
 
 const connectionOf = (t: RedisTarget) => ({ host: t.host, port: t.port, db: t.db, password: t.password, username: t.username, ...(t.tls ? { tls: {} } : {}), maxRetriesPerRequest: null });

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { UserError, errorMessage } from '../util/errors.js';
 import type { SweepDefinition, SweepJob } from './definition.js';
-import { checkRedis, SweepQueue, type RedisTarget } from './queue.js';
+import type { RedisTarget } from './redis-url.js';
 import { runJob, type JobRunOptions, type RunningJob } from './run-job.js';
 import { ensureRunsMarker, isJobDone, openSweep, type SweepRecord } from './store.js';
 import { sweepSummary, writeSummary, type SweepSummary } from './summary.js';
@@ -46,7 +46,8 @@ export async function runSweep(opts: SweepRunOptions): Promise<SweepOutcome> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   if (opts.queue && !opts.runsRoot) throw new UserError('a sweep on a queue needs the shared runs folder (--runs)');
   // Nothing is recorded for a sweep whose queue cannot be reached.
-  if (opts.queue) await checkRedis(opts.queue);
+  // BullMQ and ioredis load only for a sweep on a queue: a local sweep does without them.
+  if (opts.queue) await (await import('./queue.js')).checkRedis(opts.queue);
   const record = await openSweep(opts.dir, opts.name, opts.definition, opts.jobs);
   const pending: SweepJob[] = [];
   for (const job of record.jobs) if (!(await isJobDone(opts.dir, job))) pending.push(job);
@@ -118,6 +119,7 @@ async function runOnQueue(record: SweepRecord, pending: SweepJob[], opts: SweepR
   const rel = path.relative(path.resolve(runsRoot), path.resolve(opts.dir));
   if (rel.startsWith('..') || path.isAbsolute(rel)) throw new UserError(`--out ${opts.dir} is not inside --runs ${runsRoot}: workers find a sweep's runs in the shared runs folder`);
   const runsId = await ensureRunsMarker(runsRoot);
+  const { SweepQueue } = await import('./queue.js');
   const queue = await SweepQueue.open(opts.queue!, record.name);
   try {
     await queue.enqueue(pending.map((job) => ({ sweep: rel, runsId, job })));

@@ -51,7 +51,6 @@ import { Rng, withSeededMathRandom } from '../util/rng.js';
 import { versions } from '../util/version.js';
 import { evaluateModel } from '../evaluate/report.js';
 import { topPredictions } from '../evaluate/metrics.js';
-import { writeRunPictures } from '../explain/index.js';
 import { checkAugmentation } from './augment.js';
 import { EarlyStopping, type TrainCallback } from './callbacks.js';
 import { checkLrSchedule, LrScheduler } from './lr-schedule.js';
@@ -396,6 +395,9 @@ export async function finishRun(plan: RunPlan, model: tfl.LayersModel, test: Exa
     latest = { report, probs: ev.probs };
   }
   if (pictures) {
+    // Loaded only here: the charts' libraries (vega, vega-lite, sharp) take about half a second
+    // to load, which every run started with --no-pictures (a sweep's, a test's) would pay.
+    const { writeRunPictures } = await import('../explain/index.js');
     await writeRunPictures({
       runDir: plan.runDir,
       model,

@@ -16,7 +16,8 @@ export function registerWorker(program: Command): void {
     .requiredOption('--runs <dir>', 'the shared runs folder, as this machine mounts it (the same folder as the sweep\'s --runs: checked by its marker file)');
   addDataOptions(cmd);
   addBackendOption(cmd).action(async (f: WorkerFlags) => {
-    const { parseRedisUrl, startWorker } = await import('../../sweep/index.js');
+    const { parseRedisUrl } = await import('../../sweep/index.js');
+    const { startWorker } = await import('../../sweep/queue.js');
     const log = (line: string) => process.stderr.write(`fashion-cnn worker: ${line}\n`);
     const worker = await startWorker({ target: parseRedisUrl(f.queue), runsRoot: f.runs, dataDir: f.dataDir, backend: f.backend, log });
     log(`waiting for jobs on ${f.queue} (runs: ${f.runs})`);
