@@ -89,6 +89,11 @@ export const DistillSchema = Type.Object({
    * every augmented copy of them.
    */
   targets: oneOf(['batch', 'clean'], '"batch" or "clean"'),
+  /**
+   * The teacher's test-time augmentation; absent: its runs' own. 'none' halves the cost of a
+   * teacher whose runs flip.
+   */
+  tta: Type.Optional(TestTimeAugmentationSchema),
 });
 export type DistillSettings = Static<typeof DistillSchema>;
 

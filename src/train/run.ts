@@ -292,16 +292,17 @@ export async function loadTeacher(plan: RunPlan, train: Examples, log: (line: st
     model.dispose();
     throw new UserError(`the teacher takes ${formatShape(shape)} images, the student (${plan.spec.name}) ${formatShape(plan.spec.input)}: a teacher must see the student's images`);
   }
-  log(`teacher: ${runDirs.length === 1 ? runDirs[0] : `an ensemble of ${runDirs.length} runs`} (temperature ${d.temperature}, weight ${d.weight} on the teacher, ${d.targets} targets)`);
+  const teacherTta = d.tta ?? tta;
+  log(`teacher: ${runDirs.length === 1 ? runDirs[0] : `an ensemble of ${runDirs.length} runs`} (temperature ${d.temperature}, weight ${d.weight} on the teacher, ${d.targets} targets, test-time augmentation ${teacherTta})`);
   let clean: Float32Array | null = null;
   try {
-    if (d.targets === 'clean') clean = await cleanTeacherProbs({ model, tta, digest }, train, log);
+    if (d.targets === 'clean') clean = await cleanTeacherProbs({ model, tta: teacherTta, digest }, train, log);
   } catch (e) {
     model.dispose();
     throw e;
   }
   return {
-    teacher: new Teacher(model, tta, d.temperature, clean),
+    teacher: new Teacher(model, teacherTta, d.temperature, clean),
     record: { digest, members: members.map((m) => ({ runDir: m.runDir, model: m.model })) },
   };
 }

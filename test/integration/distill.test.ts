@@ -44,6 +44,14 @@ describe('train --teacher', () => {
     assert.deepEqual(config.teacher?.members, [{ runDir: a, model: 'cnn1' }, { runDir: b, model: 'cnn1' }]);
     assert.match(config.teacher?.digest ?? '', /^[0-9a-f]{64}$/);
     assert.equal((await readRunConfig(plain)).hyper.distill, null);
+
+    // The teacher's runs do not flip (tta none); --teacher-tta flip makes it average the mirror image too.
+    const flipped = path.join(dir, 'flipped');
+    const r = await runMain(['train', ...STUDENT, '--teacher', `${a},${b}`, '--teacher-tta', 'flip', '--run-dir', flipped]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /teacher: an ensemble of 2 runs \(.*test-time augmentation flip\)/);
+    assert.equal((await readRunConfig(flipped)).hyper.distill?.tta, 'flip');
+    assert.notDeepEqual(history(flipped).map((row) => row.loss), history(half).map((row) => row.loss));
   });
 
   it('resumes exactly, and refuses to resume once the teacher changed', async () => {
@@ -79,6 +87,8 @@ describe('train --teacher', () => {
       [['train', ...STUDENT, '--distill-weight', '0.3'], /go with --teacher/],
       [['train', ...STUDENT, '--teacher', a, '--distill-weight', '1.5'], /--distill-weight/],
       [['train', ...STUDENT, '--teacher', a, '--distill-temperature', '0'], /--distill-temperature/],
+      [['train', ...STUDENT, '--teacher-tta', 'none'], /--teacher-tta go with --teacher/],
+      [['train', ...STUDENT, '--teacher', a, '--teacher-tta', 'sideways'], /--teacher-tta.*none, flip/],
       [['train', ...STUDENT, '--teacher', path.join(dir, 'no-such-run'), '--run-dir', path.join(dir, 'x1')], /no-such-run/],
       [['train', '--model', 'vgg19', '--teacher', a, '--run-dir', path.join(dir, 'x2')], /cannot learn from a teacher/],
     ];

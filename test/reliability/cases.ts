@@ -728,7 +728,7 @@ export const CASES: Case[] = [
     setup: async (ctx) => { const run = await fakeRun(ctx); return ['evaluate', run, '--ensemble', `${run},${run}`, ...dataFlags(ctx)]; } },
   { id: 'E05', area: 'flags', given: 'evaluate --ensemble naming a run that has no final model', code: 2, line: /^fashion-cnn: ensemble member \S+\/run has no final model \(its training has not finished\)$/,
     setup: async (ctx) => ['evaluate', '--ensemble', `${await fakeRun(ctx, (run) => fs.rm(path.join(run, 'model'), { recursive: true }))},${ctx.fx.fakeRun}`, ...dataFlags(ctx)] },
-  { id: 'E06', area: 'flags', given: 'train --distill-weight without --teacher', code: 2, line: /^fashion-cnn: --distill-temperature, --distill-weight and --teacher-targets go with --teacher RUNS \(the runs the student learns from\)$/,
+  { id: 'E06', area: 'flags', given: 'train --distill-weight without --teacher', code: 2, line: /^fashion-cnn: --distill-temperature, --distill-weight, --teacher-targets and --teacher-tta go with --teacher RUNS \(the runs the student learns from\)$/,
     setup: async (ctx) => ['train', '--model', 'cnn1', '--distill-weight', '0.3', '--run-dir', path.join(ctx.dir, 'student'), ...dataFlags(ctx)], check: noRunDir('student') },
   { id: 'E07', area: 'flags', given: 'train --teacher naming a folder that holds no runs', code: 2, line: /^fashion-cnn: run directory \S+\/empty is neither a run directory nor a folder holding finished runs$/,
     setup: async (ctx) => { await fs.mkdir(path.join(ctx.dir, 'empty')); return ['train', '--model', 'cnn1', '--teacher', path.join(ctx.dir, 'empty'), '--run-dir', path.join(ctx.dir, 'student'), ...dataFlags(ctx)]; } },

@@ -33,6 +33,7 @@ export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epoc
   distillTemperature?: number;
   distillWeight?: number;
   teacherTargets?: 'batch' | 'clean';
+  teacherTta?: 'none' | 'flip';
 }
 
 /** A transfer model's options (see ModelOptions). */
@@ -103,10 +104,16 @@ export function overridesFromFlags(f: TrainingFlags, given: GivenFlag): Protocol
   for (const k of HYPER_FLAGS) if (given(k)) Object.assign(hyper, { [k]: values[k] });
   if (f.teacher?.length) {
     // Absolute, so that the record names the same runs from any working directory (and worker).
-    hyper.distill = { teacher: f.teacher.map((p) => path.resolve(p)), temperature: f.distillTemperature ?? DISTILL_DEFAULTS.temperature, weight: f.distillWeight ?? DISTILL_DEFAULTS.weight, targets: f.teacherTargets ?? DISTILL_DEFAULTS.targets };
+    hyper.distill = {
+      teacher: f.teacher.map((p) => path.resolve(p)),
+      temperature: f.distillTemperature ?? DISTILL_DEFAULTS.temperature,
+      weight: f.distillWeight ?? DISTILL_DEFAULTS.weight,
+      targets: f.teacherTargets ?? DISTILL_DEFAULTS.targets,
+      ...(f.teacherTta ? { tta: f.teacherTta } : {}),
+    };
   } else {
-    if (f.distillTemperature !== undefined || f.distillWeight !== undefined || f.teacherTargets !== undefined) {
-      throw new UserError('--distill-temperature, --distill-weight and --teacher-targets go with --teacher RUNS (the runs the student learns from)');
+    if (f.distillTemperature !== undefined || f.distillWeight !== undefined || f.teacherTargets !== undefined || f.teacherTta !== undefined) {
+      throw new UserError('--distill-temperature, --distill-weight, --teacher-targets and --teacher-tta go with --teacher RUNS (the runs the student learns from)');
     }
     if (given('teacher')) hyper.distill = null;
   }
@@ -172,6 +179,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--teacher <runs>', 'distil: learn from these runs\' probabilities besides the labels (Hinton et al. 2015); comma-separated run directories or folders of runs (a sweep\'s: its finished runs), averaged as an ensemble (the teacher answers every batch as the student sees it)', commaList)
     .option('--distill-temperature <T>', `with --teacher: the temperature that softens the teacher's and the student's probabilities (default ${DISTILL_DEFAULTS.temperature})`, positiveNumber)
     .option('--distill-weight <w>', `with --teacher: the teacher's share of the loss, 0 to 1; the labels get the rest (default ${DISTILL_DEFAULTS.weight})`, unitInterval)
+    .addOption(new Option('--teacher-tta <how>', "with --teacher: the teacher's test-time augmentation, none or flip (default: its runs' own; none halves the cost of a teacher whose runs flip)").choices(['none', 'flip']))
     .addOption(new Option('--teacher-targets <how>', `with --teacher: batch (the teacher answers every batch as the student sees it, augmented included) or clean (its answers for the un-augmented images, computed once and cached, stand for their augmented copies: faster by the teacher's cost per step, exact only where augmentation does not change its answer) (default ${DISTILL_DEFAULTS.targets})`).choices(['batch', 'clean']));
 }
 
