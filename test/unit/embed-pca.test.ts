@@ -40,6 +40,13 @@ function anisotropic(n: number, d: number, seed: string): DenseMatrix {
   return { data, rows: n, cols: d };
 }
 
+/** ml-pca's decomposition of the same points, the reference the solvers are checked against. */
+function mlPca(x: DenseMatrix): PCA {
+  const rows: number[][] = [];
+  for (let i = 0; i < x.rows; i++) rows.push(Array.from(x.data.subarray(i * x.cols, (i + 1) * x.cols)));
+  return new PCA(rows, { method: 'covarianceMatrix' });
+}
+
 test('PCA recovers a known decomposition: axis-aligned variances, in order, with unit eigenvectors', () => {
   const scales = [1, 5, 2, 3];
   const x = axisCross(scales);
@@ -74,9 +81,7 @@ test('both solvers agree with ml-pca (eigenvalues and eigenvectors) on 300-dimen
   const n = 600;
   const d = 300;
   const x = anisotropic(n, d, 'vs-ml-pca');
-  const rows: number[][] = [];
-  for (let i = 0; i < n; i++) rows.push(Array.from(x.data.subarray(i * d, (i + 1) * d)));
-  const ref = new PCA(rows, { method: 'covarianceMatrix' });
+  const ref = mlPca(x);
   const refValues = ref.getEigenvalues();
   const refVectors = ref.getEigenvectors();
   for (const solver of ['full-eigen', 'subspace-iteration'] as const) {
@@ -98,9 +103,7 @@ test('fewer points than dimensions: the Gram-matrix solver, chosen by default, a
   const n = 60;
   const d = 300;
   const x = anisotropic(n, d, 'dual');
-  const rows: number[][] = [];
-  for (let i = 0; i < n; i++) rows.push(Array.from(x.data.subarray(i * d, (i + 1) * d)));
-  const ref = new PCA(rows, { method: 'covarianceMatrix' });
+  const ref = mlPca(x);
   const refValues = ref.getEigenvalues();
   const refVectors = ref.getEigenvectors();
   const fit = fitPca(x, { top: 10 });
