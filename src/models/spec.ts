@@ -12,6 +12,10 @@
 import type { ImageShape } from '../data/types.js';
 import type { GraphBuilder, Node } from './graph.js';
 
+/** Test-time augmentation (models/tta.ts): none, or averaged with the mirror image. Here, free of TF.js, for the flags. */
+export const TTA_CHOICES = ['none', 'flip'] as const;
+export type TestTimeAugmentation = (typeof TTA_CHOICES)[number];
+
 /** One layer of a 'layers' model or of a transfer head, with Keras's defaults unless stated. */
 export type LayerSpec =
   /** 'valid' padding, stride 1, ReLU, glorot-uniform. */

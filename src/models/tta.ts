@@ -6,9 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 
-export type TestTimeAugmentation = 'none' | 'flip';
+import type { TestTimeAugmentation } from './spec.js';
 
-export const TTA_CHOICES: readonly TestTimeAugmentation[] = ['none', 'flip'];
+export { TTA_CHOICES, type TestTimeAugmentation } from './spec.js';
 
 /** Softmax outputs for a batch of NHWC images (inference mode), averaged over the TTA views. */
 export function predictBatch(model: tfl.LayersModel, x: tf.Tensor4D, tta: TestTimeAugmentation): tf.Tensor2D {

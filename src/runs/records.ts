@@ -6,6 +6,7 @@
  * be: a damaged record's message reads `"hyper.epochs" is not a whole number >= 0`.
  */
 import Type, { type Static, type TSchema } from 'typebox';
+import { TTA_CHOICES } from '../models/spec.js';
 
 const what = (description: string) => ({ description });
 
@@ -70,7 +71,7 @@ export type OptimizerSpec = Static<typeof OptimizerSchema>;
 /** A weight-average decay: strictly between 0 and 1; 0 would be no average, 1 one that never moves. */
 export const WeightAverageDecaySchema = Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 });
 
-export const TestTimeAugmentationSchema = oneOf(['none', 'flip'], '"none" or "flip"');
+export const TestTimeAugmentationSchema = oneOf(TTA_CHOICES, '"none" or "flip"');
 
 /**
  * Knowledge distillation (Hinton et al. 2015): the student learns from the labels and from a

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { IMAGE_SIZE, NUM_CLASSES } from '../../data/types.js';
-import type { TestTimeAugmentation } from '../../models/tta.js';
+import { TTA_CHOICES, type TestTimeAugmentation } from '../../models/spec.js';
 import { DEFAULT_PREPROCESS_MODE, PREPROCESS_MODES, type PreprocessMode } from '../../predict/config.js';
 import type { ImagePrediction } from '../../predict/index.js';
 import { commaList, positiveInt } from '../options.js';
@@ -18,7 +18,6 @@ interface PredictFlags extends Pick<CommonFlags, 'backend'> {
 }
 
 // Typed against models/tta.ts, whose module loads TF.js: a flag error is reported before that.
-const TTA_FLAG_CHOICES = ['none', 'flip'] as const satisfies readonly TestTimeAugmentation[];
 
 /** The --json document: one entry per image, in argument order. */
 function jsonResult(p: ImagePrediction, saved: string[] | undefined) {
@@ -53,7 +52,7 @@ export function registerPredict(program: Command): void {
     .option('--top <k>', `how many classes to show per image (1-${NUM_CLASSES})`, positiveInt, 3)
     .addOption(new Option('--preprocess <mode>', 'how a photo becomes a Fashion-MNIST frame: mask (find the object), paper (the data set\'s own conversion), hybrid (mask crop, paper rendering)').choices(PREPROCESS_MODES).default(DEFAULT_PREPROCESS_MODE))
     .option('--ensemble <runs>', 'classify with several runs together instead: comma-separated run directories or folders of runs (a sweep\'s folder: its finished runs), their probabilities averaged; slower by the number of runs', commaList)
-    .addOption(new Option('--tta <mode>', 'test-time flip: average over the frame and its mirror (default: what the run\'s config.json says)').choices(TTA_FLAG_CHOICES))
+    .addOption(new Option('--tta <mode>', 'test-time flip: average over the frame and its mirror (default: what the run\'s config.json says)').choices(TTA_CHOICES))
     .option('--json', 'print one JSON document on stdout')
     .option('--save-preprocessed <dir>', `write each ${IMAGE_SIZE}x${IMAGE_SIZE} image the model saw (and an 8x enlargement) as PNG into DIR`);
   addBackendOption(cmd).action(async (args: string[], f: PredictFlags) => {

@@ -7,6 +7,7 @@ import { requireRunDirOrNothing } from '../../runs/read.js';
 import type { AugmentConfig, TrainHyperParams } from '../../runs/types.js';
 import { UserError } from '../../util/errors.js';
 import { findModelSpec, modelNames, type ModelOptions } from '../../models/registry.js';
+import { TTA_CHOICES, type TestTimeAugmentation } from '../../models/spec.js';
 import { addBackendOption, addDataOptions, printJson, type CommonFlags } from '../common.js';
 import { commaList, fraction, nonNegativeInt, positiveInt, positiveNumber, unitInterval, zeroToBelowOne } from '../options.js';
 import { percent } from '../../util/format.js';
@@ -33,7 +34,7 @@ export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epoc
   distillTemperature?: number;
   distillWeight?: number;
   teacherTargets?: 'batch' | 'clean';
-  teacherTta?: 'none' | 'flip';
+  teacherTta?: TestTimeAugmentation;
 }
 
 /** A transfer model's options (see ModelOptions). */
@@ -175,11 +176,11 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--no-flip', 'no mirroring (to turn off a recipe\'s)')
     .option('--erase <p>', 'phase 2: random erasing of a rectangle with this probability, 0 (off) to <1', zeroToBelowOne, ARTICLE_PROTOCOL.augmentation.erase)
     .option('--photo <p>', 'phase 2: photo-like augmentation (slight perspective, exposure and contrast, blur or sharpening, background clutter) with this probability, 0 (off) to <1', zeroToBelowOne, ARTICLE_PROTOCOL.augmentation.photo)
-    .addOption(new Option('--tta <mode>', 'test-time augmentation of validation and test predictions (flip: averaged with the mirror image)').choices(['none', 'flip']).default(ARTICLE_PROTOCOL.hyper.tta))
+    .addOption(new Option('--tta <mode>', 'test-time augmentation of validation and test predictions (flip: averaged with the mirror image)').choices(TTA_CHOICES).default(ARTICLE_PROTOCOL.hyper.tta))
     .option('--teacher <runs>', 'distil: learn from these runs\' probabilities besides the labels (Hinton et al. 2015); comma-separated run directories or folders of runs (a sweep\'s: its finished runs), averaged as an ensemble (the teacher answers every batch as the student sees it)', commaList)
     .option('--distill-temperature <T>', `with --teacher: the temperature that softens the teacher's and the student's probabilities (default ${DISTILL_DEFAULTS.temperature})`, positiveNumber)
     .option('--distill-weight <w>', `with --teacher: the teacher's share of the loss, 0 to 1; the labels get the rest (default ${DISTILL_DEFAULTS.weight})`, unitInterval)
-    .addOption(new Option('--teacher-tta <how>', "with --teacher: the teacher's test-time augmentation, none or flip (default: its runs' own; none halves the cost of a teacher whose runs flip)").choices(['none', 'flip']))
+    .addOption(new Option('--teacher-tta <how>', "with --teacher: the teacher's test-time augmentation, none or flip (default: its runs' own; none halves the cost of a teacher whose runs flip)").choices(TTA_CHOICES))
     .addOption(new Option('--teacher-targets <how>', `with --teacher: batch (the teacher answers every batch as the student sees it, augmented included) or clean (its answers for the un-augmented images, computed once and cached, stand for their augmented copies: faster by the teacher's cost per step, exact only where augmentation does not change its answer) (default ${DISTILL_DEFAULTS.targets})`).choices(['batch', 'clean']));
 }
 
