@@ -45,17 +45,24 @@ function convBn(g: GraphBuilder, x: Node, name: string, filters: number): Node {
  */
 const LOGIT_SCALE = 0.125;
 
-function resnet9(x: Node, g: GraphBuilder): Node {
-  const prep = convBn(g, x, 'prep', 32);
-  const l1 = g.maxPool(convBn(g, prep, 'layer1', 64), { name: 'layer1_pool' }); // 14x14
-  const r1 = g.add([l1, convBn(g, convBn(g, l1, 'res1a', 64), 'res1b', 64)], { name: 'res1_add' });
-  const l2 = g.maxPool(convBn(g, r1, 'layer2', 128), { name: 'layer2_pool' }); // 7x7
-  const l3 = g.maxPool(convBn(g, l2, 'layer3', 256), { name: 'layer3_pool' }); // 3x3
-  const r3 = g.add([l3, convBn(g, convBn(g, l3, 'res3a', 256), 'res3b', 256)], { name: 'res3_add' });
-  const pooled = g.flatten(g.maxPool(r3, { name: 'pool', size: 3 }), { name: 'flatten' });
-  // Page's logit scale: without it the un-normalised classifier diverges at SGD's learning rates.
-  const logits = g.scale(g.dense(pooled, { name: 'classifier', units: CLASS_NAMES.length, useBias: false }), LOGIT_SCALE, { name: 'logit_scale' });
-  return g.activation(logits, 'softmax', { name: 'softmax' });
+/**
+ * ResNet-9 with `width` channels in its first layer, doubling at each pooling stage as Page's does
+ * (his is 64 wide; `best` is half that). Wider variants cost about (width / 32)^2 times `best`'s
+ * work: teachers for distillation, not defaults.
+ */
+function resnet9(width: number): (x: Node, g: GraphBuilder) => Node {
+  return (x, g) => {
+    const prep = convBn(g, x, 'prep', width);
+    const l1 = g.maxPool(convBn(g, prep, 'layer1', 2 * width), { name: 'layer1_pool' }); // 14x14
+    const r1 = g.add([l1, convBn(g, convBn(g, l1, 'res1a', 2 * width), 'res1b', 2 * width)], { name: 'res1_add' });
+    const l2 = g.maxPool(convBn(g, r1, 'layer2', 4 * width), { name: 'layer2_pool' }); // 7x7
+    const l3 = g.maxPool(convBn(g, l2, 'layer3', 8 * width), { name: 'layer3_pool' }); // 3x3
+    const r3 = g.add([l3, convBn(g, convBn(g, l3, 'res3a', 8 * width), 'res3b', 8 * width)], { name: 'res3_add' });
+    const pooled = g.flatten(g.maxPool(r3, { name: 'pool', size: 3 }), { name: 'flatten' });
+    // Page's logit scale: without it the un-normalised classifier diverges at SGD's learning rates.
+    const logits = g.scale(g.dense(pooled, { name: 'classifier', units: CLASS_NAMES.length, useBias: false }), LOGIT_SCALE, { name: 'logit_scale' });
+    return g.activation(logits, 'softmax', { name: 'softmax' });
+  };
 }
 
 /** The article's head on frozen features: Dense 512 relu -> Dropout 0.5 -> Dense 10 softmax on the flattened map. */
@@ -155,7 +162,14 @@ export const MODEL_SPECS: readonly ModelSpec[] = [
     name: 'best',
     title: 'ResNet-9 at half width (residual, batch norm): the most accurate model here',
     input: FASHION_SHAPE,
-    graph: resnet9,
+    graph: resnet9(32),
+  },
+  {
+    kind: 'graph',
+    name: 'best-wide',
+    title: 'ResNet-9 at full width: best with twice the channels, 4x its work; a teacher for distillation',
+    input: FASHION_SHAPE,
+    graph: resnet9(64),
   },
   {
     kind: 'graph',

@@ -542,8 +542,8 @@ export const CASES: Case[] = [
   // ---- flags -------------------------------------------------------------------------------------
   { id: 'F01', area: 'flags', given: 'an unknown command', args: ['fly'], code: 2, line: /^fashion-cnn: unknown command 'fly'/ },
   { id: 'F02', area: 'flags', given: 'an unknown option, close to a real one', args: ['train', '--model', 'cnn1', '--epoch', '3'], code: 2, line: /^fashion-cnn: unknown option '--epoch' \(Did you mean --epochs\?\)/ },
-  { id: 'F03', area: 'flags', given: 'train without --model', args: ['train'], code: 2, line: /^fashion-cnn: train needs --model \(one of cnn1, cnn3, cnn4, best, resnet-mini, vgg19, darknet-transfer, transfer\)$/ },
-  { id: 'F04', area: 'flags', given: 'an unknown model', args: ['train', '--model', 'resnet'], code: 2, line: /^fashion-cnn: unknown model "resnet" \(choose one of cnn1, cnn3, cnn4, best, resnet-mini, vgg19, darknet-transfer, transfer\)$/ },
+  { id: 'F03', area: 'flags', given: 'train without --model', args: ['train'], code: 2, line: /^fashion-cnn: train needs --model \(one of cnn1, cnn3, cnn4, best, best-wide, resnet-mini, vgg19, darknet-transfer, transfer\)$/ },
+  { id: 'F04', area: 'flags', given: 'an unknown model', args: ['train', '--model', 'resnet'], code: 2, line: /^fashion-cnn: unknown model "resnet" \(choose one of cnn1, cnn3, cnn4, best, best-wide, resnet-mini, vgg19, darknet-transfer, transfer\)$/ },
   { id: 'F05', area: 'flags', given: 'train --model vgg19 with a --weights file that does not exist: refused before any data is loaded', args: ['train', '--model', 'vgg19', '--weights', 'nowhere.h5'], code: 2, line: /^fashion-cnn: vgg19: weights file \S*nowhere\.h5 does not exist$/ },
   { id: 'F06', area: 'flags', given: 'compare --models vgg19 without its ImageNet weights: one line on how to get them, and the comparison goes on (success)', code: 0, line: /^== vgg19: skipped, vgg19 needs Keras's ImageNet weights \(vgg19_weights_tf_dim_ordering_tf_kernels_notop\.h5, 80 MB\): set \$FASHION_CNN_VGG19_WEIGHTS/,
     setup: async (ctx) => ({ args: ['compare', '--models', 'vgg19', ...dataFlags(ctx), '--out', path.join(ctx.dir, 'cmp')], env: { FASHION_CNN_CACHE: path.join(ctx.dir, 'cache'), FASHION_CNN_VGG19_WEIGHTS: '' } }) },
@@ -885,7 +885,7 @@ export const CASES: Case[] = [
     setup: resumeCmd((run) => write(path.join(run, 'checkpoint', 'CURRENT'), 'garbage')) },
   { id: 'S20', area: 'resume', given: 'config.json whose "hyper.epochs" is text', code: 2, line: /^fashion-cnn: \S+\/run\/config\.json is damaged: "hyper\.epochs" is not a whole number >= 0$/,
     setup: resumeCmd((run) => editJson(path.join(run, 'config.json'), (c) => ((c.hyper as Record<string, unknown>).epochs = 'ten'))) },
-  { id: 'S21', area: 'resume', given: 'config.json naming a model this version does not have', code: 2, line: /^fashion-cnn: \S+\/run: \S+\/run\/config\.json names model "resnet", which this fashion-cnn does not have \(it has cnn1, cnn3, cnn4, best, resnet-mini, vgg19, darknet-transfer, transfer\)$/,
+  { id: 'S21', area: 'resume', given: 'config.json naming a model this version does not have', code: 2, line: /^fashion-cnn: \S+\/run: \S+\/run\/config\.json names model "resnet", which this fashion-cnn does not have \(it has cnn1, cnn3, cnn4, best, best-wide, resnet-mini, vgg19, darknet-transfer, transfer\)$/,
     setup: resumeCmd((run) => editJson(path.join(run, 'config.json'), (c) => (c.model = 'resnet'))) },
   { id: 'S22', area: 'resume', given: 'a run killed before its first checkpoint (config.json and an empty history only): starts over', ownProcess: 'it trains a model', code: 0, line: /has no checkpoint yet: starting it from the beginning$/,
     setup: resumeCmd(async (run) => {

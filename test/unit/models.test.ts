@@ -68,7 +68,7 @@ test('the registry: names, lookups, planned models, one input shape per spec', (
   assert.equal(findModelSpec('cnn3')?.kind, 'layers');
   assert.equal(findModelSpec('resnet-mini')?.kind, 'graph');
   assert.equal(findModelSpec('nope'), undefined);
-  assert.throws(() => requireModelSpec('nope'), (e: unknown) => e instanceof UserError && /unknown model "nope" \(choose one of cnn1, cnn3, cnn4, best, resnet-mini, vgg19, darknet-transfer, transfer\)/.test(e.message));
+  assert.throws(() => requireModelSpec('nope'), (e: unknown) => e instanceof UserError && /unknown model "nope" \(choose one of cnn1, cnn3, cnn4, best, best-wide, resnet-mini, vgg19, darknet-transfer, transfer\)/.test(e.message));
   assert.deepEqual(PLANNED_MODELS, {});
   assert.equal(findModelSpec('vgg19')?.kind, 'transfer');
   for (const spec of MODEL_SPECS) assert.deepEqual(spec.input, FASHION_SHAPE, spec.name);
@@ -88,6 +88,22 @@ test('best is ResNet-9 at half width: 8 convolutions with batch norm, 2 residual
   assert.equal(defaultFeatureLayer(model), 'flatten');
   assert.deepEqual(model.getLayer('flatten').outputShape, [null, 256]);
   model.dispose();
+});
+
+test('best-wide is the same ResNet-9 at full width: every layer twice as many channels, about 4x the parameters', async () => {
+  const [half, full] = await Promise.all([buildModel(findModelSpec('best')!), buildModel(findModelSpec('best-wide')!)]);
+  try {
+    assert.deepEqual(full.layers.map((l) => l.getClassName()), half.layers.map((l) => l.getClassName()));
+    for (const layer of full.layers.filter((l) => l.getClassName() === 'Conv2D')) {
+      const filters = (layer.getConfig() as { filters: number }).filters;
+      assert.equal(filters, 2 * (half.getLayer(layer.name).getConfig() as { filters: number }).filters, layer.name);
+    }
+    assert.equal(countParams(full).total, 6_578_688);
+    assert.deepEqual(full.getLayer('flatten').outputShape, [null, 512]);
+  } finally {
+    half.dispose();
+    full.dispose();
+  }
 });
 
 test('cnn1, cnn3 and cnn4 keep their parameter counts and are Sequential models', async () => {
