@@ -17,9 +17,14 @@ const Text = Type.String(what('a string'));
 const nullable = <T extends TSchema>(schema: T, description: string) => Type.Union([Type.Null(), schema], what(description));
 /** A metric: a number, or null (JSON's form of NaN: a diverged loss, or no validation split). */
 const Metric = Type.Union([Type.Number(), Type.Null()], what('a number'));
-const oneOf = <const V extends string[]>(values: readonly [...V], description: string) => Type.Enum(values, what(description));
+/** `"a", "b" or "c"`: how a record's error names the values an enum allows. */
+const quotedList = (values: readonly string[]) => {
+  const q = values.map((v) => `"${v}"`);
+  return q.length > 1 ? `${q.slice(0, -1).join(', ')} or ${q.at(-1)}` : q.join('');
+};
+const oneOf = <const V extends string[]>(values: readonly [...V], description = quotedList(values)) => Type.Enum(values, what(description));
 
-export const PhaseSchema = oneOf(['base', 'augment'], '"base" or "augment"');
+export const PhaseSchema = oneOf(['base', 'augment']);
 export type Phase = Static<typeof PhaseSchema>;
 
 export const HistoryRowSchema = Type.Object({
@@ -71,7 +76,10 @@ export type OptimizerSpec = Static<typeof OptimizerSchema>;
 /** A weight-average decay: strictly between 0 and 1; 0 would be no average, 1 one that never moves. */
 export const WeightAverageDecaySchema = Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 });
 
-export const TestTimeAugmentationSchema = oneOf(TTA_CHOICES, '"none" or "flip"');
+export const TestTimeAugmentationSchema = oneOf(TTA_CHOICES);
+
+/** Where a distilled student's soft targets come from (DistillSchema's `targets`). */
+export const TEACHER_TARGETS = ['batch', 'clean'] as const;
 
 /**
  * Knowledge distillation (Hinton et al. 2015): the student learns from the labels and from a
@@ -89,7 +97,7 @@ export const DistillSchema = Type.Object({
    * 'clean': its answers for the un-augmented images, computed once (and cached), stand for
    * every augmented copy of them.
    */
-  targets: oneOf(['batch', 'clean'], '"batch" or "clean"'),
+  targets: oneOf(TEACHER_TARGETS),
   /**
    * The teacher's test-time augmentation; absent: its runs' own. 'none' halves the cost of a
    * teacher whose runs flip.
@@ -132,7 +140,7 @@ export const AugmentConfigSchema = Type.Object({
   /** Maximum shear angle (Keras shear_range), in `shearUnit`. */
   shear: Type.Number(what('a number')),
   /** Keras >= 2.2 reads shear_range in degrees; Keras 2.1 (the article's era) in radians. */
-  shearUnit: oneOf(['degrees', 'radians'], '"degrees" or "radians"'),
+  shearUnit: oneOf(['degrees', 'radians']),
   /** Zoom factors are drawn from [1 - zoom, 1 + zoom], independently per axis. */
   zoom: Type.Number(what('a number')),
   /**
@@ -140,7 +148,7 @@ export const AugmentConfigSchema = Type.Object({
    * scipy's affine_transform with order=0, i.e. nearest neighbour: augmented images stay as sharp as
    * the test images. Later Keras samples bilinearly (order=1), which blurs every augmented image.
    */
-  interpolation: oneOf(['nearest', 'bilinear'], '"nearest" or "bilinear"'),
+  interpolation: oneOf(['nearest', 'bilinear']),
   /**
    * Random crop: the image is padded with this many black pixels on every side and a crop of the
    * original size is taken at a random place (0: off). Applied after the affine warp.
@@ -236,7 +244,7 @@ export type ClassMetrics = Static<typeof ClassMetricsSchema>;
 
 /** Test-set evaluation of a model at one point of its training. */
 export const EvalResultSchema = Type.Object({
-  phase: oneOf(['base', 'augment', 'final'], '"base", "augment" or "final"'),
+  phase: oneOf(['base', 'augment', 'final']),
   /** Epoch count (over both phases) when evaluated. */
   epoch: WholeNumber,
   test_loss: Metric,

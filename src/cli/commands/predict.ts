@@ -17,8 +17,6 @@ interface PredictFlags extends Pick<CommonFlags, 'backend'> {
   ensemble?: string[];
 }
 
-// Typed against models/tta.ts, whose module loads TF.js: a flag error is reported before that.
-
 /** The --json document: one entry per image, in argument order. */
 function jsonResult(p: ImagePrediction, saved: string[] | undefined) {
   if (!p.ok) return { file: p.file, ok: false, error: p.error };

@@ -4,7 +4,8 @@ import { ARTICLE_AUGMENTATION, NO_AUGMENTATION } from '../../train/augment.js';
 import { LR_SCHEDULE_HELP, parseLrSchedule } from '../../train/lr-schedule.js';
 import { ARTICLE_PROTOCOL, DISTILL_DEFAULTS, FINE_TUNE_LR, OPTIMIZER_DEFAULTS, OPTIMIZER_KINDS, checkOptimizerOptions, optimizerSpec, resolveProtocol, type OptimizerKind, type Protocol, type ProtocolOverrides } from '../../train/protocol.js';
 import { requireRunDirOrNothing } from '../../runs/read.js';
-import type { AugmentConfig, TrainHyperParams } from '../../runs/types.js';
+import type { AugmentConfig, DistillSettings, TrainHyperParams } from '../../runs/types.js';
+import { TEACHER_TARGETS } from '../../runs/records.js';
 import { UserError } from '../../util/errors.js';
 import { findModelSpec, modelNames, type ModelOptions } from '../../models/registry.js';
 import { TTA_CHOICES, type TestTimeAugmentation } from '../../models/spec.js';
@@ -33,7 +34,7 @@ export interface TrainingFlags extends CommonFlags, Pick<TrainHyperParams, 'epoc
   teacher?: string[];
   distillTemperature?: number;
   distillWeight?: number;
-  teacherTargets?: 'batch' | 'clean';
+  teacherTargets?: DistillSettings['targets'];
   teacherTta?: TestTimeAugmentation;
 }
 
@@ -181,7 +182,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--distill-temperature <T>', `with --teacher: the temperature that softens the teacher's and the student's probabilities (default ${DISTILL_DEFAULTS.temperature})`, positiveNumber)
     .option('--distill-weight <w>', `with --teacher: the teacher's share of the loss, 0 to 1; the labels get the rest (default ${DISTILL_DEFAULTS.weight})`, unitInterval)
     .addOption(new Option('--teacher-tta <how>', "with --teacher: the teacher's test-time augmentation, none or flip (default: its runs' own; none halves the cost of a teacher whose runs flip)").choices(TTA_CHOICES))
-    .addOption(new Option('--teacher-targets <how>', `with --teacher: batch (the teacher answers every batch as the student sees it, augmented included) or clean (its answers for the un-augmented images, computed once and cached, stand for their augmented copies: faster by the teacher's cost per step, exact only where augmentation does not change its answer) (default ${DISTILL_DEFAULTS.targets})`).choices(['batch', 'clean']));
+    .addOption(new Option('--teacher-targets <how>', `with --teacher: batch (the teacher answers every batch as the student sees it, augmented included) or clean (its answers for the un-augmented images, computed once and cached, stand for their augmented copies: faster by the teacher's cost per step, exact only where augmentation does not change its answer) (default ${DISTILL_DEFAULTS.targets})`).choices(TEACHER_TARGETS));
 }
 
 export function registerTrain(program: Command): void {
