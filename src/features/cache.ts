@@ -15,6 +15,7 @@ import { cacheRoot } from '../data/locate.js';
 import type { ImageShape } from '../data/types.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { errorMessage } from '../util/errors.js';
+import { sameJson } from '../util/same-json.js';
 
 /** Bumped when the way features are computed or stored changes, so that old entries are not reused (it is part of the key). */
 export const CACHE_FORMAT = 2;
@@ -138,7 +139,7 @@ export async function readFeatures(dir: string, key: string, count: number, shap
   } finally {
     await metaFile.fh.close();
   }
-  if (!isMeta(meta) || meta.format !== CACHE_FORMAT || meta.key !== key || meta.count !== count || JSON.stringify(meta.shape) !== JSON.stringify(shape)) {
+  if (!isMeta(meta) || meta.format !== CACHE_FORMAT || meta.key !== key || meta.count !== count || !sameJson(meta.shape, shape)) {
     return { kind: 'damaged', reason: `${f.meta} does not describe these features (damaged?)` };
   }
 

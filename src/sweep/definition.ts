@@ -7,6 +7,7 @@ import type { AugmentConfig, TrainHyperParams } from '../runs/index.js';
 import type { ModelOptions } from '../models/spec.js';
 import type { Static } from 'typebox';
 import type { SweepDefinitionSchema } from './records.js';
+import { sameJson } from '../util/same-json.js';
 
 /** One value of a grid setting, as given on the command line (`lr=0.001,0.0005`). */
 export type GridValue = string | number;
@@ -52,7 +53,7 @@ export const jobId = (config: string, seed: number) => `${config}-s${seed}`;
 export function definitionDifference(recorded: SweepDefinition, asked: SweepDefinition): string | null {
   const show = (v: unknown) => (Array.isArray(v) ? v.map((x) => (Array.isArray(x) ? `${x[0]}=${(x[1] as unknown[]).join(',')}` : String(x))).join(' ') || '(none)' : String(v));
   for (const key of ['models', 'seeds', 'grid', 'flags'] as const) {
-    if (JSON.stringify(recorded[key]) !== JSON.stringify(asked[key])) return `${key} ${show(asked[key])} (recorded: ${show(recorded[key])})`;
+    if (!sameJson(recorded[key], asked[key])) return `${key} ${show(asked[key])} (recorded: ${show(recorded[key])})`;
   }
   return null;
 }

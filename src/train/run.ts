@@ -61,6 +61,7 @@ import { formatShape, modelImageShape, sameShape } from '../models/shape.js';
 import { ProgressDisplay } from './progress.js';
 import { freshTrainState, runTraining } from './trainer.js';
 import { metric, percent } from '../util/format.js';
+import { sameJson } from '../util/same-json.js';
 
 export interface TrainRunOptions {
   /** The model to train (a registry name); a resumed run's comes from its record. */
@@ -99,23 +100,21 @@ export interface RequestedSettings {
   augmentation?: Partial<AugmentConfig>;
 }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
 /** Fails when a requested setting differs from the run's record, naming each difference. */
 export function checkRequestedSettings(runDir: string, record: RunConfig, requested: RequestedSettings): void {
   const diffs: string[] = [];
   if (requested.model !== undefined && requested.model !== record.model) diffs.push(`model ${requested.model} (the run trains ${record.model})`);
   for (const [key, value] of Object.entries(requested.modelOptions ?? {})) {
     const recorded = record.modelOptions[key as keyof ModelOptions];
-    if (value !== undefined && !same(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded ?? null)})`);
+    if (value !== undefined && !sameJson(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded ?? null)})`);
   }
   for (const [key, value] of Object.entries(requested.hyper ?? {})) {
     const recorded = record.hyper[key as keyof TrainHyperParams];
-    if (value !== undefined && !same(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded)})`);
+    if (value !== undefined && !sameJson(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded)})`);
   }
   for (const [key, value] of Object.entries(requested.augmentation ?? {})) {
     const recorded = record.augmentation[key as keyof AugmentConfig];
-    if (value !== undefined && !same(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded)})`);
+    if (value !== undefined && !sameJson(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded)})`);
   }
   if (diffs.length) throw new RunMismatchError(runDir, `cannot resume with ${diffs.join(', ')}; a resumed run keeps its recorded settings (drop those flags, or start a new run)`);
 }

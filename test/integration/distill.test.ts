@@ -61,7 +61,9 @@ describe('train --teacher', () => {
     const interrupted = path.join(dir, 'interrupted');
     class Interrupt extends Error {}
     await assert.rejects(trainRun({ ...common, runDir: interrupted, callbacks: [{ onEpochEnd: (_c, row) => { if (row.epoch === 3) throw new Interrupt('simulated crash'); } }] }), Interrupt);
-    const resumed = await trainRun({ ...common, runDir: interrupted, resume: true });
+    // A sweep worker asks for the settings it built itself, keys in another order than the record's.
+    const reordered = Object.fromEntries(Object.entries(hyper.distill ?? {}).reverse()) as TrainHyperParams['distill'];
+    const resumed = await trainRun({ ...common, runDir: interrupted, resume: true, requested: { model: 'cnn1', hyper: { ...hyper, distill: reordered } } });
     assert.equal(straight.history.length, 4);
     assert.deepEqual(withoutSeconds(resumed.history), withoutSeconds(straight.history));
     assert.deepEqual(resumed.eval.results.map((r) => r.test_acc), straight.eval.results.map((r) => r.test_acc));
