@@ -10,6 +10,7 @@ import { RunFileCorruptError, RunFileMissingError, RunMismatchError, RunNotFound
 import { runPath } from './files.js';
 import { EvalReportSchema, HistoryRowSchema, RUN_FORMAT, StoredRunConfigSchema, WeightAverageDecaySchema, type EvalReport, type HistoryRow, type RunConfig } from './records.js';
 import { checkRecord, fits } from './validate.js';
+import { fromStoredPaths } from './record-paths.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -133,7 +134,7 @@ export async function readRunConfig(runDir: string): Promise<RunConfig> {
   }
   const config = migrateConfig(raw);
   checkRecord<RunConfig>(file, StoredRunConfigSchema, config);
-  return config;
+  return fromStoredPaths(runDir, config);
 }
 
 /**

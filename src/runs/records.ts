@@ -86,7 +86,7 @@ export const TEACHER_TARGETS = ['batch', 'clean'] as const;
  * teacher's probabilities softened by a temperature (src/train/distill.ts).
  */
 export const DistillSchema = Type.Object({
-  /** The teacher: run directories (an ensemble when several), as absolute paths. */
+  /** The teacher: run directories (an ensemble when several); in config.json relative to the run's directory (src/runs/record-paths.ts). */
   teacher: Type.Array(Type.String(), { minItems: 1 }),
   /** Softening temperature T of both the teacher's and the student's probabilities. */
   temperature: Type.Number({ exclusiveMinimum: 0, ...what('a positive number') }),

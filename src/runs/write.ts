@@ -3,6 +3,7 @@ import { appendLine, makeDirs, writeFileAtomic, writeJsonAtomic } from '../util/
 import { errorMessage } from '../util/errors.js';
 import { RunExistsError, RunNotFoundError } from './errors.js';
 import { runPath } from './files.js';
+import { toStoredPaths } from './record-paths.js';
 import { refuseWhileTraining, withUpdateLock } from './lock.js';
 import { hasRunConfig, readEvalReport, requireRunDir, requireRunDirOrNothing } from './read.js';
 import type { EvalReport, EvalResult, HistoryRow, RunConfig } from './types.js';
@@ -14,7 +15,7 @@ export async function createRunRecord(runDir: string, config: RunConfig): Promis
   await makeDirs(runDir).catch((e: unknown) => {
     throw new RunNotFoundError(runDir, `cannot be made: ${errorMessage(e)}`);
   });
-  await writeJsonAtomic(runPath(runDir, 'config'), config);
+  await writeJsonAtomic(runPath(runDir, 'config'), toStoredPaths(runDir, config));
   await writeFileAtomic(runPath(runDir, 'history'), '');
 }
 

@@ -12,6 +12,7 @@ import { UserError, errorMessage } from '../util/errors.js';
 import type { SweepJob } from './definition.js';
 import type { RedisTarget } from './redis-url.js';
 import { runJob, type JobRunOptions, type RunningJob } from './run-job.js';
+import { jobOnWorker } from './shared-paths.js';
 import { checkRunsFolder } from './store.js';
 
 export const QUEUE_NAME = 'fashion-cnn-sweep';
@@ -128,7 +129,7 @@ export async function startWorker(opts: WorkerOptions): Promise<StartedWorker> {
     if (job.data.runsId !== runsId) throw new UnrecoverableError(`this worker's --runs ${opts.runsRoot} is not the sweep's runs folder (its marker differs): mount the same shared folder on every machine`);
     const runDir = path.join(opts.runsRoot, sweep, sj.id);
     opts.log(`${sj.id}: started (attempt ${job.attemptsMade + 1} of ${JOB_ATTEMPTS})`);
-    current = runJob(sj, runDir, { dataDir: opts.dataDir, backend: opts.backend, onEpoch: (e, n) => void job.updateProgress({ epoch: e, planned: n }), onLog: (l) => opts.log(`${sj.id}: ${l}`) });
+    current = runJob(jobOnWorker(sj, opts.runsRoot), runDir, { dataDir: opts.dataDir, backend: opts.backend, onEpoch: (e, n) => void job.updateProgress({ epoch: e, planned: n }), onLog: (l) => opts.log(`${sj.id}: ${l}`) });
     try {
       const how = await current.finished.catch((e: unknown) => {
         // A bad setting fails the same way every time: no second try.

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { UserError, errorMessage } from '../util/errors.js';
 import type { SweepDefinition, SweepJob } from './definition.js';
 import type { RedisTarget } from './redis-url.js';
+import { insideRuns, jobForQueue } from './shared-paths.js';
 import { runJob, type JobRunOptions, type RunningJob } from './run-job.js';
 import { ensureRunsMarker, isJobDone, openSweep, type SweepRecord } from './store.js';
 import { sweepSummary, writeSummary, type SweepSummary } from './summary.js';
@@ -47,7 +48,11 @@ export async function runSweep(opts: SweepRunOptions): Promise<SweepOutcome> {
   if (opts.queue && !opts.runsRoot) throw new UserError('a sweep on a queue needs the shared runs folder (--runs)');
   // Nothing is recorded for a sweep whose queue cannot be reached.
   // BullMQ and ioredis load only for a sweep on a queue: a local sweep does without them.
-  if (opts.queue) await (await import('./queue.js')).checkRedis(opts.queue);
+  if (opts.queue) {
+    // A teacher the workers could not reach is refused before anything is recorded.
+    for (const job of opts.jobs) jobForQueue(job, opts.runsRoot!);
+    await (await import('./queue.js')).checkRedis(opts.queue);
+  }
   const record = await openSweep(opts.dir, opts.name, opts.definition, opts.jobs);
   const pending: SweepJob[] = [];
   for (const job of record.jobs) if (!(await isJobDone(opts.dir, job))) pending.push(job);
@@ -116,13 +121,13 @@ async function runLocally(record: SweepRecord, pending: SweepJob[], opts: SweepR
 
 async function runOnQueue(record: SweepRecord, pending: SweepJob[], opts: SweepRunOptions, log: (l: string) => void): Promise<Map<string, string>> {
   const runsRoot = opts.runsRoot!;
-  const rel = path.relative(path.resolve(runsRoot), path.resolve(opts.dir));
-  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new UserError(`--out ${opts.dir} is not inside --runs ${runsRoot}: workers find a sweep's runs in the shared runs folder`);
+  const rel = insideRuns(runsRoot, opts.dir);
+  if (rel === null) throw new UserError(`--out ${opts.dir} is not inside --runs ${runsRoot}: workers find a sweep's runs in the shared runs folder`);
   const runsId = await ensureRunsMarker(runsRoot);
   const { SweepQueue } = await import('./queue.js');
   const queue = await SweepQueue.open(opts.queue!, record.name);
   try {
-    await queue.enqueue(pending.map((job) => ({ sweep: rel, runsId, job })));
+    await queue.enqueue(pending.map((job) => ({ sweep: rel, runsId, job: jobForQueue(job, runsRoot) })));
     log(`sweep ${record.name}: ${pending.length} runs queued on ${opts.queue!.url}; start workers with: fashion-cnn worker --queue ${opts.queue!.url} --runs ${runsRoot}`);
     const ids = pending.map((j) => j.id);
     let failed = new Map<string, string>();

@@ -84,6 +84,29 @@ describe('train --teacher', () => {
     }
   });
 
+  it('a student moved with its teachers resumes in the new place: config.json names the teacher relative to the run', async () => {
+    const tree = path.join(dir, 'tree');
+    for (const [from, name] of [[a, 'a'], [b, 'b']] as const) await fs.cp(from, path.join(tree, 'teachers', name), { recursive: true });
+    const teachers = [path.join(tree, 'teachers', 'a'), path.join(tree, 'teachers', 'b')];
+    const { hyper, augmentation } = resolveProtocol('cnn1', { hyper: { epochs: 2, augEpochs: 1, batchSize: 64, limit: 512, seed: 4, distill: { teacher: teachers, temperature: 2, weight: 0.5, targets: 'clean' } } });
+    class Interrupt extends Error {}
+    const student = path.join(tree, 'student');
+    await assert.rejects(trainRun({ model: 'cnn1', hyper: hyper as TrainHyperParams, augmentation, pictures: false, progress: false, log: () => {}, runDir: student, callbacks: [{ onEpochEnd: (_c, row) => { if (row.epoch === 2) throw new Interrupt('simulated crash'); } }] }), Interrupt);
+    const stored = JSON.parse(readFileSync(path.join(student, 'config.json'), 'utf8')) as { hyper: TrainHyperParams; teacher: { members: { runDir: string }[] } };
+    const relative = [path.join('..', 'teachers', 'a'), path.join('..', 'teachers', 'b')];
+    assert.deepEqual(stored.hyper.distill?.teacher, relative);
+    assert.deepEqual(stored.teacher.members.map((m) => m.runDir), relative);
+
+    const moved = path.join(dir, 'moved');
+    await fs.rename(tree, moved);
+    const r = await runMain(['train', '--resume', '--run-dir', path.join(moved, 'student'), '--no-pictures']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /resuming \S+moved\/student after epoch 1/);
+    const config = await readRunConfig(path.join(moved, 'student'));
+    assert.deepEqual(config.hyper.distill?.teacher, [path.join(moved, 'teachers', 'a'), path.join(moved, 'teachers', 'b')]);
+    assert.equal(history(path.join(moved, 'student')).length, 3);
+  });
+
   it('refuses bad distillation flags with one line', async () => {
     const cases: [string[], RegExp][] = [
       [['train', ...STUDENT, '--distill-weight', '0.3'], /go with --teacher/],

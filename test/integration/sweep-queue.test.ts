@@ -11,7 +11,10 @@ import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import { runCli } from '../helpers/cli.js';
+import type { RunConfig } from '../../src/runs/index.js';
+import { QUEUE_NAME, type QueuedJob } from '../../src/sweep/queue.js';
 import { freePort, rows, startCli, TINY, until, type Proc } from '../helpers/sweep-cli.js';
 
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
@@ -94,6 +97,41 @@ describe('sweeps on BullMQ and Redis', { skip: !HAVE_DATA ? 'Fashion-MNIST not i
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /2 runs in \S+, 2 already done/);
     assert.match(again.stderr, /0 runs queued/);
+  });
+
+  test('a distilled job: its teacher travels relative to the runs folder, and a worker that mounts the folder elsewhere finds it there', async () => {
+    const runs = path.join(dir, 'runs');
+    const teacher = path.join(runs, 'teachers', 'cnn1-s3');
+    const t = await runCli(['train', '--model', 'cnn1', '--seed', '3', ...TINY, '--run-dir', teacher], { cwd: dir });
+    assert.equal(t.code, 0, t.stderr);
+
+    const refused = await runCli(['sweep', '--models', 'cnn1', ...TINY, '--teacher', path.join(dir, 'elsewhere'), '--runs', runs, '--out', path.join(runs, 'sweeps', 'refused'), '--queue', url], { cwd: dir, env, timeoutMs: 30_000 });
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr.trim(), /^fashion-cnn: --teacher \S+elsewhere is not inside --runs \S+: workers on other machines find a teacher in the shared runs folder$/);
+    assert.ok(!existsSync(path.join(runs, 'sweeps', 'refused')), 'nothing recorded for a sweep whose teacher the workers cannot reach');
+
+    // Another path to the same folder stands for another machine's mount point.
+    const mount = path.join(dir, 'mount');
+    await fs.symlink(runs, mount);
+    const out = path.join(runs, 'sweeps', 'distilled');
+    const sweep = start(['sweep', '--models', 'cnn1', '--seeds', '4', ...TINY, '--teacher', teacher, '--runs', runs, '--out', out, '--queue', url], env);
+    await until(() => /1 runs queued/.test(sweep.output()), 30_000, 'the queued job');
+    const queue = new Queue<QueuedJob>(QUEUE_NAME, { connection: { host: '127.0.0.1', port: Number(new URL(url).port) } });
+    try {
+      const queued = (await queue.getJobs(['waiting', 'active'])).find((j) => j.data.job.id === 'cnn1-s4');
+      assert.deepEqual(queued?.data.job.hyper.distill?.teacher, [path.join('teachers', 'cnn1-s3')]);
+    } finally {
+      await queue.close();
+    }
+    const w = start(['worker', '--queue', url, '--runs', mount], env);
+    workers.push(w);
+    assert.equal(await sweep.exited, 0, sweep.output());
+    assert.ok(w.output().includes(`teacher: ${path.join(mount, 'teachers', 'cnn1-s3')}`), w.output());
+    const stored = JSON.parse(await fs.readFile(path.join(out, 'cnn1-s4', 'config.json'), 'utf8')) as RunConfig;
+    assert.deepEqual(stored.hyper.distill?.teacher, [path.join('..', '..', '..', 'teachers', 'cnn1-s3')]);
+    assert.deepEqual(stored.teacher?.members.map((m) => m.runDir), [path.join('..', '..', '..', 'teachers', 'cnn1-s3')]);
+    w.child.kill('SIGTERM');
+    await w.exited;
   });
 
   test('a bad Redis URL, a refused connection and a server that never answers: one line each, no hang', async () => {
