@@ -10,11 +10,11 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { averageModels } from '../models/ensemble.js';
 import type { TestTimeAugmentation } from '../models/tta.js';
 import { UserError } from '../util/errors.js';
-import { RunNotFoundError } from './errors.js';
+import { RunFileCorruptError, RunNotFoundError } from './errors.js';
 import { runPath } from './files.js';
 import { refuseWhileTraining } from './lock.js';
 import { loadRunModel, type LoadedRunModel } from './model.js';
-import { hasModelJson } from './model-dir.js';
+import { hasModelJson, modelFiles } from './model-dir.js';
 import { hasRunConfig, readRunConfig, requireRunDir } from './read.js';
 
 /** A run directory: it has a record or a model of its own. */
@@ -113,16 +113,20 @@ export async function loadEnsemble(runDirs: readonly string[], name = 'ensemble'
 }
 
 /**
- * A digest of the runs' final models (every file of each model folder, in order): what a distilled
- * run records of its teacher, so that resuming it with a teacher that changed is refused.
+ * A digest of the runs' final models (model.json and its weight files, by name, run by run): what a
+ * distilled run records of its teacher, so that resuming it with a teacher that changed is refused.
+ * Other files in a model folder (a note, a .DS_Store) are not the model and do not count.
  */
 export async function modelsDigest(runDirs: readonly string[]): Promise<string> {
   const h = createHash('sha256');
   for (const dir of runDirs) {
     const modelDir = runPath(dir, 'model');
-    for (const name of (await fs.readdir(modelDir)).sort()) {
+    for (const name of await modelFiles(modelDir)) {
+      const file = path.join(modelDir, name);
       h.update(name);
-      h.update(await fs.readFile(path.join(modelDir, name)));
+      h.update(await fs.readFile(file).catch((e: NodeJS.ErrnoException) => {
+        throw new RunFileCorruptError(file, `cannot be read (${e.code ?? e.message})`);
+      }));
     }
   }
   return h.digest('hex');

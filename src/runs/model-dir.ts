@@ -31,10 +31,20 @@ export async function loadModelDir(dir: string): Promise<tfl.LayersModel> {
 }
 
 /**
- * Refuses a model.json that is not a TF.js layers model before TF.js reads it (TF.js answers such
- * a file with a TypeError about undefined properties).
+ * The files a model folder's model is made of, by name: model.json and the weight files its
+ * manifest lists (other files in the folder are not part of it). Checked as `loadModelDir` checks them.
  */
-async function checkModelJson(file: string): Promise<void> {
+export async function modelFiles(dir: string): Promise<string[]> {
+  const jsonFile = path.join(dir, 'model.json');
+  if (!(await hasModelJson(dir))) throw new RunFileMissingError(jsonFile);
+  return ['model.json', ...new Set(await checkModelJson(jsonFile))].sort();
+}
+
+/**
+ * Refuses a model.json that is not a TF.js layers model before TF.js reads it (TF.js answers such
+ * a file with a TypeError about undefined properties). Returns the weight files' names.
+ */
+async function checkModelJson(file: string): Promise<string[]> {
   const text = await readTextOrNull(file);
   if (text === null) throw new RunFileMissingError(file);
   const json = parseJson(file, text);
@@ -49,11 +59,11 @@ async function checkModelJson(file: string): Promise<void> {
     return typeof group === 'object' && group !== null && Array.isArray(group.paths) && group.paths.every((p) => typeof p === 'string' && !p.includes('/') && !p.startsWith('.')) && Array.isArray(group.weights);
   };
   if (!Array.isArray(manifest) || !manifest.every(groupOk)) throw new RunFileCorruptError(file, '"weightsManifest" is not a list of weight files (names in the same folder) and weights');
-  for (const group of manifest as { paths: string[] }[]) {
-    for (const p of group.paths) {
-      const weights = path.join(path.dirname(file), p);
-      if (!(await requireRegularFile(weights))) throw new RunFileMissingError(weights);
-    }
+  const names = (manifest as { paths: string[] }[]).flatMap((group) => group.paths);
+  for (const p of names) {
+    const weights = path.join(path.dirname(file), p);
+    if (!(await requireRegularFile(weights))) throw new RunFileMissingError(weights);
   }
+  return names;
 }
 

@@ -4,6 +4,7 @@
  * resolves it against its own mount: the sweep's folder, and a distilled job's teacher runs.
  */
 import path from 'node:path';
+import { loadedPath, mapTeacherPaths } from '../runs/record-paths.js';
 import { UserError } from '../util/errors.js';
 import type { SweepJob } from './definition.js';
 
@@ -13,10 +14,7 @@ export function insideRuns(runsRoot: string, p: string): string | null {
   return rel.startsWith('..') || path.isAbsolute(rel) ? null : rel;
 }
 
-function mapTeacher(job: SweepJob, map: (p: string) => string): SweepJob {
-  const d = job.hyper.distill;
-  return d ? { ...job, hyper: { ...job.hyper, distill: { ...d, teacher: d.teacher.map(map) } } } : job;
-}
+const mapTeacher = (job: SweepJob, map: (p: string) => string): SweepJob => ({ ...job, hyper: mapTeacherPaths(job.hyper, map) });
 
 /** The job as it goes on the queue: its teacher runs relative to the runs folder (refused when outside it). */
 export const jobForQueue = (job: SweepJob, runsRoot: string): SweepJob =>
@@ -27,4 +25,4 @@ export const jobForQueue = (job: SweepJob, runsRoot: string): SweepJob =>
   });
 
 /** The queued job as one worker runs it: its teacher runs under this worker's mount of the runs folder. */
-export const jobOnWorker = (job: SweepJob, runsRoot: string): SweepJob => mapTeacher(job, (rel) => path.resolve(runsRoot, rel));
+export const jobOnWorker = (job: SweepJob, runsRoot: string): SweepJob => mapTeacher(job, (rel) => loadedPath(runsRoot, rel));

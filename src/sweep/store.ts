@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { hasRunConfig, readEvalReport, readHistory, runLockHolder } from '../runs/index.js';
+import { loadedPath, mapTeacherPaths, storedPath } from '../runs/record-paths.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError, errorMessage } from '../util/errors.js';
 import { definitionDifference, type SweepDefinition, type SweepJob } from './definition.js';
@@ -46,7 +47,7 @@ async function readJson<T>(file: string): Promise<T | null> {
 export async function readSweep(dir: string): Promise<SweepRecord | null> {
   const record = await readJson<SweepRecord>(path.join(dir, SWEEP_FILE));
   if (record && (record.format !== 1 || !Array.isArray(record.jobs) || typeof record.definition !== 'object')) throw new UserError(`${path.join(dir, SWEEP_FILE)} is damaged: not a sweep record`);
-  return record;
+  return record && { ...record, jobs: record.jobs.map((job) => ({ ...job, hyper: mapTeacherPaths(job.hyper, (p) => loadedPath(dir, p)) })) };
 }
 
 /**
@@ -65,8 +66,17 @@ export async function openSweep(dir: string, name: string, definition: SweepDefi
   if (stat && (await fs.readdir(dir)).length > 0) throw new UserError(`--out ${dir}: holds files but no ${SWEEP_FILE}; give an empty or new folder`);
   await fs.mkdir(dir, { recursive: true });
   const record: SweepRecord = { format: 1, name, createdAt: new Date().toISOString(), definition, jobs };
-  await writeFileAtomic(path.join(dir, SWEEP_FILE), JSON.stringify(record, null, 2) + '\n');
+  await writeSweepFile(dir, record);
   return record;
+}
+
+/**
+ * Writes sweep.json: the record, its jobs' teacher runs relative to the sweep's folder as a run's
+ * config.json holds them (src/runs/record-paths.ts; `readSweep` reads them back absolute).
+ */
+export async function writeSweepFile(dir: string, record: SweepRecord & { summary?: unknown }): Promise<void> {
+  const stored = { ...record, jobs: record.jobs.map((job) => ({ ...job, hyper: mapTeacherPaths(job.hyper, (p) => storedPath(dir, p)) })) };
+  await writeFileAtomic(path.join(dir, SWEEP_FILE), JSON.stringify(stored, null, 2) + '\n');
 }
 
 /** The runs folder's marker id, written by the first sweep that uses it. */

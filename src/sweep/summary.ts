@@ -7,7 +7,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { percent } from '../util/format.js';
 import type { ConfigSummary, JobStatus, MeanStd, SweepSummary } from './records.js';
-import { jobStatus, readSweep, SWEEP_FILE, SWEEP_MARKDOWN, type SweepRecord } from './store.js';
+import { jobStatus, readSweep, SWEEP_FILE, SWEEP_MARKDOWN, writeSweepFile, type SweepRecord } from './store.js';
 
 export type { ConfigSummary, MeanStd, SweepSummary } from './records.js';
 
@@ -85,7 +85,7 @@ export function renderMarkdown(s: SweepSummary): string {
 export async function writeSummary(record: SweepRecord, s: SweepSummary): Promise<{ markdown: string; json: string }> {
   const markdown = path.join(s.dir, SWEEP_MARKDOWN);
   const json = path.join(s.dir, SWEEP_FILE);
-  await writeFileAtomic(json, JSON.stringify({ ...record, summary: { counts: s.counts, configs: s.configs, runs: s.jobs } }, null, 2) + '\n');
+  await writeSweepFile(s.dir, { ...record, summary: { counts: s.counts, configs: s.configs, runs: s.jobs } });
   await writeFileAtomic(markdown, renderMarkdown(s));
   return { markdown, json };
 }

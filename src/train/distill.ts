@@ -67,16 +67,26 @@ export function distillationLoss(d: Pick<DistillSettings, 'temperature' | 'weigh
  * teacher-cache.ts), from those rows.
  */
 export class Teacher {
-  constructor(
-    private readonly model: tfl.LayersModel,
+  private constructor(
+    private model: tfl.LayersModel | null,
     private readonly tta: TestTimeAugmentation,
     private readonly temperature: number,
-    private readonly clean: Float32Array | null = null,
+    private readonly clean: Float32Array | null,
   ) {}
+
+  /** A teacher that answers every batch as the student sees it ('batch' targets). */
+  static answering(model: tfl.LayersModel, tta: TestTimeAugmentation, temperature: number): Teacher {
+    return new Teacher(model, tta, temperature, null);
+  }
+
+  /** A teacher whose answers for the clean training images are all it needs ('clean' targets): no model kept. */
+  static fromAnswers(clean: Float32Array, temperature: number): Teacher {
+    return new Teacher(null, 'none', temperature, clean);
+  }
 
   /** The packed targets for images `x` (training images `indices`) with one-hot labels `oneHot`. */
   targets(x: tf.Tensor4D, oneHot: tf.Tensor2D, indices: ArrayLike<number>): tf.Tensor2D {
-    return tf.tidy(() => packTargets(oneHot, soften(this.clean ? this.cleanRows(indices, oneHot.shape[1]) : predictBatch(this.model, x, this.tta), this.temperature)));
+    return tf.tidy(() => packTargets(oneHot, soften(this.clean ? this.cleanRows(indices, oneHot.shape[1]) : predictBatch(this.model!, x, this.tta), this.temperature)));
   }
 
   private cleanRows(indices: ArrayLike<number>, classes: number): tf.Tensor2D {
@@ -86,6 +96,7 @@ export class Teacher {
   }
 
   dispose(): void {
-    this.model.dispose();
+    this.model?.dispose();
+    this.model = null;
   }
 }

@@ -42,6 +42,7 @@ import {
   type NamedTensor,
   type Phase,
   type RunConfig,
+  type DistillSettings,
   type TeacherRecord,
   type TrainHyperParams,
   type TrainState,
@@ -96,7 +97,8 @@ export interface TrainRunOptions {
 export interface RequestedSettings {
   model?: string;
   modelOptions?: ModelOptions;
-  hyper?: Partial<TrainHyperParams>;
+  /** `distill`: only the distillation settings asked for (`--resume --teacher T` alone asks for the teacher only). */
+  hyper?: Partial<Omit<TrainHyperParams, 'distill'>> & { distill?: Partial<DistillSettings> | null };
   augmentation?: Partial<AugmentConfig>;
 }
 
@@ -108,9 +110,18 @@ export function checkRequestedSettings(runDir: string, record: RunConfig, reques
     const recorded = record.modelOptions[key as keyof ModelOptions];
     if (value !== undefined && !sameJson(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded ?? null)})`);
   }
-  for (const [key, value] of Object.entries(requested.hyper ?? {})) {
+  const { distill, ...hyper } = requested.hyper ?? {};
+  for (const [key, value] of Object.entries(hyper)) {
     const recorded = record.hyper[key as keyof TrainHyperParams];
     if (value !== undefined && !sameJson(value, recorded)) diffs.push(`${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded)})`);
+  }
+  if (distill === null && record.hyper.distill !== null) diffs.push('no teacher (the run learns from one)');
+  else if (distill && !record.hyper.distill) diffs.push('a teacher (the run has none)');
+  else if (distill && record.hyper.distill) {
+    for (const [key, value] of Object.entries(distill)) {
+      const recorded = record.hyper.distill[key as keyof DistillSettings];
+      if (value !== undefined && !sameJson(value, recorded)) diffs.push(`distill ${key} ${JSON.stringify(value)} (recorded: ${JSON.stringify(recorded ?? null)})`);
+    }
   }
   for (const [key, value] of Object.entries(requested.augmentation ?? {})) {
     const recorded = record.augmentation[key as keyof AugmentConfig];
@@ -280,7 +291,10 @@ export interface LoadedTeacher {
 export async function loadTeacher(plan: RunPlan, train: Examples, log: (line: string) => void): Promise<LoadedTeacher | null> {
   const d = plan.hyper.distill;
   if (!d) return null;
-  const runDirs = await ensembleRunDirs(d.teacher, log, { minMembers: 1, name: 'a teacher' });
+  // A resumed run learns from the members it started with: a folder of runs (a sweep's) that has
+  // gained a finished run since still means the teacher recorded, not a bigger one.
+  const recorded = plan.existing?.teacher?.members.map((m) => m.runDir);
+  const runDirs = await ensembleRunDirs(recorded ?? d.teacher, log, { minMembers: 1, name: 'a teacher' });
   const digest = await modelsDigest(runDirs);
   if (plan.existing?.teacher && plan.existing.teacher.digest !== digest) {
     throw new RunMismatchError(plan.runDir, `its teacher's models changed since the run started (${runDirs.join(', ')}): a resumed run learns from the teacher it started with (restore it, or start a new run)`);
@@ -293,15 +307,17 @@ export async function loadTeacher(plan: RunPlan, train: Examples, log: (line: st
   }
   const teacherTta = d.tta ?? tta;
   log(`teacher: ${runDirs.length === 1 ? runDirs[0] : `an ensemble of ${runDirs.length} runs`} (temperature ${d.temperature}, weight ${d.weight} on the teacher, ${d.targets} targets, test-time augmentation ${teacherTta})`);
-  let clean: Float32Array | null = null;
-  try {
-    if (d.targets === 'clean') clean = await cleanTeacherProbs({ model, tta: teacherTta, digest }, train, log);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
+  let teacher: Teacher;
+  if (d.targets === 'clean') {
+    // Its answers for the clean images are all the run needs of it: the models are freed at once.
+    try {
+      teacher = Teacher.fromAnswers(await cleanTeacherProbs({ model, tta: teacherTta, digest }, train, log), d.temperature);
+    } finally {
+      model.dispose();
+    }
+  } else teacher = Teacher.answering(model, teacherTta, d.temperature);
   return {
-    teacher: new Teacher(model, teacherTta, d.temperature, clean),
+    teacher,
     record: { digest, members: members.map((m) => ({ runDir: m.runDir, model: m.model })) },
   };
 }
@@ -436,32 +452,38 @@ async function trainPlan(plan: RunPlan, opts: TrainRunOptions, log: (line: strin
   const features: FeatureRun | null = trainsOnFeatures(plan.spec, plan.hyper) ? await prepareFeatureRun(plan.spec, data, { seed: plan.hyper.seed, tta: plan.hyper.tta, log }) : null;
   const trained: RunPlan = features ? { ...plan, spec: features.head } : plan;
   const teacher = await loadTeacher(plan, data.split.train, log);
-  const start = await restoreOrBuildModel(trained, log);
-  const { model } = start;
-  const optimizer = await compileModel(start, plan.hyper);
-  const config = await recordRunStart(plan, features ? features.params(model) : countParams(model), data, backend, teacher?.record);
-  log(`run ${plan.runDir}: ${plan.spec.name}, ${data.split.train.count} train / ${data.split.val.count} validation / ${data.test.count} test images${features ? ' (the head trains on cached features)' : ''}`);
+  // Freed however the run ends: a library caller (or compare) goes on in the same process.
+  let built: tfl.LayersModel | null = null;
+  let compiled: TrainOptimizer | null = null;
+  try {
+    const start = await restoreOrBuildModel(trained, log);
+    const model = (built = start.model);
+    const optimizer = (compiled = await compileModel(start, plan.hyper));
+    const config = await recordRunStart(plan, features ? features.params(model) : countParams(model), data, backend, teacher?.record);
+    log(`run ${plan.runDir}: ${plan.spec.name}, ${data.split.train.count} train / ${data.split.val.count} validation / ${data.test.count} test images${features ? ' (the head trains on cached features)' : ''}`);
 
-  let latest: LatestEvaluation | null = null;
-  const state = await runTraining({
-    model,
-    optimizer,
-    data: features?.split ?? data.split,
-    hyper: plan.hyper,
-    augmentation: plan.augmentation,
-    callbacks: trainingCallbacks(plan, opts),
-    state: start.state,
-    teacher: teacher?.teacher,
-    saveCheckpoint: (s) => saveCheckpoint(plan.runDir, model, optimizer, s),
-    onPhaseDone: async (phase, s) => {
-      latest = await evaluateAfterPhase(plan, model, features?.test ?? data.test, phase, s, log);
-    },
-  });
-  const whole = features ? await features.assemble(model) : model;
-  const report = await finishRun(plan, whole, data.test, state, latest, opts.pictures !== false);
-  if (whole !== model) whole.dispose();
-  model.dispose();
-  optimizer.dispose();
-  teacher?.teacher.dispose();
-  return { runDir: plan.runDir, config, history: state.history, eval: report, seconds: (performance.now() - started) / 1000 };
+    let latest: LatestEvaluation | null = null;
+    const state = await runTraining({
+      model,
+      optimizer,
+      data: features?.split ?? data.split,
+      hyper: plan.hyper,
+      augmentation: plan.augmentation,
+      callbacks: trainingCallbacks(plan, opts),
+      state: start.state,
+      teacher: teacher?.teacher,
+      saveCheckpoint: (s) => saveCheckpoint(plan.runDir, model, optimizer, s),
+      onPhaseDone: async (phase, s) => {
+        latest = await evaluateAfterPhase(plan, model, features?.test ?? data.test, phase, s, log);
+      },
+    });
+    const whole = features ? await features.assemble(model) : model;
+    const report = await finishRun(plan, whole, data.test, state, latest, opts.pictures !== false);
+    if (whole !== model) whole.dispose();
+    return { runDir: plan.runDir, config, history: state.history, eval: report, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    built?.dispose();
+    compiled?.dispose();
+    teacher?.teacher.dispose();
+  }
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { trainRun } from '../../src/train/run.js';
 import { resolveProtocol } from '../../src/train/protocol.js';
 import { readRunConfig, type TrainHyperParams } from '../../src/runs/index.js';
@@ -84,26 +85,36 @@ describe('train --teacher', () => {
     }
   });
 
-  it('a student moved with its teachers resumes in the new place: config.json names the teacher relative to the run', async () => {
+  it('a student moved with its teachers resumes in the new place, from the teacher runs it recorded; an interrupted run frees its tensors', async () => {
     const tree = path.join(dir, 'tree');
     for (const [from, name] of [[a, 'a'], [b, 'b']] as const) await fs.cp(from, path.join(tree, 'teachers', name), { recursive: true });
-    const teachers = [path.join(tree, 'teachers', 'a'), path.join(tree, 'teachers', 'b')];
-    const { hyper, augmentation } = resolveProtocol('cnn1', { hyper: { epochs: 2, augEpochs: 1, batchSize: 64, limit: 512, seed: 4, distill: { teacher: teachers, temperature: 2, weight: 0.5, targets: 'clean' } } });
+    // The teacher is a folder of runs (as a sweep's is), at a temperature that is not the default.
+    const { hyper, augmentation } = resolveProtocol('cnn1', { hyper: { epochs: 2, augEpochs: 1, batchSize: 64, limit: 512, seed: 4, distill: { teacher: [path.join(tree, 'teachers')], temperature: 2, weight: 0.5, targets: 'batch' } } });
     class Interrupt extends Error {}
     const student = path.join(tree, 'student');
+    const tensorsBefore = tf.memory().numTensors;
     await assert.rejects(trainRun({ model: 'cnn1', hyper: hyper as TrainHyperParams, augmentation, pictures: false, progress: false, log: () => {}, runDir: student, callbacks: [{ onEpochEnd: (_c, row) => { if (row.epoch === 2) throw new Interrupt('simulated crash'); } }] }), Interrupt);
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'the student, its optimizer and the teacher are freed');
     const stored = JSON.parse(readFileSync(path.join(student, 'config.json'), 'utf8')) as { hyper: TrainHyperParams; teacher: { members: { runDir: string }[] } };
-    const relative = [path.join('..', 'teachers', 'a'), path.join('..', 'teachers', 'b')];
-    assert.deepEqual(stored.hyper.distill?.teacher, relative);
-    assert.deepEqual(stored.teacher.members.map((m) => m.runDir), relative);
+    assert.deepEqual(stored.hyper.distill?.teacher, [path.join('..', 'teachers')]);
+    assert.deepEqual(stored.teacher.members.map((m) => m.runDir), [path.join('..', 'teachers', 'a'), path.join('..', 'teachers', 'b')]);
 
     const moved = path.join(dir, 'moved');
     await fs.rename(tree, moved);
-    const r = await runMain(['train', '--resume', '--run-dir', path.join(moved, 'student'), '--no-pictures']);
+    // Since then the folder gained a finished run, and a member's model folder a stray file: neither is the teacher changing.
+    await fs.cp(a, path.join(moved, 'teachers', 'c'), { recursive: true });
+    await fs.writeFile(path.join(moved, 'teachers', 'b', 'model', 'notes.txt'), 'not part of the model');
+    const resume = ['train', '--resume', '--run-dir', path.join(moved, 'student'), '--no-pictures', '--teacher', path.join(moved, 'teachers')];
+    const refused = await runMain([...resume, '--distill-temperature', '3']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /cannot resume with distill temperature 3 \(recorded: 2\)/);
+    // --teacher alone asks for the teacher only: the recorded temperature stands.
+    const r = await runMain(resume);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /teacher: an ensemble of 2 runs \(temperature 2,/);
     assert.match(r.stderr, /resuming \S+moved\/student after epoch 1/);
     const config = await readRunConfig(path.join(moved, 'student'));
-    assert.deepEqual(config.hyper.distill?.teacher, [path.join(moved, 'teachers', 'a'), path.join(moved, 'teachers', 'b')]);
+    assert.deepEqual(config.teacher?.members.map((m) => m.runDir), [path.join(moved, 'teachers', 'a'), path.join(moved, 'teachers', 'b')]);
     assert.equal(history(path.join(moved, 'student')).length, 3);
   });
 

@@ -15,6 +15,8 @@ import { Queue } from 'bullmq';
 import { runCli } from '../helpers/cli.js';
 import type { RunConfig } from '../../src/runs/index.js';
 import { QUEUE_NAME, type QueuedJob } from '../../src/sweep/queue.js';
+import { readSweep } from '../../src/sweep/store.js';
+import type { SweepJob } from '../../src/sweep/definition.js';
 import { freePort, rows, startCli, TINY, until, type Proc } from '../helpers/sweep-cli.js';
 
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
@@ -130,6 +132,10 @@ describe('sweeps on BullMQ and Redis', { skip: !HAVE_DATA ? 'Fashion-MNIST not i
     const stored = JSON.parse(await fs.readFile(path.join(out, 'cnn1-s4', 'config.json'), 'utf8')) as RunConfig;
     assert.deepEqual(stored.hyper.distill?.teacher, [path.join('..', '..', '..', 'teachers', 'cnn1-s3')]);
     assert.deepEqual(stored.teacher?.members.map((m) => m.runDir), [path.join('..', '..', '..', 'teachers', 'cnn1-s3')]);
+    // sweep.json names it relative to the sweep's folder too, and reads back absolute.
+    const sweepFile = JSON.parse(await fs.readFile(path.join(out, 'sweep.json'), 'utf8')) as { jobs: SweepJob[] };
+    assert.deepEqual(sweepFile.jobs[0].hyper.distill?.teacher, [path.join('..', '..', 'teachers', 'cnn1-s3')]);
+    assert.deepEqual((await readSweep(out))?.jobs[0].hyper.distill?.teacher, [teacher]);
     w.child.kill('SIGTERM');
     await w.exited;
   });

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../src/backend/index.js';
 import { saveModel } from '../../src/models/io.js';
+import { loadedPath, mapTeacherPaths, storedPath } from '../../src/runs/record-paths.js';
 import {
   checkpointDir,
   cleanStaleFiles,
@@ -237,4 +238,14 @@ test('a weights.bin that does not fit model.json (another model\'s, or cut short
   await saveModel(tinyModel([28, 28, 2], 10), other);
   writeFileSync(path.join(dir, 'model', 'weights.bin'), readFileSync(path.join(other, 'weights.bin')));
   await rejectsAs(loadRunModel(dir), Error, /weights\.bin: holds 62760 bytes of weights, .*model\.json describes 31400/);
+});
+
+test('record paths: stored relative to the record\'s folder from an absolute or working-directory path, read back absolute', () => {
+  assert.equal(storedPath('runs/sweeps/s/student', 'runs/teachers/t'), path.join('..', '..', '..', 'teachers', 't'));
+  assert.equal(storedPath('/x/runs/student', '/x/runs/teachers/t'), path.join('..', 'teachers', 't'));
+  assert.equal(loadedPath('runs/sweeps/s/student', path.join('..', '..', '..', 'teachers', 't')), path.resolve('runs/teachers/t'));
+  assert.equal(loadedPath('/y/student', '/x/teachers/t'), '/x/teachers/t', 'a record written with absolute paths reads the same');
+  const hyper = { lr: 0.1, distill: { teacher: ['/x/a', '/x/b'], temperature: 4, weight: 0.5, targets: 'batch' as const } };
+  assert.deepEqual(mapTeacherPaths(hyper, (p) => storedPath('/x/s', p)).distill?.teacher, [path.join('..', 'a'), path.join('..', 'b')]);
+  assert.equal(mapTeacherPaths({ distill: null }, () => 'never').distill, null);
 });

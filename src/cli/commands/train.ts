@@ -87,6 +87,20 @@ export const givenOn = (command: Command): GivenFlag => (flag) => command.getOpt
  * The protocol settings the command line gives, as overrides of the model's protocol
  * (src/train/protocol.ts). With --resume they are also what must agree with the run's record.
  */
+/** Each distillation setting's flag. */
+const DISTILL_FLAGS: Readonly<Record<keyof DistillSettings, string>> = { teacher: 'teacher', temperature: 'distillTemperature', weight: 'distillWeight', targets: 'teacherTargets', tta: 'teacherTta' };
+
+/**
+ * What a resumed run is asked about its teacher: the settings whose flags were given. The others
+ * stand at their defaults in `distill` but are the record's to say (`--resume --teacher T` asks
+ * for the teacher only).
+ */
+function distillAsked(distill: DistillSettings | null | undefined, given: GivenFlag): { distill?: Partial<DistillSettings> | null } {
+  if (distill === undefined) return {};
+  if (distill === null) return { distill: null };
+  return { distill: Object.fromEntries(Object.entries(distill).filter(([k]) => given(DISTILL_FLAGS[k as keyof DistillSettings]))) };
+}
+
 export function overridesFromFlags(f: TrainingFlags, given: GivenFlag): ProtocolOverrides {
   const values: Pick<TrainHyperParams, (typeof HYPER_FLAGS)[number]> = {
     epochs: f.epochs,
@@ -178,7 +192,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--erase <p>', 'phase 2: random erasing of a rectangle with this probability, 0 (off) to <1', zeroToBelowOne, ARTICLE_PROTOCOL.augmentation.erase)
     .option('--photo <p>', 'phase 2: photo-like augmentation (slight perspective, exposure and contrast, blur or sharpening, background clutter) with this probability, 0 (off) to <1', zeroToBelowOne, ARTICLE_PROTOCOL.augmentation.photo)
     .addOption(new Option('--tta <mode>', 'test-time augmentation of validation and test predictions (flip: averaged with the mirror image)').choices(TTA_CHOICES).default(ARTICLE_PROTOCOL.hyper.tta))
-    .option('--teacher <runs>', 'distil: learn from these runs\' probabilities besides the labels (Hinton et al. 2015); comma-separated run directories or folders of runs (a sweep\'s: its finished runs), averaged as an ensemble (the teacher answers every batch as the student sees it)', commaList)
+    .option('--teacher <runs>', 'distil: learn from these runs\' probabilities besides the labels (Hinton et al. 2015); comma-separated run directories or folders of runs (a sweep\'s: its finished runs), averaged as an ensemble (see --teacher-targets for when it answers)', commaList)
     .option('--distill-temperature <T>', `with --teacher: the temperature that softens the teacher's and the student's probabilities (default ${DISTILL_DEFAULTS.temperature})`, positiveNumber)
     .option('--distill-weight <w>', `with --teacher: the teacher's share of the loss, 0 to 1; the labels get the rest (default ${DISTILL_DEFAULTS.weight})`, unitInterval)
     .addOption(new Option('--teacher-tta <how>', "with --teacher: the teacher's test-time augmentation, none or flip (default: its runs' own; none halves the cost of a teacher whose runs flip)").choices(TTA_CHOICES))
@@ -208,7 +222,7 @@ export function registerTrain(program: Command): void {
     if (f.model !== undefined && !f.resume) await checkModelFiles(f.model, modelOptions);
     // A file in the way fails now, not after the data is loaded and the model built.
     if (f.runDir !== undefined && !f.resume) await requireRunDirOrNothing(f.runDir);
-    const requested = f.resume ? { ...(f.model !== undefined && given('model') ? { model: f.model } : {}), hyper: overrides.hyper ?? {}, augmentation: overrides.augmentation ?? {}, modelOptions } : undefined;
+    const requested = f.resume ? { ...(f.model !== undefined && given('model') ? { model: f.model } : {}), hyper: { ...overrides.hyper, ...distillAsked(overrides.hyper?.distill, given) }, augmentation: overrides.augmentation ?? {}, modelOptions } : undefined;
     const { trainRun } = await import('../../train/run.js');
     const summary = await trainRun({
       requested,
