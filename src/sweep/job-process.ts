@@ -21,24 +21,13 @@ export type JobChildMessage = { type: 'epoch'; epoch: number; planned: number } 
 let stopRequested = false;
 const send = (m: JobChildMessage) => new Promise<void>((resolve) => (process.send ? process.send(m, () => resolve()) : resolve()));
 
-/** How often, at most, a training step lets the IPC channel deliver messages (ms). */
-const YIELD_MS = 200;
-
 /** Stops before an epoch begins: the one before it has been checkpointed by then. */
 class StopBetweenEpochs implements TrainCallback {
-  private lastYield = performance.now();
   constructor(private readonly planned: number) {}
   async onEpochBegin(): Promise<void> {
     // Lets the IPC channel deliver a stop message that arrived during the epoch.
     await new Promise((r) => setImmediate(r));
     if (stopRequested) process.exit(STOPPED_EXIT);
-  }
-  async onBatchEnd(): Promise<void> {
-    // The steps' awaits are microtasks only: without a turn of the event loop now and then, the
-    // parent's stop message and the channel closing (the parent died) would wait for the epoch's end.
-    if (performance.now() - this.lastYield < YIELD_MS) return;
-    await new Promise((r) => setImmediate(r));
-    this.lastYield = performance.now();
   }
   async onEpochEnd(_ctl: unknown, row: { epoch: number }): Promise<void> {
     await send({ type: 'epoch', epoch: row.epoch, planned: this.planned });

@@ -14,6 +14,9 @@ import { predictProbs } from '../evaluate/predict.js';
 import { augmentBatch } from './augment.js';
 import type { EpochInfo, TrainCallback, TrainControl } from './callbacks.js';
 import type { TrainOptimizer } from './optimizer.js';
+
+/** How often, at most, a training step lets the event loop run (ms). */
+const YIELD_MS = 200;
 import type { Teacher } from './distill.js';
 
 export const PHASES: readonly Phase[] = ['base', 'augment'];
@@ -145,6 +148,7 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
     await emit('onEpochBegin', info);
     const order = shuffleRng.permutation(train.count);
     let lossSum = 0, accSum = 0, seen = 0;
+    let lastYield = performance.now();
     for (let step = 0; step < steps; step++) {
       await emit('onBatchBegin', step + 1, info);
       const start = step * hyper.batchSize;
@@ -164,6 +168,12 @@ export async function runTraining(opts: TrainerOptions): Promise<TrainState> {
       accSum += acc * n;
       seen += n;
       await emit('onBatchEnd', { step: step + 1, steps, loss: lossSum / seen, acc: accSum / seen });
+      // A step's awaits are microtasks only: without a turn of the event loop now and then, a signal
+      // (Ctrl-C, SIGTERM) or a parent process's message would wait for the epoch's end.
+      if (performance.now() - lastYield >= YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
     }
     const val = await withEvaluationWeights(() => lossAndAccuracy(predictProbs(model, data.val, { tta: hyper.tta }), data.val.y));
     // Weights can overflow to NaN while the training loss (clipped in the cross-entropy) stays finite.

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { trainRun } from '../../src/train/run.js';
@@ -10,6 +10,7 @@ import { readHistory, type TrainHyperParams } from '../../src/runs/index.js';
 import { loadFashionMnist } from '../../src/data/index.js';
 import type { FashionMnist } from '../../src/data/types.js';
 import { runCli } from '../helpers/cli.js';
+import { startCli, until } from '../helpers/sweep-cli.js';
 
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
 const skip = HAVE_DATA ? false : 'Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)';
@@ -134,4 +135,24 @@ test('no tensor or memory leak: tensor count and RSS are stable across epochs', 
   for (const s of seen.slice(2)) assert.equal(s.tensors, seen[1].tensors, `tensor counts per epoch: ${seen.map((x) => x.tensors).join(', ')}`);
   const growthMb = (seen[5].rss - seen[1].rss) / 2 ** 20;
   assert.ok(growthMb < 64, `RSS grew ${growthMb.toFixed(1)} MB over four epochs`);
+});
+
+test('train stops on SIGTERM mid-epoch, not at the epoch\'s end, and lets go of its lock', { skip }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fashion-cnn-sigterm-'));
+  const run = path.join(dir, 'run');
+  // One epoch of about half a minute: the signal must not wait for it.
+  const p = startCli(dir, ['train', '--model', 'best', '--limit', '12000', '--epochs', '1', '--aug-epochs', '0', '--batch-size', '64', '--no-pictures', '--run-dir', run]);
+  try {
+    await until(() => /step \d+\/\d+ /.test(p.output()), 60_000, 'training steps');
+    const t0 = Date.now();
+    p.child.kill('SIGTERM');
+    await p.exited;
+    assert.equal(p.child.signalCode, 'SIGTERM', p.output());
+    assert.ok(Date.now() - t0 < 5000, `stopped ${Date.now() - t0} ms after the signal`);
+    assert.ok(!existsSync(path.join(run, 'train.lock')), 'the lock is released');
+    assert.equal((await readHistory(run)).length, 0, 'no epoch was finished');
+  } finally {
+    p.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
