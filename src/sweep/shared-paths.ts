@@ -14,15 +14,16 @@ export function insideRuns(runsRoot: string, p: string): string | null {
   return rel.startsWith('..') || path.isAbsolute(rel) ? null : rel;
 }
 
-const mapTeacher = (job: SweepJob, map: (p: string) => string): SweepJob => ({ ...job, hyper: mapTeacherPaths(job.hyper, map) });
+/** `job` with each teacher run's path mapped (sweep.json's stored form, a queued job's, a worker's). */
+export const mapJobTeacher = (job: SweepJob, map: (p: string) => string): SweepJob => ({ ...job, hyper: mapTeacherPaths(job.hyper, map) });
 
 /** The job as it goes on the queue: its teacher runs relative to the runs folder (refused when outside it). */
 export const jobForQueue = (job: SweepJob, runsRoot: string): SweepJob =>
-  mapTeacher(job, (p) => {
+  mapJobTeacher(job, (p) => {
     const rel = insideRuns(runsRoot, p);
     if (rel === null) throw new UserError(`--teacher ${p} is not inside --runs ${runsRoot}: workers on other machines find a teacher in the shared runs folder`);
     return rel;
   });
 
 /** The queued job as one worker runs it: its teacher runs under this worker's mount of the runs folder. */
-export const jobOnWorker = (job: SweepJob, runsRoot: string): SweepJob => mapTeacher(job, (rel) => loadedPath(runsRoot, rel));
+export const jobOnWorker = (job: SweepJob, runsRoot: string): SweepJob => mapJobTeacher(job, (rel) => loadedPath(runsRoot, rel));

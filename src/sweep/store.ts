@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { hasRunConfig, readEvalReport, readHistory, runLockHolder } from '../runs/index.js';
-import { loadedPath, mapTeacherPaths, storedPath } from '../runs/record-paths.js';
+import { loadedPath, storedPath } from '../runs/record-paths.js';
+import { mapJobTeacher } from './shared-paths.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError, errorMessage } from '../util/errors.js';
 import { definitionDifference, type SweepDefinition, type SweepJob } from './definition.js';
@@ -47,7 +48,7 @@ async function readJson<T>(file: string): Promise<T | null> {
 export async function readSweep(dir: string): Promise<SweepRecord | null> {
   const record = await readJson<SweepRecord>(path.join(dir, SWEEP_FILE));
   if (record && (record.format !== 1 || !Array.isArray(record.jobs) || typeof record.definition !== 'object')) throw new UserError(`${path.join(dir, SWEEP_FILE)} is damaged: not a sweep record`);
-  return record && { ...record, jobs: record.jobs.map((job) => ({ ...job, hyper: mapTeacherPaths(job.hyper, (p) => loadedPath(dir, p)) })) };
+  return record && { ...record, jobs: record.jobs.map((job) => mapJobTeacher(job, (p) => loadedPath(dir, p))) };
 }
 
 /**
@@ -75,7 +76,7 @@ export async function openSweep(dir: string, name: string, definition: SweepDefi
  * config.json holds them (src/runs/record-paths.ts; `readSweep` reads them back absolute).
  */
 export async function writeSweepFile(dir: string, record: SweepRecord & { summary?: unknown }): Promise<void> {
-  const stored = { ...record, jobs: record.jobs.map((job) => ({ ...job, hyper: mapTeacherPaths(job.hyper, (p) => storedPath(dir, p)) })) };
+  const stored = { ...record, jobs: record.jobs.map((job) => mapJobTeacher(job, (p) => storedPath(dir, p))) };
   await writeFileAtomic(path.join(dir, SWEEP_FILE), JSON.stringify(stored, null, 2) + '\n');
 }
 
