@@ -65,13 +65,16 @@ export async function evaluateEnsemble(opts: EvaluateEnsembleOptions): Promise<E
 
 /** The members' scores, then the ensemble's line; the per-class table follows (report.ts). */
 export function formatMembers(e: EnsembleEvaluation): string {
-  const width = Math.max(...e.members.map((m) => m.runDir.length), 'ensemble'.length);
-  const rows = e.members.map((m) => `${m.runDir.padEnd(width)}  ${m.model.padEnd(8)} ${percent(m.test_acc).padStart(7)}  ${metric(m.test_loss)}`);
+  const MEAN = 'mean of members';
+  const width = Math.max(MEAN.length, ...e.members.map((m) => m.runDir.length));
+  const modelWidth = Math.max('model'.length, ...e.members.map((m) => m.model.length));
+  const line = (name: string, model: string, acc: string, rest = ''): string =>
+    `${name.padEnd(width)}  ${model.padEnd(modelWidth)}  ${acc.padStart(8)}${rest === '' ? '' : `  ${rest}`}`;
   const meanAcc = e.members.reduce((a, m) => a + m.test_acc, 0) / e.members.length;
   return [
-    `${'member'.padEnd(width)}  ${'model'.padEnd(8)} ${'test acc'.padStart(7)}  test loss`,
-    ...rows,
-    `${'mean of members'.padEnd(width)}  ${''.padEnd(8)} ${percent(meanAcc).padStart(7)}`,
-    `${'ensemble'.padEnd(width)}  ${''.padEnd(8)} ${percent(e.result.test_acc).padStart(7)}  ${metric(e.result.test_loss)}  (${e.members.length} members, test-time augmentation: ${e.tta})`,
+    line('member', 'model', 'test acc', 'test loss'),
+    ...e.members.map((m) => line(m.runDir, m.model, percent(m.test_acc), metric(m.test_loss))),
+    line(MEAN, '', percent(meanAcc)),
+    line('ensemble', '', percent(e.result.test_acc), `${metric(e.result.test_loss)}  (${e.members.length} members, test-time augmentation: ${e.tta})`),
   ].join('\n');
 }

@@ -4,6 +4,7 @@ import type { Examples } from '../data/types.js';
 import { formatShape, modelImageShape, sameShape, shapeSize } from '../models/shape.js';
 import { predictBatch, type TestTimeAugmentation } from '../models/tta.js';
 import { UserError } from '../util/errors.js';
+import { ImageProgress, yieldToEventLoop } from '../util/image-progress.js';
 
 /** Inference batch: large enough to amortise per-call overhead, small enough for little memory. */
 export const PREDICT_BATCH = 1000;
@@ -36,6 +37,34 @@ export function predictProbs(model: tfl.LayersModel, examples: Pick<Examples, 'x
     });
     out.set(probs.dataSync() as Float32Array, start * classes);
     probs.dispose();
+  }
+  return out;
+}
+
+/**
+ * predictProbs for a pass long enough to watch (a teacher's answers for 60k images): the same
+ * values, with progress, and the event loop let through between batches so that a signal stops it.
+ */
+export async function predictProbsWithProgress(
+  model: tfl.LayersModel,
+  examples: Pick<Examples, 'x' | 'count' | 'shape'>,
+  opts: PredictOptions & { label: string; stream?: NodeJS.WriteStream },
+): Promise<Float32Array> {
+  const batchSize = opts.batchSize ?? PREDICT_BATCH;
+  const size = shapeSize(examples.shape);
+  const classes = model.outputs[0].shape[1] ?? 10;
+  const out = new Float32Array(examples.count * classes);
+  const progress = new ImageProgress(opts.label, examples.count, opts.stream);
+  try {
+    for (let start = 0; start < examples.count; start += batchSize) {
+      const count = Math.min(batchSize, examples.count - start);
+      const chunk = { x: examples.x.subarray(start * size, (start + count) * size), count, shape: examples.shape };
+      out.set(predictProbs(model, chunk, { batchSize, tta: opts.tta }), start * classes);
+      progress.update(start + count);
+      await yieldToEventLoop();
+    }
+  } finally {
+    progress.stop();
   }
   return out;
 }

@@ -7,7 +7,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Examples } from '../data/types.js';
 import { NUM_CLASSES } from '../data/types.js';
-import { predictProbs } from '../evaluate/predict.js';
+import { predictProbsWithProgress } from '../evaluate/predict.js';
 import { cachedOrComputed, digestPixels, featureCacheDir } from '../features/index.js';
 import type { TestTimeAugmentation } from '../models/tta.js';
 import { UserError } from '../util/errors.js';
@@ -24,7 +24,7 @@ export async function cleanTeacherProbs(
     images.count,
     [1, 1, NUM_CLASSES],
     async (digest) => {
-      const probs = predictProbs(teacher.model, images, { tta: teacher.tta });
+      const probs = await predictProbsWithProgress(teacher.model, images, { tta: teacher.tta, label: 'teacher: answers for the training images' });
       digest.update(probs);
       return probs;
     },

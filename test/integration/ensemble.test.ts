@@ -11,7 +11,7 @@ import path from 'node:path';
 import { initBackend } from '../../src/backend/index.js';
 import { loadFashionMnist, toExamples } from '../../src/data/index.js';
 import { lossAndAccuracy } from '../../src/evaluate/metrics.js';
-import { predictProbs } from '../../src/evaluate/predict.js';
+import { predictProbs, predictProbsWithProgress } from '../../src/evaluate/predict.js';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadEnsemble, loadRunModel } from '../../src/runs/index.js';
@@ -47,6 +47,25 @@ async function testProbs(runDir: string): Promise<Float32Array> {
     model.dispose();
   }
 }
+
+describe("a teacher's answers, batch by batch with progress", () => {
+  it('are the same values as one pass of predictProbs, the last batch short', async () => {
+    await initBackend();
+    const { model, tta } = await loadRunModel(a);
+    try {
+      const test = toExamples((await loadFashionMnist({})).test);
+      const images = { x: test.x.subarray(0, 1000 * 784), count: 1000, shape: test.shape };
+      const whole = predictProbs(model, images, { tta, batchSize: 300 });
+      const { PassThrough } = await import('node:stream');
+      const quiet = new PassThrough() as unknown as NodeJS.WriteStream;
+      const chunked = await predictProbsWithProgress(model, images, { tta, batchSize: 300, label: 'answers', stream: quiet });
+      assert.equal(chunked.length, 10_000);
+      assert.deepEqual(chunked, whole);
+    } finally {
+      model.dispose();
+    }
+  });
+});
 
 describe('evaluate --ensemble', () => {
   it("scores the mean of the members' probabilities, beside each member's own score", async () => {
