@@ -19,14 +19,7 @@ export interface PredictOptions {
 /** Softmax outputs for every example (count x classes), computed in inference mode, batch by batch. */
 export function predictProbs(model: tfl.LayersModel, examples: Pick<Examples, 'x' | 'count' | 'shape'>, opts: PredictOptions = {}): Float32Array {
   const batchSize = opts.batchSize ?? PREDICT_BATCH;
-  const wants = modelImageShape(model);
-  if (!sameShape(examples.shape, wants)) {
-    throw new UserError(`the model "${model.name}" takes ${formatShape(wants)} images, but the examples are ${formatShape(examples.shape)}`);
-  }
-  const size = shapeSize(examples.shape);
-  if (examples.x.length !== examples.count * size) {
-    throw new Error(`examples hold ${examples.x.length} values, not ${examples.count} images of ${formatShape(examples.shape)}`);
-  }
+  const size = checkExamples(model, examples);
   const classes = model.outputs[0].shape[1] ?? 10;
   const out = new Float32Array(examples.count * classes);
   for (let start = 0; start < examples.count; start += batchSize) {
@@ -43,7 +36,8 @@ export function predictProbs(model: tfl.LayersModel, examples: Pick<Examples, 'x
 
 /**
  * predictProbs for a pass long enough to watch (a teacher's answers for 60k images): the same
- * values, with progress, and the event loop let through between batches so that a signal stops it.
+ * values, with progress, and the event loop let through between batches so that a signal's handler
+ * runs (Ctrl-C or SIGTERM ends `train` there; a sweep's stop request is still taken between epochs).
  */
 export async function predictProbsWithProgress(
   model: tfl.LayersModel,
@@ -51,7 +45,7 @@ export async function predictProbsWithProgress(
   opts: PredictOptions & { label: string; stream?: NodeJS.WriteStream },
 ): Promise<Float32Array> {
   const batchSize = opts.batchSize ?? PREDICT_BATCH;
-  const size = shapeSize(examples.shape);
+  const size = checkExamples(model, examples);
   const classes = model.outputs[0].shape[1] ?? 10;
   const out = new Float32Array(examples.count * classes);
   const progress = new ImageProgress(opts.label, examples.count, opts.stream);
@@ -67,4 +61,17 @@ export async function predictProbsWithProgress(
     progress.stop();
   }
   return out;
+}
+
+/** The examples' shape must be the model's and their values count x that shape; returns the values per image. */
+function checkExamples(model: tfl.LayersModel, examples: Pick<Examples, 'x' | 'count' | 'shape'>): number {
+  const wants = modelImageShape(model);
+  if (!sameShape(examples.shape, wants)) {
+    throw new UserError(`the model "${model.name}" takes ${formatShape(wants)} images, but the examples are ${formatShape(examples.shape)}`);
+  }
+  const size = shapeSize(examples.shape);
+  if (examples.x.length !== examples.count * size) {
+    throw new Error(`examples hold ${examples.x.length} values, not ${examples.count} images of ${formatShape(examples.shape)}`);
+  }
+  return size;
 }

@@ -24,7 +24,7 @@ export async function cleanTeacherProbs(
     images.count,
     [1, 1, NUM_CLASSES],
     async (digest) => {
-      const probs = await predictProbsWithProgress(teacher.model, images, { tta: teacher.tta, label: 'teacher: answers for the training images' });
+      const probs = await predictProbsWithProgress(teacher.model, images, { tta: teacher.tta, label: 'teacher: probabilities of the training images' });
       digest.update(probs);
       return probs;
     },

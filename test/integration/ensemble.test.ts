@@ -61,6 +61,7 @@ describe("a teacher's answers, batch by batch with progress", () => {
       const chunked = await predictProbsWithProgress(model, images, { tta, batchSize: 300, label: 'answers', stream: quiet });
       assert.equal(chunked.length, 10_000);
       assert.deepEqual(chunked, whole);
+      await assert.rejects(predictProbsWithProgress(model, { ...images, count: 999 }, { tta, label: 'answers', stream: quiet }), /999 images/);
     } finally {
       model.dispose();
     }
