@@ -26,8 +26,12 @@ export interface RunningJob {
 }
 
 export function runJob(job: SweepJob, runDir: string, opts: JobRunOptions = {}): RunningJob {
-  // The job's own process: tsx's loader is kept when running from source (execArgv).
-  const child: ChildProcess = fork(JOB_PROCESS, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  // The job's own process: tsx's loader is kept when running from source (execArgv). It leads a
+  // process group of its own (detached), so that a terminal's Ctrl-C, which signals the whole
+  // foreground group, reaches only the sweep or worker, which then stops the job at its next
+  // checkpoint; a job killed mid-epoch by that SIGINT counted as a failed attempt. It still never
+  // outlives its parent: the IPC channel's close ends it (job-process.ts).
+  const child: ChildProcess = fork(JOB_PROCESS, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true });
   let error: { message: string; user: boolean } | null = null;
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));

@@ -22,9 +22,13 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-/** The CLI in a child process in `cwd`, its stdout and stderr kept together. */
-export function startCli(cwd: string, args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * The CLI in a child process in `cwd`, its stdout and stderr kept together. `group`: it leads a
+ * process group of its own, as a shell's foreground job does, so that a test can signal the whole
+ * group as a terminal's Ctrl-C does.
+ */
+export function startCli(cwd: string, args: string[], env: Record<string, string> = {}, opts: { group?: boolean } = {}): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.group === true });
   let text = '';
   child.stdout!.on('data', (d) => (text += d));
   child.stderr!.on('data', (d) => (text += d));

@@ -22,7 +22,9 @@ before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fashion-cnn-sweep-'));
 });
 after(() => fs.rm(dir, { recursive: true, force: true }));
-const start = (args: string[], env: Record<string, string> = {}) => startCli(dir, args, env);
+const start = (args: string[], env: Record<string, string> = {}, opts: { group?: boolean } = {}) => startCli(dir, args, env, opts);
+// best on 1,024 images: an epoch lasts a few seconds, long enough to be in the middle of one.
+const SLOW = ['--models', 'best', '--limit', '1024', '--epochs', '2', '--aug-epochs', '0', '--batch-size', '64', '--no-pictures'];
 
 describe('the definition and the summary', () => {
   test('every combination of the grid, in order; names made of safe characters', () => {
@@ -98,8 +100,7 @@ describe('a local sweep', { skip: HAVE_DATA ? false : 'Fashion-MNIST not install
   });
 
   test('SIGTERM stops a local sweep once the epoch under way is checkpointed; a killed sweep leaves no job training', async () => {
-    // best on 1,024 images: an epoch lasts a few seconds, long enough to be in the middle of one.
-    const slow = ['--models', 'best', '--limit', '1024', '--epochs', '2', '--aug-epochs', '0', '--batch-size', '64', '--no-pictures'];
+    const slow = SLOW;
     const childrenOf = (pid: number) => spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number);
     // Alive: it exists and is not a zombie (an orphan's parent is whatever reaps it, if anything does).
     const running = (pid: number) => {
@@ -134,6 +135,18 @@ describe('a local sweep', { skip: HAVE_DATA ? false : 'Fashion-MNIST not install
     await until(() => !running(job), 10_000, 'the orphaned job to end');
     assert.ok(Date.now() - t0 < 5_000, `the job ended ${Date.now() - t0} ms after its sweep`);
     assert.equal((await rows(path.join(killed, 'best-s3'))).length, 0, 'it ended mid-epoch, without finishing it');
+  });
+
+  test("Ctrl-C in a terminal (SIGINT to the sweep's whole process group) stops it as SIGTERM does: no job fails", async () => {
+    const out = path.join(dir, 'ctrl-c-local');
+    const sweep = start(['sweep', ...SLOW, '--seeds', '5', '--out', out], {}, { group: true });
+    await until(() => existsSync(path.join(out, 'best-s5', 'config.json')), 60_000, 'the job');
+    process.kill(-sweep.child.pid!, 'SIGINT');
+    assert.equal(await sweep.exited, 128 + os.constants.signals.SIGINT, sweep.output());
+    assert.match(sweep.output(), /best-s5: stopped at its last checkpoint/);
+    assert.doesNotMatch(sweep.output(), /failed/);
+    assert.equal((await rows(path.join(out, 'best-s5'))).length, 1, 'the epoch under way was finished and recorded');
+    assert.ok(!existsSync(path.join(out, 'best-s5', 'train.lock')), 'the run is free to resume');
   });
 
   test('the API: GET /api/sweeps, GET /api/sweeps/{id} (no filesystem path in it) and its event stream', async () => {
