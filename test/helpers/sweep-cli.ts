@@ -51,3 +51,14 @@ export async function freePort(): Promise<number> {
   await new Promise((r) => srv.close(r));
   return port;
 }
+
+/** The process's exit code, or an error with its output if it has not ended within `ms` (a test must not hang). */
+export async function exitWithin(p: Proc, ms: number, what: string): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not end within ${ms} ms:\n${p.output()}`)), ms)));
+  try {
+    return await Promise.race([p.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

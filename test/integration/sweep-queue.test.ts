@@ -17,7 +17,7 @@ import type { RunConfig } from '../../src/runs/index.js';
 import { QUEUE_NAME, type QueuedJob } from '../../src/sweep/queue.js';
 import { readSweep } from '../../src/sweep/store.js';
 import type { SweepJob } from '../../src/sweep/definition.js';
-import { freePort, rows, startCli, TINY, until, type Proc } from '../helpers/sweep-cli.js';
+import { exitWithin, freePort, rows, startCli, TINY, until, type Proc } from '../helpers/sweep-cli.js';
 
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
 const HAVE_REDIS = spawnSync('redis-server', ['--version']).status === 0;
@@ -27,7 +27,7 @@ before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fashion-cnn-sweep-queue-'));
 });
 after(() => fs.rm(dir, { recursive: true, force: true }));
-const start = (args: string[], env: Record<string, string> = {}) => startCli(dir, args, env);
+const start = (args: string[], env: Record<string, string> = {}, opts: { group?: boolean } = {}) => startCli(dir, args, env, opts);
 
 describe('sweeps on BullMQ and Redis', { skip: !HAVE_DATA ? 'Fashion-MNIST not installed' : !HAVE_REDIS ? 'redis-server not installed (apt-get install redis-server)' : false }, () => {
   let redis: ChildProcess;
@@ -89,6 +89,27 @@ describe('sweeps on BullMQ and Redis', { skip: !HAVE_DATA ? 'Fashion-MNIST not i
     const r = await runCli(['train', '--model', 'cnn1', '--seed', '7', ...longer, '--run-dir', straight], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await rows(path.join(out, 'cnn1-s7')), await rows(straight));
+    b.child.kill('SIGTERM');
+    await b.exited;
+  });
+
+  test("Ctrl-C in a worker's terminal (SIGINT to its whole process group): the job goes back to the queue, no attempt is spent", async () => {
+    const out = path.join(dir, 'runs', 'sweeps', 'ctrl-c');
+    const longer = ['--limit', '1200', '--epochs', '3', '--aug-epochs', '0', '--batch-size', '32', '--no-pictures'];
+    const sweep = start(['sweep', '--models', 'cnn1', '--seeds', '8', ...longer, '--runs', path.join(dir, 'runs'), '--out', out, '--queue', url], env);
+    await until(() => existsSync(path.join(dir, 'runs', '.fashion-cnn-runs.json')), 30_000, 'the runs marker');
+    const a = start(['worker', '--queue', url, '--runs', path.join(dir, 'runs')], env, { group: true });
+    workers.push(a);
+    await until(() => /cnn1-s8: started/.test(a.output()), 60_000, 'the job on worker a');
+    await until(async () => existsSync(path.join(out, 'cnn1-s8', 'config.json')), 60_000, 'the run');
+    process.kill(-a.child.pid!, 'SIGINT');
+    assert.equal(await exitWithin(a, 60_000, 'worker a'), 0, a.output());
+    assert.match(a.output(), /cnn1-s8: stopped at its last checkpoint; handed back to the queue/);
+    assert.doesNotMatch(a.output(), /failed/);
+    const b = start(['worker', '--queue', url, '--runs', path.join(dir, 'runs')], env);
+    workers.push(b);
+    assert.equal(await exitWithin(sweep, 120_000, 'the sweep'), 0, sweep.output());
+    assert.match(b.output(), /cnn1-s8: started \(attempt 1 of/, 'the handed-back job did not count as a failed attempt');
     b.child.kill('SIGTERM');
     await b.exited;
   });
