@@ -19,17 +19,10 @@ export interface PredictOptions {
 /** Softmax outputs for every example (count x classes), computed in inference mode, batch by batch. */
 export function predictProbs(model: tfl.LayersModel, examples: Pick<Examples, 'x' | 'count' | 'shape'>, opts: PredictOptions = {}): Float32Array {
   const batchSize = opts.batchSize ?? PREDICT_BATCH;
-  const size = checkExamples(model, examples);
-  const classes = model.outputs[0].shape[1] ?? 10;
-  const out = new Float32Array(examples.count * classes);
+  checkExamples(model, examples);
+  const out = new Float32Array(examples.count * classCount(model));
   for (let start = 0; start < examples.count; start += batchSize) {
-    const n = Math.min(batchSize, examples.count - start);
-    const probs = tf.tidy(() => {
-      const x = tf.tensor4d(examples.x.subarray(start * size, (start + n) * size), [n, ...examples.shape]);
-      return predictBatch(model, x, opts.tta ?? 'none');
-    });
-    out.set(probs.dataSync() as Float32Array, start * classes);
-    probs.dispose();
+    predictInto(out, model, examples, start, Math.min(batchSize, examples.count - start), opts.tta);
   }
   return out;
 }
@@ -45,15 +38,13 @@ export async function predictProbsWithProgress(
   opts: PredictOptions & { label: string; stream?: NodeJS.WriteStream },
 ): Promise<Float32Array> {
   const batchSize = opts.batchSize ?? PREDICT_BATCH;
-  const size = checkExamples(model, examples);
-  const classes = model.outputs[0].shape[1] ?? 10;
-  const out = new Float32Array(examples.count * classes);
+  checkExamples(model, examples);
+  const out = new Float32Array(examples.count * classCount(model));
   const progress = new ImageProgress(opts.label, examples.count, opts.stream);
   try {
     for (let start = 0; start < examples.count; start += batchSize) {
       const count = Math.min(batchSize, examples.count - start);
-      const chunk = { x: examples.x.subarray(start * size, (start + count) * size), count, shape: examples.shape };
-      out.set(predictProbs(model, chunk, { batchSize, tta: opts.tta }), start * classes);
+      predictInto(out, model, examples, start, count, opts.tta);
       progress.update(start + count);
       await yieldToEventLoop();
     }
@@ -63,8 +54,23 @@ export async function predictProbsWithProgress(
   return out;
 }
 
-/** The examples' shape must be the model's and their values count x that shape; returns the values per image. */
-function checkExamples(model: tfl.LayersModel, examples: Pick<Examples, 'x' | 'count' | 'shape'>): number {
+function classCount(model: tfl.LayersModel): number {
+  return model.outputs[0].shape[1] ?? 10;
+}
+
+/** Softmax outputs of examples [start, start + n) written into `out` at their rows: one batch, both passes' step. */
+function predictInto(out: Float32Array, model: tfl.LayersModel, examples: Pick<Examples, 'x' | 'shape'>, start: number, n: number, tta: TestTimeAugmentation = 'none'): void {
+  const size = shapeSize(examples.shape);
+  const probs = tf.tidy(() => {
+    const x = tf.tensor4d(examples.x.subarray(start * size, (start + n) * size), [n, ...examples.shape]);
+    return predictBatch(model, x, tta);
+  });
+  out.set(probs.dataSync() as Float32Array, start * classCount(model));
+  probs.dispose();
+}
+
+/** The examples' shape must be the model's and their values count x that shape. */
+function checkExamples(model: tfl.LayersModel, examples: Pick<Examples, 'x' | 'count' | 'shape'>): void {
   const wants = modelImageShape(model);
   if (!sameShape(examples.shape, wants)) {
     throw new UserError(`the model "${model.name}" takes ${formatShape(wants)} images, but the examples are ${formatShape(examples.shape)}`);
@@ -73,5 +79,4 @@ function checkExamples(model: tfl.LayersModel, examples: Pick<Examples, 'x' | 'c
   if (examples.x.length !== examples.count * size) {
     throw new Error(`examples hold ${examples.x.length} values, not ${examples.count} images of ${formatShape(examples.shape)}`);
   }
-  return size;
 }

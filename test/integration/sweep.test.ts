@@ -100,7 +100,6 @@ describe('a local sweep', { skip: HAVE_DATA ? false : 'Fashion-MNIST not install
   });
 
   test('SIGTERM stops a local sweep once the epoch under way is checkpointed; a killed sweep leaves no job training', async () => {
-    const slow = SLOW;
     const childrenOf = (pid: number) => spawnSync('pgrep', ['-P', String(pid)]).stdout.toString().split('\n').filter(Boolean).map(Number);
     // Alive: it exists and is not a zombie (an orphan's parent is whatever reaps it, if anything does).
     const running = (pid: number) => {
@@ -112,7 +111,7 @@ describe('a local sweep', { skip: HAVE_DATA ? false : 'Fashion-MNIST not install
     };
 
     const termed = path.join(dir, 'termed-local');
-    const sweep = start(['sweep', ...slow, '--seeds', '1,2', '--out', termed]);
+    const sweep = start(['sweep', ...SLOW, '--seeds', '1,2', '--out', termed]);
     await until(() => existsSync(path.join(termed, 'best-s1', 'config.json')), 60_000, 'the first job');
     sweep.child.kill('SIGTERM');
     assert.equal(await sweep.exited, 128 + os.constants.signals.SIGTERM, sweep.output());
@@ -126,7 +125,7 @@ describe('a local sweep', { skip: HAVE_DATA ? false : 'Fashion-MNIST not install
 
     // SIGKILL: the job's process sees its channel close within a step or two and ends, mid-epoch.
     const killed = path.join(dir, 'killed-local');
-    const victim = start(['sweep', ...slow, '--seeds', '3', '--out', killed]);
+    const victim = start(['sweep', ...SLOW, '--seeds', '3', '--out', killed]);
     await until(() => existsSync(path.join(killed, 'best-s3', 'config.json')), 60_000, 'the job');
     const [job] = childrenOf(victim.child.pid!);
     assert.ok(job, 'the job runs in a child process');
